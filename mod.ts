@@ -1,0 +1,68 @@
+/**
+ * Conveyor: background jobs for Node, Bun, Deno and edge runtimes.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { createConveyor, defineJob } from "conveyor";
+ *
+ * const sendEmail = defineJob("send-email", v.object({ to: v.string() }), { attempts: 3 });
+ * const conveyor = createConveyor();
+ * conveyor.worker("emails", { concurrency: 10 }).handle(sendEmail, async ({ to }, ctx) => {
+ *   await ctx.progress(50);
+ * });
+ * await conveyor.queue("emails").add(sendEmail, { to: "ada@example.com" }, { delayMs: 1_000 });
+ * ```
+ * @module
+ */
+export { Conveyor, type ConveyorOptions, createConveyor } from "./src/core/conveyor.ts";
+export { defineJob, type JobDefinition, type PayloadInput, type PayloadOutput } from "./src/core/define-job.ts";
+export { type BulkEntry, type EnqueuedJob, Queue } from "./src/core/queue.ts";
+export { type JobHandler, Worker, WorkerErrorEvent } from "./src/core/worker.ts";
+export { WORKER_DEFAULTS, type WorkerOptions } from "./src/core/worker-options.ts";
+export type { JobContext } from "./src/core/job-context.ts";
+export { DEFAULT_RETENTION, type JobOptions, type JobSettings, type Retention } from "./src/core/job-options.ts";
+export type { Backoff, BackoffFunction } from "./src/core/backoff.ts";
+export { MAX_PRIORITY, PRIORITIES, type Priority, type PriorityName } from "./src/core/priority.ts";
+export {
+  type DeadLetterInfo,
+  type Job,
+  type JobCounts,
+  type JobState,
+  JOB_STATES,
+  type Lease,
+  type RetentionRule,
+  type StoredBackoff,
+} from "./src/core/job.ts";
+export {
+  ConveyorEvent,
+  type ConveyorEventData,
+  type ConveyorEventListener,
+  type ConveyorEventType,
+  EVENT_TYPES,
+  type EventOf,
+  QueueEvents,
+} from "./src/core/events.ts";
+export {
+  ConveyorError,
+  type ConveyorErrorCode,
+  type ErrorInfo,
+  isConveyorError,
+  UnrecoverableError,
+  type ValidationIssue,
+} from "./src/core/errors.ts";
+export { type Clock, systemClock, type TimerHandle } from "./src/core/clock.ts";
+export { FakeClock } from "./src/core/fake-clock.ts";
+export type {
+  CancelResult,
+  ClaimRequest,
+  ClaimResult,
+  EnqueueResult,
+  FailRequest,
+  ListRequest,
+  QueueStore,
+  StalledResult,
+  StoreCapabilities,
+  StoreEventListener,
+} from "./src/store/contract.ts";
+export { MemoryStore } from "./src/store/memory.ts";

@@ -1,0 +1,116 @@
+import type { ErrorInfo } from "./errors.ts";
+import type { DeadLetterInfo, JobState } from "./job.ts";
+
+interface JobRef {
+  readonly queue: string;
+  readonly at: number;
+  readonly jobId: string;
+  readonly name: string;
+}
+
+/** Every lifecycle event, as plain data (the same shape travels between processes). */
+export type ConveyorEventData =
+  | JobRef & { readonly type: "enqueued"; readonly runAt: number; readonly priority: number }
+  | JobRef & { readonly type: "active"; readonly attempt: number; readonly workerId: string }
+  | JobRef & { readonly type: "progress"; readonly progress: unknown }
+  | JobRef & { readonly type: "completed"; readonly attempt: number; readonly result: unknown; readonly durationMs: number }
+  | JobRef & { readonly type: "failed"; readonly attempt: number; readonly error: ErrorInfo; readonly final: boolean }
+  | JobRef & { readonly type: "retrying"; readonly attempt: number; readonly retryAt: number }
+  | JobRef & { readonly type: "cancelled"; readonly previous: JobState }
+  | JobRef & { readonly type: "dead"; readonly deadLetter: DeadLetterInfo }
+  | JobRef & { readonly type: "stalled"; readonly stalls: number; readonly requeued: boolean }
+  | JobRef & { readonly type: "removed" }
+  | { readonly type: "drained" | "paused" | "resumed"; readonly queue: string; readonly at: number };
+
+export type ConveyorEventType = ConveyorEventData["type"];
+export type EventOf<T extends ConveyorEventType> = Extract<ConveyorEventData, { type: T }>;
+
+export const EVENT_TYPES: readonly ConveyorEventType[] = Object.freeze([
+  "enqueued", "active", "progress", "completed", "failed", "retrying",
+  "cancelled", "dead", "stalled", "removed", "drained", "paused", "resumed",
+]);
+
+/** A DOM event that carries one lifecycle event's data. */
+export class ConveyorEvent<T extends ConveyorEventType = ConveyorEventType> extends Event {
+  readonly data: EventOf<T>;
+  constructor(data: EventOf<T>) {
+    super(data.type);
+    this.data = data;
+  }
+}
+
+export type ConveyorEventListener<T extends ConveyorEventType> = (event: ConveyorEvent<T>) => void;
+
+type Listener = EventListenerOrEventListenerObject;
+// deno-lint-ignore no-explicit-any
+type AnyListener = Listener | ConveyorEventListener<any>;
+
+/**
+ * The lifecycle events of one queue, from every worker that shares its store. Dispatch is
+ * skipped while nobody listens, which keeps the hot path cheap.
+ */
+export class QueueEvents extends EventTarget {
+  #listeners = new Map<string, Set<AnyListener>>();
+  #streams = new Set<(data: ConveyorEventData) => void>();
+
+  override addEventListener<T extends ConveyorEventType>(
+    type: T,
+    listener: ConveyorEventListener<T> | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(type: string, listener: Listener | null, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: AnyListener | null, options?: boolean | AddEventListenerOptions) {
+    if (listener) {
+      let set = this.#listeners.get(type);
+      if (!set) this.#listeners.set(type, set = new Set());
+      set.add(listener);
+    }
+    super.addEventListener(type, listener as Listener | null, options);
+  }
+
+  override removeEventListener<T extends ConveyorEventType>(
+    type: T,
+    listener: ConveyorEventListener<T> | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(type: string, listener: Listener | null, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(type: string, listener: AnyListener | null, options?: boolean | EventListenerOptions) {
+    if (listener) this.#listeners.get(type)?.delete(listener);
+    super.removeEventListener(type, listener as Listener | null, options);
+  }
+
+  /**
+   * The same events as a Web stream. Cancel the stream (or its reader) to stop. A consumer
+   * that falls `maxBuffered` events behind gets the stream errored instead of unbounded memory.
+   */
+  stream(
+    options: { types?: readonly ConveyorEventType[]; maxBuffered?: number } = {},
+  ): ReadableStream<ConveyorEventData> {
+    const types = options.types ? new Set(options.types) : undefined;
+    const maxBuffered = options.maxBuffered ?? 10_000;
+    let forward: ((data: ConveyorEventData) => void) | undefined;
+    return new ReadableStream<ConveyorEventData>({
+      start: (controller) => {
+        forward = (data) => {
+          if (types && !types.has(data.type)) return;
+          if ((controller.desiredSize ?? 0) <= -maxBuffered) {
+            this.#streams.delete(forward!);
+            controller.error(new RangeError(`event stream consumer fell more than ${maxBuffered} events behind`));
+            return;
+          }
+          controller.enqueue(data);
+        };
+        this.#streams.add(forward);
+      },
+      cancel: () => {
+        if (forward) this.#streams.delete(forward);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** @internal Called by the queue for each event its store delivers. */
+  deliver(data: ConveyorEventData): void {
+    for (const forward of this.#streams) forward(data);
+    if (this.#listeners.get(data.type)?.size) this.dispatchEvent(new ConveyorEvent(data));
+  }
+}

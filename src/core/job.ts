@@ -1,0 +1,104 @@
+import type { ErrorInfo } from "./errors.ts";
+
+/** Every state a job can be in. `paused` is not a state: it counts waiting jobs of a paused queue. */
+export type JobState = "waiting" | "delayed" | "active" | "completed" | "failed" | "dead" | "cancelled";
+
+export const JOB_STATES: readonly JobState[] = Object.freeze([
+  "waiting", "delayed", "active", "completed", "failed", "dead", "cancelled",
+]);
+
+/** Counts per state, plus `paused`: waiting jobs held back because the queue is paused. */
+export type JobCounts = Record<JobState | "paused", number>;
+
+/** How many finished jobs to keep; `null` means no limit on that axis. */
+export interface RetentionRule {
+  readonly count: number | null;
+  readonly ageMs: number | null;
+}
+
+/** Stored form of a backoff: `custom` defers to the function on the job definition. */
+export type StoredBackoff =
+  | { readonly type: "fixed"; readonly delayMs: number }
+  | {
+    readonly type: "exponential";
+    readonly delayMs: number;
+    readonly maxDelayMs: number | null;
+    readonly jitter: number;
+  }
+  | { readonly type: "custom" };
+
+/** Why and when a job entered the dead-letter store. */
+export interface DeadLetterInfo {
+  readonly reason: "attempts-exhausted" | "stalled" | "unrecoverable";
+  readonly at: number;
+  readonly attempts: number;
+  readonly queue: string;
+  readonly error: ErrorInfo | null;
+}
+
+/** The holder of an active job; only the holder of `token` may finish it. */
+export interface Lease {
+  readonly token: string;
+  readonly workerId: string;
+  readonly expiresAt: number;
+}
+
+/**
+ * A job as the store keeps it: plain data that survives serialisation. Stores hand out
+ * copies; the core never mutates a record it was given.
+ */
+export interface Job<Payload = unknown, Result = unknown> {
+  readonly id: string;
+  readonly queue: string;
+  readonly name: string;
+  readonly payload: Payload;
+  readonly state: JobState;
+  /** Lower runs first. */
+  readonly priority: number;
+  /** Position within its priority: a store-wide counter, renewed each time the job re-enters waiting. */
+  readonly seq: number;
+  readonly createdAt: number;
+  /** When the job is (or was) due to run. */
+  readonly runAt: number;
+  /** Attempts that ended, successfully or not. */
+  readonly attemptsMade: number;
+  readonly maxAttempts: number;
+  readonly backoff: StoredBackoff;
+  readonly timeoutMs: number | null;
+  /** Pending-job deduplication key; released once the job finishes. */
+  readonly dedupKey: string | null;
+  readonly progress: unknown;
+  readonly logs: readonly string[];
+  readonly result: Result | undefined;
+  readonly lastError: ErrorInfo | null;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly lease: Lease | null;
+  /** Times a worker lost this job (crash, lease expiry) while running it. */
+  readonly stalls: number;
+  readonly removeOnComplete: RetentionRule;
+  readonly removeOnFail: RetentionRule;
+  /** Final failures go to the dead-letter store (`dead`) rather than `failed`. */
+  readonly deadLetter: boolean;
+  readonly dead: DeadLetterInfo | null;
+}
+
+/** What a producer hands the store; the store assigns id (unless given), seq and state. */
+export interface NewJob {
+  readonly id: string | null;
+  readonly name: string;
+  readonly payload: unknown;
+  readonly priority: number;
+  readonly createdAt: number;
+  readonly runAt: number;
+  readonly maxAttempts: number;
+  readonly backoff: StoredBackoff;
+  readonly timeoutMs: number | null;
+  readonly dedupKey: string | null;
+  readonly removeOnComplete: RetentionRule;
+  readonly removeOnFail: RetentionRule;
+  readonly deadLetter: boolean;
+}
+
+export const PENDING_STATES: ReadonlySet<JobState> = new Set(["waiting", "delayed", "active"]);
+export const FINISHED_STATES: ReadonlySet<JobState> = new Set(["completed", "failed", "dead", "cancelled"]);

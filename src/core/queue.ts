@@ -1,0 +1,181 @@
+import * as v from "valibot";
+import type { QueueStore } from "../store/contract.ts";
+import type { Clock } from "./clock.ts";
+import { isJobDefinition, type JobDefinition, type PayloadInput, type PayloadOutput } from "./define-job.ts";
+import { ConveyorError } from "./errors.ts";
+import { QueueEvents } from "./events.ts";
+import { FINISHED_STATES, type Job, type JobCounts, type JobState, JOB_STATES } from "./job.ts";
+import { buildNewJob, type JobOptions } from "./job-options.ts";
+import { NameSchema } from "./names.ts";
+import { parseArgument, parseData } from "./validation.ts";
+
+/** A job as `add` returns it: `duplicate` is true when an existing job was returned instead. */
+export type EnqueuedJob<P = unknown> = Job<P> & { readonly duplicate: boolean };
+
+/** One entry of `addBulk`. */
+export interface BulkEntry<D extends JobDefinition = JobDefinition> {
+  readonly job: D;
+  readonly payload: PayloadInput<D>;
+  readonly options?: JobOptions;
+}
+
+const PageSchema = v.strictObject({
+  offset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)), 100),
+});
+const StateSchema = v.picklist(JOB_STATES);
+
+/**
+ * The producer's and operator's view of one named queue: add jobs, look them up, cancel,
+ * retry, pause. Workers consume it; events from every worker arrive on `events`.
+ */
+export class Queue {
+  readonly name: string;
+  readonly events = new QueueEvents();
+  readonly #store: QueueStore;
+  readonly #clock: Clock;
+  readonly #definitions = new Map<string, JobDefinition>();
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(name: string, context: { store: QueueStore; clock: Clock }) {
+    this.name = parseArgument(NameSchema, name, "queue name");
+    this.#store = context.store;
+    this.#clock = context.clock;
+    this.#unsubscribe = this.#store.subscribe(this.name, (event) => this.events.deliver(event));
+  }
+
+  /** @internal The store and clock, for workers of this queue. */
+  get context(): { readonly store: QueueStore; readonly clock: Clock } {
+    return { store: this.#store, clock: this.#clock };
+  }
+
+  /** Definitions this queue has seen, by name. */
+  get definitions(): ReadonlyMap<string, JobDefinition> {
+    return this.#definitions;
+  }
+
+  /** Makes job kinds known by name (for enqueueing by name over HTTP). */
+  register(...definitions: JobDefinition[]): this {
+    for (const definition of definitions) this.#remember(definition);
+    return this;
+  }
+
+  /** Validates the payload against the definition's schema and enqueues one job. */
+  async add<D extends JobDefinition>(
+    job: D,
+    payload: PayloadInput<D>,
+    options?: JobOptions,
+  ): Promise<EnqueuedJob<PayloadOutput<D>>> {
+    const [added] = await this.addBulk([{ job, payload, options } as BulkEntry]);
+    return added as EnqueuedJob<PayloadOutput<D>>;
+  }
+
+  /** Validates every entry first; enqueues all of them, in order, or none when one is invalid. */
+  async addBulk(entries: readonly BulkEntry[]): Promise<EnqueuedJob[]> {
+    this.#open();
+    if (!Array.isArray(entries)) throw new TypeError("addBulk() expects an array of { job, payload, options }");
+    const now = this.#clock.now();
+    const jobs = entries.map((entry, index) => {
+      if (!entry || !isJobDefinition(entry.job)) {
+        throw new TypeError(`addBulk() entry ${index} needs a job definition made by defineJob()`);
+      }
+      const definition = this.#remember(entry.job);
+      parseData(definition.schema, entry.payload, `payload for job "${definition.name}"`);
+      return buildNewJob(definition.name, entry.payload, definition.defaults, entry.options, now);
+    });
+    const results = await this.#store.enqueue(this.name, jobs, now);
+    return results.map(({ job, created }) => ({ ...job, duplicate: !created }));
+  }
+
+  async get(id: string): Promise<Job | null> {
+    return await this.#store.get(this.name, id);
+  }
+
+  /** Jobs in one state, a page at a time (see `QueueStore.list` for the order). */
+  async list(state: JobState, page: { offset?: number; limit?: number } = {}): Promise<Job[]> {
+    const s = parseArgument(StateSchema, state, "job state");
+    return await this.#store.list(this.name, s, parseArgument(PageSchema, page, "page"));
+  }
+
+  async counts(): Promise<JobCounts> {
+    return await this.#store.counts(this.name);
+  }
+
+  /**
+   * Cancels a waiting, delayed or active job (an active job's signal is aborted). Returns the
+   * state it was in.
+   */
+  async cancel(id: string): Promise<JobState> {
+    const result = await this.#store.cancel(this.name, id, this.#clock.now());
+    if (result.status === "cancelled") return result.previous;
+    if (result.status === "not-found") throw this.#notFound(id);
+    throw new ConveyorError("INVALID_STATE", `Job ${id} is already ${result.state}; only waiting, delayed or active jobs can be cancelled`);
+  }
+
+  /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts. */
+  async retry(id: string): Promise<Job> {
+    const job = await this.#store.retry(this.name, id, this.#clock.now());
+    if (job) return job;
+    const current = await this.#store.get(this.name, id);
+    if (!current) throw this.#notFound(id);
+    const retriable = current.state === "failed" || current.state === "dead" || current.state === "cancelled";
+    throw new ConveyorError(
+      "INVALID_STATE",
+      retriable
+        ? `Job ${id} cannot be retried while another job with its dedup key is pending`
+        : `Job ${id} is ${current.state}; only failed, dead or cancelled jobs can be retried`,
+    );
+  }
+
+  /** Deletes a job that is not active. */
+  async remove(id: string): Promise<void> {
+    if (await this.#store.remove(this.name, id, this.#clock.now())) return;
+    if (!(await this.#store.get(this.name, id))) throw this.#notFound(id);
+    throw new ConveyorError("INVALID_STATE", `Job ${id} is active; cancel it first, then remove it`);
+  }
+
+  /** Deletes finished jobs of one state older than `graceMs`; returns how many. */
+  async clean(state: JobState, options: { graceMs?: number; limit?: number } = {}): Promise<number> {
+    const s = parseArgument(StateSchema, state, "job state");
+    if (!FINISHED_STATES.has(s)) throw new RangeError(`clean() takes a finished state (completed, failed, dead, cancelled), got "${s}"`);
+    const graceMs = options.graceMs ?? 0;
+    return await this.#store.clean(this.name, s, this.#clock.now() - graceMs, options.limit ?? Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Stops every worker of this queue, in every process, from starting new jobs. */
+  async pause(): Promise<void> {
+    await this.#store.setPaused(this.name, true, this.#clock.now());
+  }
+
+  async resume(): Promise<void> {
+    await this.#store.setPaused(this.name, false, this.#clock.now());
+  }
+
+  async isPaused(): Promise<boolean> {
+    return await this.#store.isPaused(this.name);
+  }
+
+  /** Stops delivering events; the jobs stay in the store. */
+  close(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  #remember(definition: JobDefinition): JobDefinition {
+    const known = this.#definitions.get(definition.name);
+    if (known === definition) return definition;
+    if (known && known.schema !== definition.schema) {
+      throw new TypeError(`Queue "${this.name}" already has a different definition named "${definition.name}"`);
+    }
+    this.#definitions.set(definition.name, definition);
+    return definition;
+  }
+
+  #open(): void {
+    if (!this.#unsubscribe) throw new ConveyorError("QUEUE_CLOSED", `Queue "${this.name}" is closed`);
+  }
+
+  #notFound(id: string): ConveyorError {
+    return new ConveyorError("JOB_NOT_FOUND", `No job ${id} in queue "${this.name}"`);
+  }
+}

@@ -1,0 +1,43 @@
+import * as v from "valibot";
+
+export interface WorkerOptions {
+  /** Jobs this worker runs at once. @default 1 */
+  concurrency?: number;
+  /** How long a claim holds a job; renewed every third of it while the handler runs. @default 30_000 */
+  leaseMs?: number;
+  /** How often to look for jobs whose worker died (lease expired). @default 30_000 */
+  stallCheckMs?: number;
+  /** Times a job may be lost by a dying worker before it fails for good. @default 1 */
+  maxStalls?: number;
+  /** Pause before trying the store again after it failed. @default 1_000 */
+  errorRetryMs?: number;
+  /** How long `close()` waits for running jobs before giving them back to the queue. @default 30_000 */
+  closeTimeoutMs?: number;
+  /** Start taking jobs as soon as the worker is made. @default true */
+  autostart?: boolean;
+  /** Names this worker in leases and events. @default a random UUID */
+  id?: string;
+}
+
+export const WORKER_DEFAULTS = Object.freeze({
+  concurrency: 1,
+  leaseMs: 30_000,
+  stallCheckMs: 30_000,
+  maxStalls: 1,
+  errorRetryMs: 1_000,
+  closeTimeoutMs: 30_000,
+  autostart: true,
+});
+
+const positiveMs = v.pipe(v.number(), v.integer(), v.minValue(1));
+
+export const WorkerOptionsSchema = v.strictObject({
+  concurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))),
+  leaseMs: v.optional(v.pipe(positiveMs, v.minValue(10))),
+  stallCheckMs: v.optional(positiveMs),
+  maxStalls: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  errorRetryMs: v.optional(positiveMs),
+  closeTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  autostart: v.optional(v.boolean()),
+  id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+});

@@ -1,0 +1,431 @@
+import * as v from "valibot";
+import type { QueueStore } from "../store/contract.ts";
+import { backoffDelay } from "./backoff.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
+import type { JobDefinition, PayloadOutput } from "./define-job.ts";
+import { ConveyorError, toErrorInfo, UnrecoverableError } from "./errors.ts";
+import type { ConveyorEventData } from "./events.ts";
+import type { Job } from "./job.ts";
+import { type ContextHost, HandlerContext, type JobContext, type RunningJob } from "./job-context.ts";
+import type { Queue } from "./queue.ts";
+import { parseArgument } from "./validation.ts";
+import { WORKER_DEFAULTS, type WorkerOptions, WorkerOptionsSchema } from "./worker-options.ts";
+import { describeIssues } from "./validation.ts";
+
+export type JobHandler<D extends JobDefinition> = (
+  payload: PayloadOutput<D>,
+  context: JobContext,
+) => unknown;
+
+interface Registered {
+  readonly definition: JobDefinition;
+  readonly handler: JobHandler<JobDefinition>;
+}
+
+interface Running extends RunningJob {
+  settled: boolean;
+  timer: TimerHandle | undefined;
+}
+
+type Outcome =
+  | { readonly kind: "completed"; readonly value: unknown }
+  | { readonly kind: "failed"; readonly error: unknown; readonly unrecoverable: boolean }
+  /** The store has already moved the job on (cancelled, lease lost, released). */
+  | { readonly kind: "dropped" };
+
+/** An error the worker survived (a store call failed); the worker goes on. */
+export class WorkerErrorEvent extends Event {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    super("error");
+    this.error = error;
+  }
+}
+
+type WorkerState = "idle" | "running" | "paused" | "closing" | "closed";
+
+/**
+ * Takes jobs from one queue and runs their handlers, at most `concurrency` at once, highest
+ * priority first. Leases are renewed while handlers run; timeouts, cancellation and shutdown
+ * reach handlers through their `AbortSignal`. Nothing a handler or the store throws stops it.
+ */
+export class Worker extends EventTarget implements ContextHost {
+  readonly id: string;
+  readonly queue: Queue;
+  readonly #store: QueueStore;
+  readonly #clock: Clock;
+  readonly #options: Required<Omit<WorkerOptions, "id">>;
+  readonly #handlers = new Map<string, Registered>();
+  readonly #running = new Map<string, Running>();
+  #state: WorkerState = "idle";
+  #claiming = false;
+  #claimAgain = false;
+  #wakeQueued = false;
+  #claimedSinceDrain = false;
+  #dueTimer: { handle: TimerHandle; at: number } | undefined;
+  #leaseTimer: TimerHandle | undefined;
+  #stallTimer: TimerHandle | undefined;
+  #retryTimer: TimerHandle | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #errorListeners = 0;
+
+  constructor(queue: Queue, options: WorkerOptions = {}) {
+    super();
+    const parsed = parseArgument(WorkerOptionsSchema, options, "worker options");
+    this.queue = queue;
+    this.#store = queue.context.store;
+    this.#clock = queue.context.clock;
+    this.id = parsed.id ?? crypto.randomUUID();
+    this.#options = { ...WORKER_DEFAULTS, ...withoutUndefined(parsed) } as Required<Omit<WorkerOptions, "id">>;
+    if (this.#options.autostart) queueMicrotask(() => this.start());
+  }
+
+  /** Registers the handler for one kind of job. */
+  handle<D extends JobDefinition>(definition: D, handler: JobHandler<D>): this {
+    if (typeof handler !== "function") throw new TypeError(`handle("${definition.name}") expects a function`);
+    this.queue.register(definition);
+    this.#handlers.set(definition.name, { definition, handler: handler as JobHandler<JobDefinition> });
+    return this;
+  }
+
+  get concurrency(): number {
+    return this.#options.concurrency;
+  }
+
+  /** Jobs whose handlers are running now. */
+  get activeCount(): number {
+    return this.#running.size;
+  }
+
+  get isRunning(): boolean {
+    return this.#state === "running";
+  }
+
+  /** Starts taking jobs (done for you unless `autostart: false`). */
+  start(): void {
+    if (this.#state !== "idle") return;
+    this.#state = "running";
+    this.#unsubscribe = this.#store.subscribe(this.queue.name, (event) => this.#onEvent(event));
+    this.#armLeaseTimer();
+    void this.#checkStalled();
+    this.#wake();
+  }
+
+  /** Stops this worker taking new jobs; running ones go on. */
+  pause(): void {
+    if (this.#state === "running") this.#state = "paused";
+  }
+
+  resume(): void {
+    if (this.#state !== "paused") return;
+    this.#state = "running";
+    this.#wake();
+  }
+
+  /** Resolves when no handler is running (at once if none is). */
+  whenIdle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops taking jobs and waits for running ones up to `timeoutMs`; jobs still running then
+   * have their signal aborted and go back to the queue for another worker.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(options.timeoutMs ?? this.#options.closeTimeoutMs);
+    return this.#closing;
+  }
+
+  override addEventListener(
+    type: "error",
+    listener: ((event: WorkerErrorEvent) => void) | EventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions) {
+    if (type === "error" && listener) this.#errorListeners++;
+    super.addEventListener(type, listener, options);
+  }
+
+  // ContextHost: what a handler's context calls.
+
+  async setProgress(running: RunningJob, value: unknown): Promise<void> {
+    if ((running as Running).settled) return;
+    await this.#store.setProgress(this.queue.name, running.job.id, running.token, value, this.#clock.now());
+  }
+
+  async appendLog(running: RunningJob, line: string): Promise<void> {
+    if ((running as Running).settled) return;
+    await this.#store.appendLog(this.queue.name, running.job.id, running.token, line);
+  }
+
+  async #close(timeoutMs: number): Promise<void> {
+    if (this.#state === "idle") {
+      this.#state = "closed";
+      return;
+    }
+    this.#state = "closing";
+    this.#clearTimer(this.#dueTimer?.handle);
+    this.#dueTimer = undefined;
+    this.#clearTimer(this.#stallTimer);
+    this.#clearTimer(this.#retryTimer);
+    if (this.#running.size > 0) {
+      let deadline: TimerHandle | undefined;
+      const timedOut = await Promise.race([
+        this.whenIdle().then(() => false),
+        new Promise<boolean>((resolve) => deadline = this.#clock.setTimeout(() => resolve(true), timeoutMs)),
+      ]);
+      this.#clock.clearTimeout(deadline);
+      if (timedOut) await this.#giveBackRunning();
+    }
+    this.#clearTimer(this.#leaseTimer);
+    this.#unsubscribe?.();
+    this.#state = "closed";
+  }
+
+  /** Aborts handlers still running at the close deadline and returns their jobs to waiting. */
+  async #giveBackRunning(): Promise<void> {
+    const now = this.#clock.now();
+    await Promise.all([...this.#running.values()].map(async (running) => {
+      this.#abort(running, new ConveyorError("WORKER_CLOSED", `Worker ${this.id} closed while job ${running.job.id} was running`));
+      try {
+        await this.#store.release(this.queue.name, running.job.id, running.token, now);
+      } catch (error) {
+        // The lease will expire and the stall check will requeue it: repeated, not lost.
+        this.#reportError(error);
+      }
+      this.#settle(running, { kind: "dropped" });
+    }));
+  }
+
+  #onEvent(event: ConveyorEventData): void {
+    switch (event.type) {
+      case "enqueued":
+      case "resumed":
+        this.#wake();
+        return;
+      case "cancelled": {
+        const running = this.#running.get(event.jobId);
+        if (running) this.#abortAndDrop(running, new ConveyorError("JOB_CANCELLED", `Job ${event.jobId} was cancelled`));
+        return;
+      }
+    }
+  }
+
+  /** Claims on the next microtask; many wake-ups in one turn cost one claim. */
+  #wake(): void {
+    if (this.#wakeQueued) return;
+    this.#wakeQueued = true;
+    queueMicrotask(() => {
+      this.#wakeQueued = false;
+      void this.#fill();
+    });
+  }
+
+  async #fill(): Promise<void> {
+    if (this.#claiming) {
+      this.#claimAgain = true;
+      return;
+    }
+    this.#claiming = true;
+    try {
+      do {
+        this.#claimAgain = false;
+        while (this.#state === "running" && this.#running.size < this.#options.concurrency) {
+          const { jobs, nextDueAt } = await this.#store.claim(this.queue.name, {
+            workerId: this.id,
+            limit: this.#options.concurrency - this.#running.size,
+            leaseMs: this.#options.leaseMs,
+            now: this.#clock.now(),
+          });
+          this.#armDueTimer(nextDueAt);
+          for (const job of jobs) this.#start(job);
+          if (jobs.length === 0) {
+            this.#noteDrained();
+            break;
+          }
+          this.#claimedSinceDrain = true;
+        }
+      } while (this.#claimAgain && this.#state === "running");
+    } catch (error) {
+      this.#reportError(error);
+      this.#retryLater();
+    } finally {
+      this.#claiming = false;
+    }
+  }
+
+  #start(job: Job): void {
+    const running: Running = { job, token: job.lease!.token, controller: undefined, settled: false, timer: undefined };
+    this.#running.set(job.id, running);
+    const registered = this.#handlers.get(job.name);
+    if (!registered) {
+      const error = new ConveyorError("UNKNOWN_JOB", `Worker ${this.id} has no handler for job "${job.name}" in queue "${job.queue}"`);
+      this.#settle(running, { kind: "failed", error, unrecoverable: false });
+      return;
+    }
+    const parsed = v.safeParse(registered.definition.schema, job.payload);
+    if (!parsed.success) {
+      const issues = describeIssues(parsed.issues);
+      const error = new ConveyorError(
+        "VALIDATION_FAILED",
+        `Payload of job ${job.id} ("${job.name}") no longer matches its schema: ${issues.map((i) => `${i.path || "(root)"} ${i.message}`).join("; ")}`,
+        { issues },
+      );
+      this.#settle(running, { kind: "failed", error, unrecoverable: true });
+      return;
+    }
+    if (job.timeoutMs !== null) {
+      const timeoutMs = job.timeoutMs;
+      running.timer = this.#clock.setTimeout(() => {
+        const error = new ConveyorError("JOB_TIMEOUT", `Job ${job.id} ("${job.name}") timed out after ${timeoutMs} ms`);
+        this.#abort(running, error);
+        this.#settle(running, { kind: "failed", error, unrecoverable: false });
+      }, timeoutMs);
+    }
+    let result: unknown;
+    try {
+      result = registered.handler(parsed.output, new HandlerContext(running, this));
+    } catch (error) {
+      this.#settle(running, { kind: "failed", error, unrecoverable: error instanceof UnrecoverableError });
+      return;
+    }
+    if (isPromiseLike(result)) {
+      result.then(
+        (value) => this.#settle(running, { kind: "completed", value }),
+        (error) => this.#settle(running, { kind: "failed", error, unrecoverable: error instanceof UnrecoverableError }),
+      );
+    } else {
+      this.#settle(running, { kind: "completed", value: result });
+    }
+  }
+
+  /** Records the first outcome of a running job; later ones (a handler finishing after its timeout) are ignored. */
+  #settle(running: Running, outcome: Outcome): void {
+    if (running.settled) return;
+    running.settled = true;
+    this.#clearTimer(running.timer);
+    void this.#record(running, outcome).finally(() => {
+      this.#running.delete(running.job.id);
+      if (this.#running.size === 0) this.#notifyIdle();
+      this.#wake();
+    });
+  }
+
+  async #record(running: Running, outcome: Outcome): Promise<void> {
+    const { job, token } = running;
+    const now = this.#clock.now();
+    try {
+      if (outcome.kind === "completed") {
+        await this.#store.complete(this.queue.name, job.id, token, outcome.value, now);
+      } else if (outcome.kind === "failed") {
+        const attempt = job.attemptsMade + 1;
+        const final = outcome.unrecoverable || attempt >= job.maxAttempts;
+        const custom = this.#handlers.get(job.name)?.definition.backoffFunction;
+        await this.#store.fail(this.queue.name, job.id, token, {
+          error: toErrorInfo(outcome.error),
+          now,
+          retryAt: final ? null : now + backoffDelay(job.backoff, attempt, outcome.error, custom),
+          reason: outcome.unrecoverable ? "unrecoverable" : "attempts-exhausted",
+        });
+      }
+    } catch (error) {
+      // The outcome did not reach the store; the lease will lapse and the job run again.
+      this.#reportError(error);
+    }
+  }
+
+  #abort(running: Running, reason: ConveyorError): void {
+    running.controller ??= new AbortController();
+    if (!running.controller.signal.aborted) running.controller.abort(reason);
+  }
+
+  #abortAndDrop(running: Running, reason: ConveyorError): void {
+    this.#abort(running, reason);
+    this.#settle(running, { kind: "dropped" });
+  }
+
+  #noteDrained(): void {
+    if (!this.#claimedSinceDrain) return;
+    this.#claimedSinceDrain = false;
+    this.#store.publish(this.queue.name, { type: "drained", queue: this.queue.name, at: this.#clock.now() });
+  }
+
+  /** Sleeps until the earliest delayed job is due: no polling. */
+  #armDueTimer(nextDueAt: number | null): void {
+    if (nextDueAt === null || this.#state !== "running") return;
+    if (this.#dueTimer && this.#dueTimer.at <= nextDueAt) return;
+    this.#clearTimer(this.#dueTimer?.handle);
+    const handle = this.#clock.setTimeout(() => {
+      this.#dueTimer = undefined;
+      this.#wake();
+    }, nextDueAt - this.#clock.now());
+    this.#dueTimer = { handle, at: nextDueAt };
+  }
+
+  #armLeaseTimer(): void {
+    this.#leaseTimer = this.#clock.setTimeout(() => void this.#renewLeases(), Math.max(1, Math.floor(this.#options.leaseMs / 3)));
+  }
+
+  async #renewLeases(): Promise<void> {
+    if (this.#running.size > 0) {
+      const leases = [...this.#running.values()].map((r) => ({ id: r.job.id, token: r.token }));
+      try {
+        const lost = await this.#store.extendLeases(this.queue.name, leases, this.#options.leaseMs, this.#clock.now());
+        for (const id of lost) {
+          const running = this.#running.get(id);
+          if (running) this.#abortAndDrop(running, new ConveyorError("LEASE_LOST", `Worker ${this.id} lost its lease on job ${id}`));
+        }
+      } catch (error) {
+        this.#reportError(error);
+      }
+    }
+    if (this.#state === "running" || this.#state === "paused" || this.#state === "closing") this.#armLeaseTimer();
+  }
+
+  async #checkStalled(): Promise<void> {
+    try {
+      const { requeued } = await this.#store.recoverStalled(this.queue.name, this.#clock.now(), this.#options.maxStalls);
+      if (requeued.length > 0) this.#wake();
+    } catch (error) {
+      this.#reportError(error);
+    }
+    if (this.#state === "running" || this.#state === "paused") {
+      this.#stallTimer = this.#clock.setTimeout(() => void this.#checkStalled(), this.#options.stallCheckMs);
+    }
+  }
+
+  #retryLater(): void {
+    if (this.#retryTimer !== undefined || this.#state !== "running") return;
+    this.#retryTimer = this.#clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#wake();
+    }, this.#options.errorRetryMs);
+  }
+
+  #notifyIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #reportError(error: unknown): void {
+    if (this.#errorListeners > 0) this.dispatchEvent(new WorkerErrorEvent(error));
+    else console.error(`conveyor: worker ${this.id} on queue "${this.queue.name}":`, error);
+  }
+
+  #clearTimer(handle: TimerHandle | undefined): void {
+    if (handle !== undefined) this.#clock.clearTimeout(handle);
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,126 @@
+import type { ConveyorEventData } from "../core/events.ts";
+import type { ErrorInfo } from "../core/errors.ts";
+import type { DeadLetterInfo, Job, JobCounts, JobState, NewJob } from "../core/job.ts";
+
+/**
+ * What a backend promises. The core reads these to refuse setups that cannot be safe, rather
+ * than tests or users guessing from the backend's name.
+ */
+export interface StoreCapabilities {
+  /** Several processes may claim from the same queue without running a job twice under a valid lease. */
+  readonly sharedAcrossProcesses: boolean;
+  /** Jobs survive a restart of the process (and of the backend, as far as it persists). */
+  readonly durable: boolean;
+  /** A read sees every write that finished before it (false for eventually consistent KV). */
+  readonly consistent: boolean;
+}
+
+export interface EnqueueResult {
+  readonly job: Job;
+  /** False when an existing job was returned (same `jobId`, or same pending `dedupKey`). */
+  readonly created: boolean;
+}
+
+export interface ClaimRequest {
+  readonly workerId: string;
+  /** Claim at most this many due jobs. */
+  readonly limit: number;
+  readonly leaseMs: number;
+  readonly now: number;
+}
+
+export interface ClaimResult {
+  /** Claimed jobs, highest priority first, FIFO within a priority; each holds a fresh lease. */
+  readonly jobs: readonly Job[];
+  /** Earliest `runAt` among delayed jobs still not due, so the caller can sleep until then. */
+  readonly nextDueAt: number | null;
+}
+
+export interface FailRequest {
+  readonly error: ErrorInfo;
+  readonly now: number;
+  /** When to try again; `null` makes this failure final. */
+  readonly retryAt: number | null;
+  /** Why a final failure happened (for the dead-letter record). @default "attempts-exhausted" */
+  readonly reason?: DeadLetterInfo["reason"];
+}
+
+export type CancelResult =
+  | { readonly status: "cancelled"; readonly previous: JobState }
+  | { readonly status: "finished"; readonly state: JobState }
+  | { readonly status: "not-found" };
+
+export interface StalledResult {
+  /** Jobs whose lease expired and that are waiting again. */
+  readonly requeued: readonly Job[];
+  /** Jobs that stalled more than `maxStalls` times and were finished as failures. */
+  readonly failed: readonly Job[];
+}
+
+export interface ListRequest {
+  readonly offset: number;
+  readonly limit: number;
+}
+
+export type StoreEventListener = (event: ConveyorEventData) => void;
+
+/**
+ * The atomic queue transitions every backend implements. Each method is one transition:
+ * either all of it happens or none of it does, and concurrent callers (workers in other
+ * processes, for backends that declare `sharedAcrossProcesses`) never interleave inside it.
+ *
+ * Fencing: `claim` hands out a lease token per job; a transition that names a token fails
+ * (returns null/false) unless that token still holds the job. This is how a worker that lost a
+ * job (cancelled, or stalled and re-run elsewhere) is kept from finishing it.
+ *
+ * Events: each transition publishes the lifecycle events it causes to the queue's subscribers
+ * once its state change is in place.
+ */
+export interface QueueStore {
+  readonly capabilities: StoreCapabilities;
+
+  /** Adds jobs in order; `runAt <= now` makes a job waiting, later makes it delayed. */
+  enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]>;
+  /** Promotes due delayed jobs, then claims waiting ones unless the queue is paused. */
+  claim(queue: string, request: ClaimRequest): Promise<ClaimResult>;
+  /** Renews leases; returns the ids whose lease was no longer held by the given token. */
+  extendLeases(
+    queue: string,
+    leases: readonly { id: string; token: string }[],
+    leaseMs: number,
+    now: number,
+  ): Promise<string[]>;
+  complete(queue: string, id: string, token: string, result: unknown, now: number): Promise<Job | null>;
+  /** Ends an attempt in failure: retry (waiting or delayed), or final (dead-letter or failed). */
+  fail(queue: string, id: string, token: string, request: FailRequest): Promise<Job | null>;
+  /** Gives an active job back to waiting without spending an attempt (a worker shutting down). */
+  release(queue: string, id: string, token: string, now: number): Promise<boolean>;
+  setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean>;
+  appendLog(queue: string, id: string, token: string, line: string): Promise<boolean>;
+  /** Finds active jobs whose lease expired: requeues them, or fails those stalled too often. */
+  recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult>;
+
+  cancel(queue: string, id: string, now: number): Promise<CancelResult>;
+  /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts. */
+  retry(queue: string, id: string, now: number): Promise<Job | null>;
+  /** Deletes a job that is not active; false if it does not exist or is active. */
+  remove(queue: string, id: string, now: number): Promise<boolean>;
+  /** Deletes finished jobs of one state that finished before `finishedBefore`; returns how many. */
+  clean(queue: string, state: JobState, finishedBefore: number, limit: number): Promise<number>;
+
+  get(queue: string, id: string): Promise<Job | null>;
+  /**
+   * Jobs in one state: waiting in claim order, delayed by due time, active by start time, and
+   * finished states newest first.
+   */
+  list(queue: string, state: JobState, request: ListRequest): Promise<Job[]>;
+  counts(queue: string): Promise<JobCounts>;
+  setPaused(queue: string, paused: boolean, now: number): Promise<void>;
+  isPaused(queue: string): Promise<boolean>;
+
+  /** Publishes an event that is not a store transition (a worker's `drained`). */
+  publish(queue: string, event: ConveyorEventData): void;
+  /** Receives this queue's events from every process sharing the store. */
+  subscribe(queue: string, listener: StoreEventListener): () => void;
+  close(): Promise<void>;
+}

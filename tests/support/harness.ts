@@ -1,0 +1,42 @@
+import type { Backend } from "./backends.ts";
+import { type Conveyor, createConveyor, FakeClock, type QueueStore } from "../../mod.ts";
+
+export interface Harness {
+  readonly clock: FakeClock;
+  readonly store: QueueStore;
+  readonly conveyor: Conveyor;
+}
+
+/** A fresh store, a fake clock and a conveyor over them; closed by the caller via `close`. */
+export async function setup(backend: Backend): Promise<Harness & { close(): Promise<void> }> {
+  const clock = new FakeClock();
+  const store = await backend.create();
+  const conveyor = createConveyor({ store, clock });
+  return {
+    clock,
+    store,
+    conveyor,
+    close: () => conveyor.close({ timeoutMs: 0 }),
+  };
+}
+
+/** Lets async work settle (with the fake clock standing still) until `check` holds. */
+export async function eventually(clock: FakeClock, check: () => boolean | Promise<boolean>, rounds = 50): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    if (await check()) return;
+    await clock.flush(1);
+  }
+  throw new Error(`condition not met after ${rounds} rounds`);
+}
+
+/** A promise with its resolvers outside, for handlers a test finishes by hand. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+

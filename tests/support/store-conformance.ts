@@ -1,0 +1,348 @@
+// The contract every QueueStore keeps, run against each backend with a fresh store per test.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { ConveyorEventData, NewJob, QueueStore } from "../../mod.ts";
+import { DEFAULT_RETENTION } from "../../mod.ts";
+import type { Backend } from "./backends.ts";
+
+const T0 = 1_700_000_000_000;
+const Q = "conformance";
+const LEASE = { workerId: "w1", leaseMs: 1_000 };
+
+export function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    id: null,
+    name: "job",
+    payload: { n: 1 },
+    priority: 200,
+    createdAt: T0,
+    runAt: T0,
+    maxAttempts: 1,
+    backoff: { type: "fixed", delayMs: 0 },
+    timeoutMs: null,
+    dedupKey: null,
+    removeOnComplete: { count: null, ageMs: null },
+    removeOnFail: { count: null, ageMs: null },
+    deadLetter: true,
+    ...overrides,
+  };
+}
+
+async function withStore(backend: Backend, body: (store: QueueStore, events: ConveyorEventData[]) => Promise<void>) {
+  const store = await backend.create();
+  const events: ConveyorEventData[] = [];
+  const unsubscribe = store.subscribe(Q, (event) => events.push(event));
+  try {
+    await body(store, events);
+  } finally {
+    unsubscribe();
+    await store.close();
+  }
+}
+
+async function claimOne(store: QueueStore, now = T0) {
+  const { jobs } = await store.claim(Q, { ...LEASE, limit: 1, now });
+  assert.equal(jobs.length, 1, "expected one job to claim");
+  return jobs[0]!;
+}
+
+export function storeConformance(backend: Backend): void {
+  const it = (name: string, body: (store: QueueStore, events: ConveyorEventData[]) => Promise<void>) =>
+    test(name, () => withStore(backend, body));
+
+  describe(`QueueStore conformance: ${backend.name}`, () => {
+    it("declares its capabilities", async (store) => {
+      for (const key of ["sharedAcrossProcesses", "durable", "consistent"] as const) {
+        assert.equal(typeof store.capabilities[key], "boolean", key);
+      }
+    });
+
+    it("enqueues, assigns distinct ids and reports counts", async (store, events) => {
+      const results = await store.enqueue(Q, [newJob(), newJob(), newJob({ runAt: T0 + 500 })], T0);
+      assert.equal(new Set(results.map((r) => r.job.id)).size, 3);
+      assert.deepEqual(results.map((r) => [r.created, r.job.state]), [[true, "waiting"], [true, "waiting"], [true, "delayed"]]);
+      assert.deepEqual(await store.counts(Q), {
+        waiting: 2, paused: 0, delayed: 1, active: 0, completed: 0, failed: 0, dead: 0, cancelled: 0,
+      });
+      assert.deepEqual(events.map((e) => e.type), ["enqueued", "enqueued", "enqueued"]);
+    });
+
+    it("keeps queues apart", async (store) => {
+      await store.enqueue(Q, [newJob()], T0);
+      await store.enqueue("other", [newJob(), newJob()], T0);
+      assert.equal((await store.counts(Q)).waiting, 1);
+      assert.equal((await store.counts("other")).waiting, 2);
+    });
+
+    it("returns the existing job for a known jobId, in any state", async (store) => {
+      const [first] = await store.enqueue(Q, [newJob({ id: "fixed-id" })], T0);
+      const [second] = await store.enqueue(Q, [newJob({ id: "fixed-id", payload: { n: 2 } })], T0);
+      assert.equal(second!.created, false);
+      assert.deepEqual(second!.job.payload, first!.job.payload);
+      const claimed = await claimOne(store);
+      await store.complete(Q, claimed.id, claimed.lease!.token, "done", T0 + 1);
+      const [third] = await store.enqueue(Q, [newJob({ id: "fixed-id" })], T0 + 2);
+      assert.equal(third!.created, false);
+      assert.equal(third!.job.state, "completed");
+    });
+
+    it("deduplicates by key while pending, and frees the key when the job finishes", async (store) => {
+      const [a] = await store.enqueue(Q, [newJob({ dedupKey: "k" })], T0);
+      const [b] = await store.enqueue(Q, [newJob({ dedupKey: "k" })], T0);
+      assert.equal(b!.created, false);
+      assert.equal(b!.job.id, a!.job.id);
+      const claimed = await claimOne(store);
+      const [c] = await store.enqueue(Q, [newJob({ dedupKey: "k" })], T0);
+      assert.equal(c!.created, false, "an active job still holds its key");
+      await store.complete(Q, claimed.id, claimed.lease!.token, null, T0);
+      const [d] = await store.enqueue(Q, [newJob({ dedupKey: "k" })], T0);
+      assert.equal(d!.created, true);
+      assert.notEqual(d!.job.id, a!.job.id);
+    });
+
+    it("claims by priority, then first in first out", async (store) => {
+      const added = await store.enqueue(Q, [
+        newJob({ payload: "low-1", priority: 300 }),
+        newJob({ payload: "normal-1" }),
+        newJob({ payload: "critical", priority: 0 }),
+        newJob({ payload: "normal-2" }),
+        newJob({ payload: "low-2", priority: 300 }),
+      ], T0);
+      assert.equal(added.length, 5);
+      const listed = await store.list(Q, "waiting", { offset: 0, limit: 10 });
+      assert.deepEqual(listed.map((j) => j.payload), ["critical", "normal-1", "normal-2", "low-1", "low-2"]);
+      const { jobs } = await store.claim(Q, { ...LEASE, limit: 10, now: T0 });
+      assert.deepEqual(jobs.map((j) => j.payload), ["critical", "normal-1", "normal-2", "low-1", "low-2"]);
+      assert.ok(jobs.every((j) => j.state === "active" && j.lease?.workerId === "w1" && j.lease.expiresAt === T0 + 1_000));
+      assert.equal(new Set(jobs.map((j) => j.lease!.token)).size, 5);
+    });
+
+    it("claims no more than the limit", async (store) => {
+      await store.enqueue(Q, [newJob(), newJob(), newJob()], T0);
+      const { jobs } = await store.claim(Q, { ...LEASE, limit: 2, now: T0 });
+      assert.equal(jobs.length, 2);
+      assert.equal((await store.counts(Q)).waiting, 1);
+    });
+
+    it("holds delayed jobs until due and reports when the next one is due", async (store) => {
+      await store.enqueue(Q, [newJob({ runAt: T0 + 200, payload: "later" }), newJob({ runAt: T0 + 100, payload: "sooner" })], T0);
+      const early = await store.claim(Q, { ...LEASE, limit: 5, now: T0 + 99 });
+      assert.equal(early.jobs.length, 0);
+      assert.equal(early.nextDueAt, T0 + 100);
+      const listed = await store.list(Q, "delayed", { offset: 0, limit: 5 });
+      assert.deepEqual(listed.map((j) => j.payload), ["sooner", "later"]);
+      const due = await store.claim(Q, { ...LEASE, limit: 5, now: T0 + 150 });
+      assert.deepEqual(due.jobs.map((j) => j.payload), ["sooner"]);
+      assert.equal(due.nextDueAt, T0 + 200);
+      const all = await store.claim(Q, { ...LEASE, limit: 5, now: T0 + 200 });
+      assert.deepEqual(all.jobs.map((j) => j.payload), ["later"]);
+      assert.equal(all.nextDueAt, null);
+    });
+
+    it("completes only with the current lease token", async (store, events) => {
+      await store.enqueue(Q, [newJob()], T0);
+      const job = await claimOne(store);
+      assert.equal(await store.complete(Q, job.id, "not-the-token", 1, T0), null);
+      const done = await store.complete(Q, job.id, job.lease!.token, { ok: true }, T0 + 25);
+      assert.equal(done?.state, "completed");
+      assert.deepEqual(done?.result, { ok: true });
+      assert.equal(done?.attemptsMade, 1);
+      assert.equal(done?.finishedAt, T0 + 25);
+      assert.equal(done?.lease, null);
+      assert.equal(await store.complete(Q, job.id, job.lease!.token, 2, T0), null, "a token works once");
+      const completed = events.find((e) => e.type === "completed");
+      assert.ok(completed && completed.type === "completed" && completed.durationMs === 25);
+    });
+
+    it("retries a failed attempt at the given time, then dead-letters it", async (store, events) => {
+      await store.enqueue(Q, [newJob({ maxAttempts: 2 })], T0);
+      const first = await claimOne(store);
+      const error = { name: "Error", message: "boom" };
+      const retried = await store.fail(Q, first.id, first.lease!.token, { error, now: T0, retryAt: T0 + 500 });
+      assert.equal(retried?.state, "delayed");
+      assert.equal(retried?.attemptsMade, 1);
+      assert.deepEqual(retried?.lastError, error);
+      assert.equal((await store.claim(Q, { ...LEASE, limit: 1, now: T0 + 499 })).jobs.length, 0);
+      const second = await claimOne(store, T0 + 500);
+      const dead = await store.fail(Q, second.id, second.lease!.token, { error, now: T0 + 600, retryAt: null });
+      assert.equal(dead?.state, "dead");
+      assert.deepEqual(dead?.dead, { reason: "attempts-exhausted", at: T0 + 600, attempts: 2, queue: Q, error });
+      assert.deepEqual(
+        events.filter((e) => e.type !== "enqueued" && e.type !== "active").map((e) => e.type),
+        ["failed", "retrying", "failed", "dead"],
+      );
+      assert.equal((await store.counts(Q)).dead, 1);
+    });
+
+    it("retries immediately when retryAt is not in the future", async (store) => {
+      await store.enqueue(Q, [newJob({ maxAttempts: 3 })], T0);
+      const job = await claimOne(store);
+      const failed = await store.fail(Q, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: T0 });
+      assert.equal(failed?.state, "waiting");
+    });
+
+    it("finishes as failed, not dead, when dead-lettering is off", async (store) => {
+      await store.enqueue(Q, [newJob({ deadLetter: false })], T0);
+      const job = await claimOne(store);
+      const failed = await store.fail(Q, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
+      assert.equal(failed?.state, "failed");
+      assert.equal(failed?.dead, null);
+    });
+
+    it("extends leases held by their token and reports the rest as lost", async (store) => {
+      await store.enqueue(Q, [newJob(), newJob()], T0);
+      const { jobs } = await store.claim(Q, { ...LEASE, limit: 2, now: T0 });
+      const [a, b] = jobs as [typeof jobs[0], typeof jobs[0]];
+      await store.cancel(Q, b.id, T0);
+      const lost = await store.extendLeases(Q, [{ id: a.id, token: a.lease!.token }, { id: b.id, token: b.lease!.token }], 5_000, T0 + 900);
+      assert.deepEqual(lost, [b.id]);
+      assert.equal((await store.get(Q, a.id))?.lease?.expiresAt, T0 + 5_900);
+    });
+
+    it("requeues jobs whose lease expired, then fails them after maxStalls", async (store, events) => {
+      await store.enqueue(Q, [newJob()], T0);
+      const first = await claimOne(store);
+      assert.deepEqual(await store.recoverStalled(Q, T0 + 999, 1), { requeued: [], failed: [] }, "lease still valid");
+      const once = await store.recoverStalled(Q, T0 + 1_000, 1);
+      assert.deepEqual(once.requeued.map((j) => [j.id, j.state, j.stalls]), [[first.id, "waiting", 1]]);
+      assert.equal(await store.complete(Q, first.id, first.lease!.token, null, T0 + 1_001), null, "the stalled holder is fenced off");
+      await claimOne(store, T0 + 2_000);
+      const twice = await store.recoverStalled(Q, T0 + 3_000, 1);
+      assert.deepEqual(twice.failed.map((j) => [j.id, j.state, j.dead?.reason]), [[first.id, "dead", "stalled"]]);
+      assert.deepEqual(events.filter((e) => e.type === "stalled").map((e) => e.type === "stalled" && e.requeued), [true, false]);
+    });
+
+    it("releases an active job back to waiting without spending an attempt", async (store) => {
+      await store.enqueue(Q, [newJob({ maxAttempts: 1 })], T0);
+      const job = await claimOne(store);
+      assert.equal(await store.release(Q, job.id, job.lease!.token, T0 + 10), true);
+      const again = await claimOne(store, T0 + 10);
+      assert.equal(again.id, job.id);
+      assert.equal(again.attemptsMade, 0);
+      assert.equal(await store.release(Q, job.id, job.lease!.token, T0 + 10), false, "old token");
+    });
+
+    it("cancels waiting, delayed and active jobs, and not finished ones", async (store, events) => {
+      const [w, d] = await store.enqueue(Q, [newJob(), newJob({ runAt: T0 + 100 }), newJob()], T0);
+      const active = await claimOne(store);
+      assert.equal(active.id, w!.job.id);
+      assert.deepEqual(await store.cancel(Q, d!.job.id, T0), { status: "cancelled", previous: "delayed" });
+      assert.deepEqual(await store.cancel(Q, active.id, T0), { status: "cancelled", previous: "active" });
+      assert.deepEqual(await store.cancel(Q, active.id, T0), { status: "finished", state: "cancelled" });
+      assert.deepEqual(await store.cancel(Q, "missing", T0), { status: "not-found" });
+      assert.equal(await store.complete(Q, active.id, active.lease!.token, null, T0), null);
+      const { jobs, nextDueAt } = await store.claim(Q, { ...LEASE, limit: 10, now: T0 + 1_000 });
+      assert.equal(jobs.length, 1, "only the one still waiting is claimable");
+      assert.equal(nextDueAt, null);
+      assert.equal(events.filter((e) => e.type === "cancelled").length, 2);
+      assert.equal((await store.counts(Q)).cancelled, 2);
+    });
+
+    it("retries dead, failed and cancelled jobs with fresh attempts", async (store) => {
+      await store.enqueue(Q, [newJob({ maxAttempts: 1 })], T0);
+      const job = await claimOne(store);
+      await store.fail(Q, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
+      const retried = await store.retry(Q, job.id, T0 + 5);
+      assert.equal(retried?.state, "waiting");
+      assert.equal(retried?.attemptsMade, 0);
+      assert.equal(retried?.dead, null);
+      assert.equal(await store.retry(Q, job.id, T0 + 5), null, "a waiting job is not retried");
+      assert.equal((await claimOne(store, T0 + 5)).id, job.id);
+    });
+
+    it("removes jobs that are not active, and cleans finished ones by age", async (store) => {
+      const added = await store.enqueue(Q, [newJob(), newJob(), newJob()], T0);
+      const active = await claimOne(store);
+      assert.equal(await store.remove(Q, active.id, T0), false);
+      const waitingId = added.map((r) => r.job.id).find((id) => id !== active.id)!;
+      assert.equal(await store.remove(Q, waitingId, T0), true);
+      assert.equal(await store.get(Q, waitingId), null);
+      await store.complete(Q, active.id, active.lease!.token, null, T0 + 100);
+      const other = await claimOne(store, T0 + 100);
+      await store.complete(Q, other.id, other.lease!.token, null, T0 + 300);
+      assert.equal(await store.clean(Q, "completed", T0 + 200, 100), 1);
+      assert.deepEqual((await store.list(Q, "completed", { offset: 0, limit: 10 })).map((j) => j.id), [other.id]);
+      assert.equal(await store.clean(Q, "waiting", T0 + 1_000, 100), 0, "only finished states are cleaned");
+    });
+
+    it("keeps finished jobs by count and by age", async (store) => {
+      const keepTwo = { removeOnComplete: { count: 2, ageMs: null } };
+      await store.enqueue(Q, [newJob(keepTwo), newJob(keepTwo), newJob(keepTwo)], T0);
+      for (let i = 0; i < 3; i++) {
+        const job = await claimOne(store, T0 + i);
+        await store.complete(Q, job.id, job.lease!.token, i, T0 + i);
+      }
+      const kept = await store.list(Q, "completed", { offset: 0, limit: 10 });
+      assert.deepEqual(kept.map((j) => j.result), [2, 1], "newest first, oldest dropped");
+      const removeNow = { removeOnComplete: { count: 0, ageMs: null } };
+      const [gone] = await store.enqueue(Q, [newJob(removeNow)], T0);
+      const job = await claimOne(store, T0 + 10);
+      await store.complete(Q, job.id, job.lease!.token, null, T0 + 10);
+      assert.equal(await store.get(Q, gone!.job.id), null);
+      const byAge = { removeOnFail: { count: null, ageMs: 1_000 }, deadLetter: false };
+      await store.enqueue(Q, [newJob(byAge), newJob(byAge)], T0);
+      const f1 = await claimOne(store, T0);
+      await store.fail(Q, f1.id, f1.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
+      const f2 = await claimOne(store, T0 + 5_000);
+      await store.fail(Q, f2.id, f2.lease!.token, { error: { name: "E", message: "x" }, now: T0 + 5_000, retryAt: null });
+      assert.deepEqual((await store.list(Q, "failed", { offset: 0, limit: 10 })).map((j) => j.id), [f2.id]);
+      assert.equal(DEFAULT_RETENTION.count, 1000);
+    });
+
+    it("pauses and resumes claiming", async (store, events) => {
+      await store.enqueue(Q, [newJob(), newJob()], T0);
+      await store.setPaused(Q, true, T0);
+      assert.equal(await store.isPaused(Q), true);
+      assert.equal((await store.claim(Q, { ...LEASE, limit: 5, now: T0 })).jobs.length, 0);
+      const counts = await store.counts(Q);
+      assert.equal(counts.paused, 2);
+      assert.equal(counts.waiting, 0);
+      await store.setPaused(Q, false, T0);
+      assert.equal((await store.claim(Q, { ...LEASE, limit: 5, now: T0 })).jobs.length, 2);
+      assert.deepEqual(events.filter((e) => e.type === "paused" || e.type === "resumed").map((e) => e.type), ["paused", "resumed"]);
+    });
+
+    it("lists with paging, finished states newest first", async (store) => {
+      await store.enqueue(Q, Array.from({ length: 5 }, (_, i) => newJob({ payload: i })), T0);
+      for (let i = 0; i < 5; i++) {
+        const job = await claimOne(store, T0 + i);
+        await store.complete(Q, job.id, job.lease!.token, i, T0 + i);
+      }
+      const page1 = await store.list(Q, "completed", { offset: 0, limit: 2 });
+      const page2 = await store.list(Q, "completed", { offset: 2, limit: 2 });
+      const page3 = await store.list(Q, "completed", { offset: 4, limit: 2 });
+      assert.deepEqual([page1, page2, page3].map((p) => p.map((j) => j.result)), [[4, 3], [2, 1], [0]]);
+    });
+
+    it("records progress and log lines only for the lease holder", async (store, events) => {
+      await store.enqueue(Q, [newJob()], T0);
+      const job = await claimOne(store);
+      assert.equal(await store.setProgress(Q, job.id, job.lease!.token, { pct: 50 }, T0), true);
+      assert.equal(await store.appendLog(Q, job.id, job.lease!.token, "line one"), true);
+      assert.equal(await store.setProgress(Q, job.id, "stale", 99, T0), false);
+      assert.equal(await store.appendLog(Q, job.id, "stale", "nope"), false);
+      const stored = await store.get(Q, job.id);
+      assert.deepEqual(stored?.progress, { pct: 50 });
+      assert.deepEqual(stored?.logs, ["line one"]);
+      assert.equal(events.filter((e) => e.type === "progress").length, 1);
+    });
+
+    it("hands out copies: changing a returned job changes nothing stored", async (store) => {
+      const [added] = await store.enqueue(Q, [newJob({ payload: { list: [1] } })], T0);
+      (added!.job as { state: string }).state = "completed";
+      (added!.job.payload as { list: number[] }).list.push(2);
+      const stored = await store.get(Q, added!.job.id);
+      assert.equal(stored?.state, "waiting");
+      assert.deepEqual(stored?.payload, { list: [1] });
+    });
+
+    it("delivers published events to subscribers of that queue only", async (store, events) => {
+      const elsewhere: ConveyorEventData[] = [];
+      const off = store.subscribe("other", (e) => elsewhere.push(e));
+      store.publish(Q, { type: "drained", queue: Q, at: T0 });
+      off();
+      assert.deepEqual(events, [{ type: "drained", queue: Q, at: T0 }]);
+      assert.deepEqual(elsewhere, []);
+    });
+  });
+}
