@@ -31,6 +31,7 @@ export {
   type JobState,
   JOB_STATES,
   type Lease,
+  type NewJob,
   type RetentionRule,
   type StoredBackoff,
 } from "./src/core/job.ts";
