@@ -88,7 +88,8 @@ export const JobOptionsSchema = v.pipe(
     backoff: v.optional(StoredBackoffSchema),
     delayMs: v.optional(nonNegativeInt),
     runAt: v.optional(v.union([nonNegativeInt, v.pipe(v.date(), v.transform((d) => d.getTime()))])),
-    jobId: v.optional(key),
+    // All-digit ids are the store's own; a custom one must not collide with them.
+    jobId: v.optional(v.pipe(key, v.regex(/\D/, "an id with at least one non-digit character"))),
     dedupKey: v.optional(key),
   }),
   v.check((o) => o.delayMs === undefined || o.runAt === undefined, "give delayMs or runAt, not both"),

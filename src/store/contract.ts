@@ -105,8 +105,8 @@ export interface QueueStore {
   retry(queue: string, id: string, now: number): Promise<Job | null>;
   /** Deletes a job that is not active; false if it does not exist or is active. */
   remove(queue: string, id: string, now: number): Promise<boolean>;
-  /** Deletes finished jobs of one state that finished before `finishedBefore`; returns how many. */
-  clean(queue: string, state: JobState, finishedBefore: number, limit: number): Promise<number>;
+  /** Deletes up to `limit` jobs of one finished state that finished at or before `cutoff`, oldest first. */
+  clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number>;
 
   get(queue: string, id: string): Promise<Job | null>;
   /**

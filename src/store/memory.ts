@@ -306,14 +306,14 @@ export class MemoryStore implements QueueStore {
     return true;
   }
 
-  async clean(queue: string, state: JobState, finishedBefore: number, limit: number): Promise<number> {
+  async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
     const q = this.#queue(queue);
     if (!FINISHED_STATES.has(state)) return 0;
     let removed = 0;
     for (const id of q.byState.get(state)!) {
       if (removed >= limit) break;
       const job = q.jobs.get(id)!;
-      if ((job.finishedAt ?? 0) >= finishedBefore) break;
+      if ((job.finishedAt ?? 0) > cutoff) break;
       this.#delete(q, job);
       removed++;
     }
