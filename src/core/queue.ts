@@ -84,7 +84,8 @@ export class Queue {
       return buildNewJob(definition.name, entry.payload, definition.defaults, entry.options, now);
     });
     const results = await this.#store.enqueue(this.name, jobs, now);
-    return results.map(({ job, created }) => ({ ...job, duplicate: !created }));
+    // The store's copies are ours: tag them in place (a spread here is slow on V8 11).
+    return results.map(({ job, created }) => Object.assign(job, { duplicate: !created }));
   }
 
   async get(id: string): Promise<Job | null> {

