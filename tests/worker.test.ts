@@ -510,9 +510,9 @@ for (const backend of backends) {
     test("a result the store cannot take still leaves the job recoverable, not lost", async () => {
       const h = await setup(backend);
       const queue = h.conveyor.queue("q");
-      const realComplete = h.store.complete.bind(h.store);
+      const realFinish = h.store.finish.bind(h.store);
       let broken = true;
-      h.store.complete = (...args) => broken ? Promise.reject(new Error("disk full")) : realComplete(...args);
+      h.store.finish = (...args) => broken ? Promise.reject(new Error("disk full")) : realFinish(...args);
       let calls = 0;
       const worker = h.conveyor.worker("q", { leaseMs: 1_000, stallCheckMs: 1_000 }).handle(echo, () => void calls++);
       worker.addEventListener("error", () => {});

@@ -51,7 +51,8 @@ type AnyListener = Listener | ConveyorEventListener<any>;
  */
 export class QueueEvents extends EventTarget {
   #listeners = new Map<string, Set<AnyListener>>();
-  #streams = new Set<(data: ConveyorEventData) => void>();
+  #streams = new Map<(data: ConveyorEventData) => void, ReadonlySet<ConveyorEventType> | undefined>();
+  #onDemandChange: (() => void) | undefined;
 
   override addEventListener<T extends ConveyorEventType>(
     type: T,
@@ -64,6 +65,7 @@ export class QueueEvents extends EventTarget {
       let set = this.#listeners.get(type);
       if (!set) this.#listeners.set(type, set = new Set());
       set.add(listener);
+      this.#onDemandChange?.();
     }
     super.addEventListener(type, listener as Listener | null, options);
   }
@@ -75,7 +77,7 @@ export class QueueEvents extends EventTarget {
   ): void;
   override removeEventListener(type: string, listener: Listener | null, options?: boolean | EventListenerOptions): void;
   override removeEventListener(type: string, listener: AnyListener | null, options?: boolean | EventListenerOptions) {
-    if (listener) this.#listeners.get(type)?.delete(listener);
+    if (listener && this.#listeners.get(type)?.delete(listener)) this.#onDemandChange?.();
     super.removeEventListener(type, listener as Listener | null, options);
   }
 
@@ -94,23 +96,42 @@ export class QueueEvents extends EventTarget {
         forward = (data) => {
           if (types && !types.has(data.type)) return;
           if ((controller.desiredSize ?? 0) <= -maxBuffered) {
-            this.#streams.delete(forward!);
+            this.#stopStream(forward!);
             controller.error(new RangeError(`event stream consumer fell more than ${maxBuffered} events behind`));
             return;
           }
           controller.enqueue(data);
         };
-        this.#streams.add(forward);
+        this.#streams.set(forward, types);
+        this.#onDemandChange?.();
       },
       cancel: () => {
-        if (forward) this.#streams.delete(forward);
+        if (forward) this.#stopStream(forward);
       },
     }, { highWaterMark: 0 });
   }
 
+  /** @internal Event types someone listens to or streams: the queue subscribes to just these. */
+  get demand(): ConveyorEventType[] {
+    const types = new Set<ConveyorEventType>();
+    for (const [type, set] of this.#listeners) if (set.size > 0) types.add(type as ConveyorEventType);
+    for (const streamed of this.#streams.values()) for (const type of streamed ?? EVENT_TYPES) types.add(type);
+    return EVENT_TYPES.filter((type) => types.has(type));
+  }
+
+  /** @internal The queue's hook to follow `demand`. */
+  set onDemandChange(callback: (() => void) | undefined) {
+    this.#onDemandChange = callback;
+  }
+
   /** @internal Called by the queue for each event its store delivers. */
   deliver(data: ConveyorEventData): void {
-    for (const forward of this.#streams) forward(data);
+    for (const forward of this.#streams.keys()) forward(data);
     if (this.#listeners.get(data.type)?.size) this.dispatchEvent(new ConveyorEvent(data));
+  }
+
+  #stopStream(forward: (data: ConveyorEventData) => void): void {
+    this.#streams.delete(forward);
+    this.#onDemandChange?.();
   }
 }

@@ -36,12 +36,14 @@ export class Queue {
   readonly #clock: Clock;
   readonly #definitions = new Map<string, JobDefinition>();
   #unsubscribe: (() => void) | undefined;
+  #subscribedTo = "";
+  #closed = false;
 
   constructor(name: string, context: { store: QueueStore; clock: Clock }) {
     this.name = parseArgument(NameSchema, name, "queue name");
     this.#store = context.store;
     this.#clock = context.clock;
-    this.#unsubscribe = this.#store.subscribe(this.name, (event) => this.events.deliver(event));
+    this.events.onDemandChange = () => this.#follow();
   }
 
   /** @internal The store and clock, for workers of this queue. */
@@ -156,10 +158,24 @@ export class Queue {
     return await this.#store.isPaused(this.name);
   }
 
-  /** Stops delivering events; the jobs stay in the store. */
+  /** Stops delivering events and taking jobs; the jobs stay in the store. */
   close(): void {
+    this.#closed = true;
+    this.events.onDemandChange = undefined;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+  }
+
+  /** Subscribes to exactly the event types someone listens to, so unwatched events cost nothing. */
+  #follow(): void {
+    const types = this.events.demand;
+    const key = types.join();
+    if (key === this.#subscribedTo) return;
+    this.#unsubscribe?.();
+    this.#unsubscribe = types.length === 0
+      ? undefined
+      : this.#store.subscribe(this.name, (event) => this.events.deliver(event), types);
+    this.#subscribedTo = key;
   }
 
   #remember(definition: JobDefinition): JobDefinition {
@@ -173,7 +189,7 @@ export class Queue {
   }
 
   #open(): void {
-    if (!this.#unsubscribe) throw new ConveyorError("QUEUE_CLOSED", `Queue "${this.name}" is closed`);
+    if (this.#closed) throw new ConveyorError("QUEUE_CLOSED", `Queue "${this.name}" is closed`);
   }
 
   #notFound(id: string): ConveyorError {

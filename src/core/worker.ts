@@ -1,10 +1,10 @@
 import * as v from "valibot";
-import type { QueueStore } from "../store/contract.ts";
+import type { ClaimResult, Outcome as StoreOutcome, QueueStore } from "../store/contract.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { JobDefinition, PayloadOutput } from "./define-job.ts";
 import { ConveyorError, toErrorInfo, UnrecoverableError } from "./errors.ts";
-import type { ConveyorEventData } from "./events.ts";
+import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
 import type { Job } from "./job.ts";
 import { type ContextHost, HandlerContext, type JobContext, type RunningJob } from "./job-context.ts";
 import type { Queue } from "./queue.ts";
@@ -44,6 +44,9 @@ export class WorkerErrorEvent extends Event {
 
 type WorkerState = "idle" | "running" | "paused" | "closing" | "closed";
 
+/** The events a worker acts on: new work, and cancellation of its own jobs. */
+const WAKE_EVENTS: readonly ConveyorEventType[] = ["enqueued", "resumed", "cancelled"];
+
 /**
  * Takes jobs from one queue and runs their handlers, at most `concurrency` at once, highest
  * priority first. Leases are renewed while handlers run; timeouts, cancellation and shutdown
@@ -58,8 +61,11 @@ export class Worker extends EventTarget implements ContextHost {
   readonly #handlers = new Map<string, Registered>();
   readonly #running = new Map<string, Running>();
   #state: WorkerState = "idle";
-  #claiming = false;
-  #claimAgain = false;
+  /** Outcomes waiting to be sent to the store in the next batch. */
+  #outcomes: { running: Running; outcome: StoreOutcome }[] = [];
+  /** A store call of the pump is under way; the pump runs one at a time. */
+  #pumping = false;
+  #pumpAgain = false;
   #wakeQueued = false;
   #claimedSinceDrain = false;
   #dueTimer: { handle: TimerHandle; at: number } | undefined;
@@ -107,7 +113,7 @@ export class Worker extends EventTarget implements ContextHost {
   start(): void {
     if (this.#state !== "idle") return;
     this.#state = "running";
-    this.#unsubscribe = this.#store.subscribe(this.queue.name, (event) => this.#onEvent(event));
+    this.#unsubscribe = this.#store.subscribe(this.queue.name, (event) => this.#onEvent(event), WAKE_EVENTS);
     this.#armLeaseTimer();
     void this.#checkStalled();
     this.#wake();
@@ -180,6 +186,8 @@ export class Worker extends EventTarget implements ContextHost {
       ]);
       this.#clock.clearTimeout(deadline);
       if (timedOut) await this.#giveBackRunning();
+      // Outcomes already gathered still go to the store before the worker lets go.
+      await this.whenIdle();
     }
     this.#clearTimer(this.#leaseTimer);
     this.#unsubscribe?.();
@@ -189,7 +197,10 @@ export class Worker extends EventTarget implements ContextHost {
   /** Aborts handlers still running at the close deadline and returns their jobs to waiting. */
   async #giveBackRunning(): Promise<void> {
     const now = this.#clock.now();
-    await Promise.all([...this.#running.values()].map(async (running) => {
+    const unsettled = [...this.#running.values()].filter((running) => !running.settled);
+    await Promise.all(unsettled.map(async (running) => {
+      // Settled first, so a handler that rejects on abort does not spend an attempt.
+      this.#settle(running, { kind: "dropped" });
       this.#abort(running, new ConveyorError("WORKER_CLOSED", `Worker ${this.id} closed while job ${running.job.id} was running`));
       try {
         await this.#store.release(this.queue.name, running.job.id, running.token, now);
@@ -197,7 +208,6 @@ export class Worker extends EventTarget implements ContextHost {
         // The lease will expire and the stall check will requeue it: repeated, not lost.
         this.#reportError(error);
       }
-      this.#settle(running, { kind: "dropped" });
     }));
   }
 
@@ -215,47 +225,65 @@ export class Worker extends EventTarget implements ContextHost {
     }
   }
 
-  /** Claims on the next microtask; many wake-ups in one turn cost one claim. */
+  /** Runs the pump on the next microtask; many wake-ups in one turn cost one store call. */
   #wake(): void {
     if (this.#wakeQueued) return;
     this.#wakeQueued = true;
     queueMicrotask(() => {
       this.#wakeQueued = false;
-      void this.#fill();
+      void this.#pump();
     });
   }
 
-  async #fill(): Promise<void> {
-    if (this.#claiming) {
-      this.#claimAgain = true;
+  /**
+   * The worker's only path to the store for outcomes and claims: sends every outcome gathered
+   * so far and claims for the slots they free, in one call. One call at a time, so batches
+   * grow with load and cost stays flat per job.
+   */
+  async #pump(): Promise<void> {
+    if (this.#pumping) {
+      this.#pumpAgain = true;
       return;
     }
-    this.#claiming = true;
+    this.#pumping = true;
     try {
       do {
-        this.#claimAgain = false;
-        while (this.#state === "running" && this.#running.size < this.#options.concurrency) {
-          const { jobs, nextDueAt } = await this.#store.claim(this.queue.name, {
-            workerId: this.id,
-            limit: this.#options.concurrency - this.#running.size,
-            leaseMs: this.#options.leaseMs,
-            now: this.#clock.now(),
-          });
-          this.#armDueTimer(nextDueAt);
-          for (const job of jobs) this.#start(job);
-          if (jobs.length === 0) {
-            this.#noteDrained();
-            break;
+        this.#pumpAgain = false;
+        const batch = this.#outcomes;
+        this.#outcomes = [];
+        const free = this.#state === "running" ? this.#options.concurrency - (this.#running.size - batch.length) : 0;
+        const claim = free > 0 ? { workerId: this.id, limit: free, leaseMs: this.#options.leaseMs } : undefined;
+        let claimed: ClaimResult | undefined;
+        try {
+          if (batch.length > 0) {
+            const result = await this.#store.finish(this.queue.name, {
+              outcomes: batch.map((b) => b.outcome),
+              now: this.#clock.now(),
+              claim,
+            });
+            claimed = result.claimed;
+          } else if (claim) {
+            claimed = await this.#store.claim(this.queue.name, { ...claim, now: this.#clock.now() });
           }
-          this.#claimedSinceDrain = true;
+        } catch (error) {
+          // Outcomes that did not reach the store: their leases lapse and the jobs run again.
+          this.#reportError(error);
+          this.#retryLater();
         }
-      } while (this.#claimAgain && this.#state === "running");
-    } catch (error) {
-      this.#reportError(error);
-      this.#retryLater();
+        for (const { running } of batch) this.#running.delete(running.job.id);
+        if (claimed) this.#startClaimed(claimed);
+        if (this.#running.size === 0) this.#notifyIdle();
+      } while (this.#pumpAgain);
     } finally {
-      this.#claiming = false;
+      this.#pumping = false;
     }
+  }
+
+  #startClaimed({ jobs, nextDueAt }: ClaimResult): void {
+    this.#armDueTimer(nextDueAt);
+    for (const job of jobs) this.#start(job);
+    if (jobs.length > 0) this.#claimedSinceDrain = true;
+    else this.#noteDrained();
   }
 
   #start(job: Job): void {
@@ -303,39 +331,34 @@ export class Worker extends EventTarget implements ContextHost {
     }
   }
 
-  /** Records the first outcome of a running job; later ones (a handler finishing after its timeout) are ignored. */
+  /** Takes the first outcome of a running job; later ones (a handler finishing after its timeout) are ignored. */
   #settle(running: Running, outcome: Outcome): void {
     if (running.settled) return;
     running.settled = true;
     this.#clearTimer(running.timer);
-    void this.#record(running, outcome).finally(() => {
+    if (outcome.kind === "dropped") {
       this.#running.delete(running.job.id);
       if (this.#running.size === 0) this.#notifyIdle();
-      this.#wake();
-    });
+    } else {
+      this.#outcomes.push({ running, outcome: this.#toStoreOutcome(running, outcome) });
+    }
+    this.#wake();
   }
 
-  async #record(running: Running, outcome: Outcome): Promise<void> {
-    const { job, token } = running;
+  #toStoreOutcome({ job, token }: Running, outcome: Exclude<Outcome, { kind: "dropped" }>): StoreOutcome {
+    if (outcome.kind === "completed") return { id: job.id, token, kind: "completed", result: outcome.value };
+    const attempt = job.attemptsMade + 1;
+    const final = outcome.unrecoverable || attempt >= job.maxAttempts;
     const now = this.#clock.now();
-    try {
-      if (outcome.kind === "completed") {
-        await this.#store.complete(this.queue.name, job.id, token, outcome.value, now);
-      } else if (outcome.kind === "failed") {
-        const attempt = job.attemptsMade + 1;
-        const final = outcome.unrecoverable || attempt >= job.maxAttempts;
-        const custom = this.#handlers.get(job.name)?.definition.backoffFunction;
-        await this.#store.fail(this.queue.name, job.id, token, {
-          error: toErrorInfo(outcome.error),
-          now,
-          retryAt: final ? null : now + backoffDelay(job.backoff, attempt, outcome.error, custom),
-          reason: outcome.unrecoverable ? "unrecoverable" : "attempts-exhausted",
-        });
-      }
-    } catch (error) {
-      // The outcome did not reach the store; the lease will lapse and the job run again.
-      this.#reportError(error);
-    }
+    const custom = this.#handlers.get(job.name)?.definition.backoffFunction;
+    return {
+      id: job.id,
+      token,
+      kind: "failed",
+      error: toErrorInfo(outcome.error),
+      retryAt: final ? null : now + backoffDelay(job.backoff, attempt, outcome.error, custom),
+      reason: outcome.unrecoverable ? "unrecoverable" : "attempts-exhausted",
+    };
   }
 
   #abort(running: Running, reason: ConveyorError): void {

@@ -1,4 +1,4 @@
-import type { ConveyorEventData } from "../core/events.ts";
+import type { ConveyorEventData, ConveyorEventType } from "../core/events.ts";
 import type { ErrorInfo } from "../core/errors.ts";
 import type { DeadLetterInfo, Job, JobCounts, JobState, NewJob } from "../core/job.ts";
 
@@ -36,13 +36,32 @@ export interface ClaimResult {
   readonly nextDueAt: number | null;
 }
 
-export interface FailRequest {
-  readonly error: ErrorInfo;
+/** How one attempt ended, as the worker reports it. */
+export type Outcome =
+  | { readonly id: string; readonly token: string; readonly kind: "completed"; readonly result: unknown }
+  | {
+    readonly id: string;
+    readonly token: string;
+    readonly kind: "failed";
+    readonly error: ErrorInfo;
+    /** When to try again; `null` makes this failure final. */
+    readonly retryAt: number | null;
+    /** Why a final failure happened (for the dead-letter record). @default "attempts-exhausted" */
+    readonly reason?: DeadLetterInfo["reason"];
+  };
+
+export interface FinishRequest {
+  readonly outcomes: readonly Outcome[];
   readonly now: number;
-  /** When to try again; `null` makes this failure final. */
-  readonly retryAt: number | null;
-  /** Why a final failure happened (for the dead-letter record). @default "attempts-exhausted" */
-  readonly reason?: DeadLetterInfo["reason"];
+  /** Claim next jobs in the same call, as `claim` would (one round trip per batch). */
+  readonly claim?: Omit<ClaimRequest, "now">;
+}
+
+export interface FinishResult {
+  /** Per outcome, the job as it now is, or null when its token no longer held it. */
+  readonly finished: readonly (Job | null)[];
+  /** Present when `claim` was asked for. */
+  readonly claimed: ClaimResult | undefined;
 }
 
 export type CancelResult =
@@ -90,9 +109,12 @@ export interface QueueStore {
     leaseMs: number,
     now: number,
   ): Promise<string[]>;
-  complete(queue: string, id: string, token: string, result: unknown, now: number): Promise<Job | null>;
-  /** Ends an attempt in failure: retry (waiting or delayed), or final (dead-letter or failed). */
-  fail(queue: string, id: string, token: string, request: FailRequest): Promise<Job | null>;
+  /**
+   * Records attempt outcomes in order (completed; failed with a retry; failed for good into
+   * the dead-letter store or `failed`), then optionally claims. Outcomes whose token no longer
+   * holds the job are skipped. Batching is how workers keep up with cheap jobs.
+   */
+  finish(queue: string, request: FinishRequest): Promise<FinishResult>;
   /** Gives an active job back to waiting without spending an attempt (a worker shutting down). */
   release(queue: string, id: string, token: string, now: number): Promise<boolean>;
   setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean>;
@@ -120,7 +142,10 @@ export interface QueueStore {
 
   /** Publishes an event that is not a store transition (a worker's `drained`). */
   publish(queue: string, event: ConveyorEventData): void;
-  /** Receives this queue's events from every process sharing the store. */
-  subscribe(queue: string, listener: StoreEventListener): () => void;
+  /**
+   * Receives this queue's events from every process sharing the store; only the listed types
+   * when `types` is given, so the store can skip building events nobody wants.
+   */
+  subscribe(queue: string, listener: StoreEventListener, types?: readonly ConveyorEventType[]): () => void;
   close(): Promise<void>;
 }

@@ -1,11 +1,10 @@
-import type { ConveyorEventData } from "../core/events.ts";
+import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../core/events.ts";
 import {
   type DeadLetterInfo,
   FINISHED_STATES,
   type Job,
   type JobCounts,
   type JobState,
-  JOB_STATES,
   type NewJob,
   PENDING_STATES,
   type RetentionRule,
@@ -17,16 +16,16 @@ import type {
   ClaimRequest,
   ClaimResult,
   EnqueueResult,
-  FailRequest,
+  FinishRequest,
+  FinishResult,
   ListRequest,
+  Outcome,
   QueueStore,
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
 } from "./contract.ts";
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type JobRecord = Mutable<Job> & { logs: string[] };
+import { copyJob, type JobRecord, newJobRecord } from "./memory-record.ts";
 
 /** A heap entry is current only while its job still has the state and seq it was pushed with. */
 interface Entry {
@@ -38,85 +37,33 @@ const byPriority = (a: Entry, b: Entry) =>
   a.job.priority < b.job.priority || (a.job.priority === b.job.priority && a.seq < b.seq);
 const byDueTime = (a: Entry, b: Entry) =>
   a.job.runAt < b.job.runAt || (a.job.runAt === b.job.runAt && a.seq < b.seq);
+const isCurrent = (state: JobState) => (e: Entry) => e.job.state === state && e.job.seq === e.seq;
+
+/** States kept as ordered id sets: active (for stall checks) and finished ones (for retention and listing). */
+type IndexedState = Exclude<JobState, "waiting" | "delayed">;
 
 class QueueData {
   readonly jobs = new Map<string, JobRecord>();
   readonly waiting = new Heap<Entry>(byPriority);
   readonly delayed = new Heap<Entry>(byDueTime);
+  waitingCount = 0;
+  delayedCount = 0;
   /** Ids per state, in the order they entered it (oldest first). */
-  readonly byState = new Map<JobState, Set<string>>(JOB_STATES.map((s) => [s, new Set<string>()]));
+  readonly indexed: Record<IndexedState, Set<string>> = {
+    active: new Set(),
+    completed: new Set(),
+    failed: new Set(),
+    dead: new Set(),
+    cancelled: new Set(),
+  };
   readonly dedup = new Map<string, string>();
-  readonly listeners = new Set<StoreEventListener>();
+  readonly listeners = new Map<ConveyorEventType, Set<StoreEventListener>>(EVENT_TYPES.map((t) => [t, new Set()]));
   paused = false;
   nextId = 0;
-}
 
-const EMPTY_LOGS: readonly string[] = Object.freeze([]);
-
-/**
- * Records are built field by field: spreading one object into another and overriding keys
- * drops V8 (Node 20) onto a slow path that cost ~40 µs per job.
- */
-function copy(job: JobRecord): Job {
-  return {
-    id: job.id,
-    queue: job.queue,
-    name: job.name,
-    payload: cloneData(job.payload),
-    state: job.state,
-    priority: job.priority,
-    seq: job.seq,
-    createdAt: job.createdAt,
-    runAt: job.runAt,
-    attemptsMade: job.attemptsMade,
-    maxAttempts: job.maxAttempts,
-    backoff: job.backoff,
-    timeoutMs: job.timeoutMs,
-    dedupKey: job.dedupKey,
-    progress: cloneData(job.progress),
-    logs: job.logs.length === 0 ? EMPTY_LOGS : job.logs.slice(),
-    result: cloneData(job.result),
-    lastError: job.lastError,
-    startedAt: job.startedAt,
-    finishedAt: job.finishedAt,
-    lease: job.lease,
-    stalls: job.stalls,
-    removeOnComplete: job.removeOnComplete,
-    removeOnFail: job.removeOnFail,
-    deadLetter: job.deadLetter,
-    dead: job.dead,
-  };
-}
-
-function newRecord(input: NewJob, id: string, queue: string): JobRecord {
-  return {
-    id,
-    queue,
-    name: input.name,
-    payload: cloneData(input.payload),
-    state: "waiting",
-    priority: input.priority,
-    seq: 0,
-    createdAt: input.createdAt,
-    runAt: input.runAt,
-    attemptsMade: 0,
-    maxAttempts: input.maxAttempts,
-    backoff: input.backoff,
-    timeoutMs: input.timeoutMs,
-    dedupKey: input.dedupKey,
-    progress: null,
-    logs: [],
-    result: undefined,
-    lastError: null,
-    startedAt: null,
-    finishedAt: null,
-    lease: null,
-    stalls: 0,
-    removeOnComplete: input.removeOnComplete,
-    removeOnFail: input.removeOnFail,
-    deadLetter: input.deadLetter,
-    dead: null,
-  };
+  wants(type: ConveyorEventType): boolean {
+    return this.listeners.get(type)!.size > 0;
+  }
 }
 
 /**
@@ -134,16 +81,11 @@ export class MemoryStore implements QueueStore {
   #seq = 0;
   #leases = 0;
 
-  #queue(name: string): QueueData {
-    let data = this.#queues.get(name);
-    if (!data) this.#queues.set(name, data = new QueueData());
-    return data;
-  }
-
   async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
     const q = this.#queue(queue);
     const results: EnqueueResult[] = [];
     const events: ConveyorEventData[] = [];
+    const announce = q.wants("enqueued");
     for (const input of jobs) {
       const existingId = input.id !== null && q.jobs.has(input.id)
         ? input.id
@@ -152,15 +94,15 @@ export class MemoryStore implements QueueStore {
         : undefined;
       const existing = existingId === undefined ? undefined : q.jobs.get(existingId);
       if (existing) {
-        results.push({ job: copy(existing), created: false });
+        results.push({ job: copyJob(existing), created: false });
         continue;
       }
-      const job = newRecord(input, input.id ?? String(++q.nextId), queue);
+      const job = newJobRecord(input, input.id ?? String(++q.nextId), queue);
       q.jobs.set(job.id, job);
       if (job.dedupKey !== null) q.dedup.set(job.dedupKey, job.id);
-      this.#schedule(q, job, now);
-      results.push({ job: copy(job), created: true });
-      if (q.listeners.size) {
+      this.#schedule(q, job, now, true);
+      results.push({ job: copyJob(job), created: true });
+      if (announce) {
         events.push({ type: "enqueued", queue, at: now, jobId: job.id, name: job.name, runAt: job.runAt, priority: job.priority });
       }
     }
@@ -170,28 +112,19 @@ export class MemoryStore implements QueueStore {
 
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
     const q = this.#queue(queue);
-    const { now } = request;
-    this.#promoteDue(q, now);
-    const jobs: Job[] = [];
     const events: ConveyorEventData[] = [];
-    while (!q.paused && jobs.length < request.limit) {
-      const entry = q.waiting.pop();
-      if (!entry) break;
-      const job = entry.job;
-      if (job.state !== "waiting" || job.seq !== entry.seq) continue;
-      this.#move(q, job, "active");
-      job.startedAt = now;
-      job.lease = { token: String(++this.#leases), workerId: request.workerId, expiresAt: now + request.leaseMs };
-      jobs.push(copy(job));
-      if (q.listeners.size) {
-        events.push({
-          type: "active", queue, at: now, jobId: job.id, name: job.name,
-          attempt: job.attemptsMade + 1, workerId: request.workerId,
-        });
-      }
-    }
+    const claimed = this.#claim(q, request, events);
     this.#deliver(q, events);
-    return { jobs, nextDueAt: this.#nextDueAt(q) };
+    return claimed;
+  }
+
+  async finish(queue: string, request: FinishRequest): Promise<FinishResult> {
+    const q = this.#queue(queue);
+    const events: ConveyorEventData[] = [];
+    const finished = request.outcomes.map((outcome) => this.#record(q, outcome, request.now, events));
+    const claimed = request.claim ? this.#claim(q, { ...request.claim, now: request.now }, events) : undefined;
+    this.#deliver(q, events);
+    return { finished, claimed };
   }
 
   async extendLeases(
@@ -208,46 +141,6 @@ export class MemoryStore implements QueueStore {
       else lost.push(id);
     }
     return lost;
-  }
-
-  async complete(queue: string, id: string, token: string, result: unknown, now: number): Promise<Job | null> {
-    const q = this.#queue(queue);
-    const job = this.#held(q, id, token);
-    if (!job) return null;
-    job.attemptsMade++;
-    job.result = cloneData(result);
-    this.#finish(q, job, "completed", now);
-    const snapshot = copy(job);
-    this.#applyRetention(q, "completed", job.removeOnComplete, now);
-    this.#deliver(q, [{
-      type: "completed", queue, at: now, jobId: id, name: job.name, attempt: job.attemptsMade, result,
-      durationMs: now - (job.startedAt ?? now),
-    }]);
-    return snapshot;
-  }
-
-  async fail(queue: string, id: string, token: string, request: FailRequest): Promise<Job | null> {
-    const q = this.#queue(queue);
-    const job = this.#held(q, id, token);
-    if (!job) return null;
-    const { now, error, retryAt } = request;
-    job.attemptsMade++;
-    job.lastError = error;
-    job.lease = null;
-    const base = { queue, at: now, jobId: id, name: job.name };
-    const events: ConveyorEventData[] = [
-      { ...base, type: "failed", attempt: job.attemptsMade, error, final: retryAt === null },
-    ];
-    if (retryAt !== null) {
-      job.runAt = retryAt;
-      this.#schedule(q, job, now);
-      events.push({ ...base, type: "retrying", attempt: job.attemptsMade + 1, retryAt });
-    } else {
-      events.push(...this.#finalFailure(q, job, request.reason ?? "attempts-exhausted", now));
-    }
-    const snapshot = copy(job);
-    this.#deliver(q, events);
-    return snapshot;
   }
 
   async release(queue: string, id: string, token: string, now: number): Promise<boolean> {
@@ -282,7 +175,7 @@ export class MemoryStore implements QueueStore {
     const requeued: Job[] = [];
     const failed: Job[] = [];
     const events: ConveyorEventData[] = [];
-    for (const id of [...q.byState.get("active")!]) {
+    for (const id of [...q.indexed.active]) {
       const job = q.jobs.get(id)!;
       if (!job.lease || job.lease.expiresAt > now) continue;
       job.stalls++;
@@ -292,12 +185,12 @@ export class MemoryStore implements QueueStore {
       if (requeue) {
         job.runAt = now;
         this.#schedule(q, job, now);
-        requeued.push(copy(job));
+        requeued.push(copyJob(job));
       } else {
         job.attemptsMade++;
         job.lastError = { name: "ConveyorError", code: "STALLED", message: `job stalled ${job.stalls} times` };
-        events.push(...this.#finalFailure(q, job, "stalled", now));
-        failed.push(copy(job));
+        this.#finalFailure(q, job, "stalled", now, events);
+        failed.push(copyJob(job));
       }
     }
     this.#deliver(q, events);
@@ -310,7 +203,6 @@ export class MemoryStore implements QueueStore {
     if (!job) return { status: "not-found" };
     if (!PENDING_STATES.has(job.state)) return { status: "finished", state: job.state };
     const previous = job.state;
-    job.lease = null;
     this.#finish(q, job, "cancelled", now);
     this.#compact(q);
     this.#applyRetention(q, "cancelled", job.removeOnFail, now);
@@ -333,7 +225,7 @@ export class MemoryStore implements QueueStore {
     job.runAt = now;
     this.#schedule(q, job, now);
     this.#deliver(q, [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt: now, priority: job.priority }]);
-    return copy(job);
+    return copyJob(job);
   }
 
   async remove(queue: string, id: string, now: number): Promise<boolean> {
@@ -341,6 +233,7 @@ export class MemoryStore implements QueueStore {
     const job = q.jobs.get(id);
     if (!job || job.state === "active") return false;
     this.#delete(q, job);
+    this.#compact(q);
     this.#deliver(q, [{ type: "removed", queue, at: now, jobId: id, name: job.name }]);
     return true;
   }
@@ -349,7 +242,7 @@ export class MemoryStore implements QueueStore {
     const q = this.#queue(queue);
     if (!FINISHED_STATES.has(state)) return 0;
     let removed = 0;
-    for (const id of q.byState.get(state)!) {
+    for (const id of q.indexed[state as IndexedState]) {
       if (removed >= limit) break;
       const job = q.jobs.get(id)!;
       if ((job.finishedAt ?? 0) > cutoff) break;
@@ -361,35 +254,33 @@ export class MemoryStore implements QueueStore {
 
   async get(queue: string, id: string): Promise<Job | null> {
     const job = this.#queues.get(queue)?.jobs.get(id);
-    return job ? copy(job) : null;
+    return job ? copyJob(job) : null;
   }
 
   async list(queue: string, state: JobState, { offset, limit }: ListRequest): Promise<Job[]> {
     const q = this.#queue(queue);
-    let ids: string[];
+    let jobs: JobRecord[];
     if (state === "waiting" || state === "delayed") {
       const heap = state === "waiting" ? q.waiting : q.delayed;
-      ids = heap.sorted().filter((e) => e.job.state === state && e.job.seq === e.seq).map((e) => e.job.id);
+      jobs = heap.sorted().filter(isCurrent(state)).map((e) => e.job);
     } else {
-      ids = [...q.byState.get(state)!];
-      if (FINISHED_STATES.has(state)) ids.reverse();
+      jobs = [...q.indexed[state]].map((id) => q.jobs.get(id)!);
+      if (FINISHED_STATES.has(state)) jobs.reverse();
     }
-    return ids.slice(offset, offset + limit).map((id) => copy(q.jobs.get(id)!));
+    return jobs.slice(offset, offset + limit).map(copyJob);
   }
 
   async counts(queue: string): Promise<JobCounts> {
     const q = this.#queue(queue);
-    const size = (s: JobState) => q.byState.get(s)!.size;
-    const waiting = size("waiting");
     return {
-      waiting: q.paused ? 0 : waiting,
-      paused: q.paused ? waiting : 0,
-      delayed: size("delayed"),
-      active: size("active"),
-      completed: size("completed"),
-      failed: size("failed"),
-      dead: size("dead"),
-      cancelled: size("cancelled"),
+      waiting: q.paused ? 0 : q.waitingCount,
+      paused: q.paused ? q.waitingCount : 0,
+      delayed: q.delayedCount,
+      active: q.indexed.active.size,
+      completed: q.indexed.completed.size,
+      failed: q.indexed.failed.size,
+      dead: q.indexed.dead.size,
+      cancelled: q.indexed.cancelled.size,
     };
   }
 
@@ -408,14 +299,82 @@ export class MemoryStore implements QueueStore {
     this.#deliver(this.#queue(queue), [event]);
   }
 
-  subscribe(queue: string, listener: StoreEventListener): () => void {
+  subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): () => void {
     const q = this.#queue(queue);
-    q.listeners.add(listener);
-    return () => q.listeners.delete(listener);
+    for (const type of types) q.listeners.get(type)?.add(listener);
+    return () => {
+      for (const type of types) q.listeners.get(type)?.delete(listener);
+    };
   }
 
   async close(): Promise<void> {
-    for (const q of this.#queues.values()) q.listeners.clear();
+    for (const q of this.#queues.values()) for (const set of q.listeners.values()) set.clear();
+  }
+
+  #queue(name: string): QueueData {
+    let data = this.#queues.get(name);
+    if (!data) this.#queues.set(name, data = new QueueData());
+    return data;
+  }
+
+  #claim(q: QueueData, request: ClaimRequest, events: ConveyorEventData[]): ClaimResult {
+    const { now } = request;
+    this.#promoteDue(q, now);
+    const jobs: Job[] = [];
+    const announce = q.wants("active");
+    while (!q.paused && jobs.length < request.limit) {
+      const entry = q.waiting.pop();
+      if (!entry) break;
+      const job = entry.job;
+      if (job.state !== "waiting" || job.seq !== entry.seq) continue;
+      this.#move(q, job, "active");
+      job.startedAt = now;
+      job.lease = { token: String(++this.#leases), workerId: request.workerId, expiresAt: now + request.leaseMs };
+      jobs.push(copyJob(job));
+      if (announce) {
+        events.push({
+          type: "active", queue: job.queue, at: now, jobId: job.id, name: job.name,
+          attempt: job.attemptsMade + 1, workerId: request.workerId,
+        });
+      }
+    }
+    return { jobs, nextDueAt: this.#nextDueAt(q) };
+  }
+
+  #record(q: QueueData, outcome: Outcome, now: number, events: ConveyorEventData[]): Job | null {
+    const job = this.#held(q, outcome.id, outcome.token);
+    if (!job) return null;
+    job.attemptsMade++;
+    if (outcome.kind === "completed") {
+      job.result = cloneData(outcome.result);
+      this.#finish(q, job, "completed", now);
+      const snapshot = copyJob(job);
+      this.#applyRetention(q, "completed", job.removeOnComplete, now);
+      if (q.wants("completed")) {
+        events.push({
+          type: "completed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade,
+          result: outcome.result, durationMs: now - (job.startedAt ?? now),
+        });
+      }
+      return snapshot;
+    }
+    const { error, retryAt } = outcome;
+    job.lastError = error;
+    job.lease = null;
+    if (q.wants("failed")) {
+      events.push({
+        type: "failed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade, error,
+        final: retryAt === null,
+      });
+    }
+    if (retryAt === null) {
+      this.#finalFailure(q, job, outcome.reason ?? "attempts-exhausted", now, events);
+      return copyJob(job);
+    }
+    job.runAt = retryAt;
+    this.#schedule(q, job, now);
+    events.push({ type: "retrying", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade + 1, retryAt });
+    return copyJob(job);
   }
 
   /** The job, if `token` still holds its lease. */
@@ -425,13 +384,13 @@ export class MemoryStore implements QueueStore {
   }
 
   /** Puts a job in waiting or delayed by its `runAt`, behind everything already there. */
-  #schedule(q: QueueData, job: JobRecord, now: number): void {
+  #schedule(q: QueueData, job: JobRecord, now: number, isNew = false): void {
     job.seq = ++this.#seq;
     if (job.runAt > now) {
-      this.#move(q, job, "delayed");
+      this.#move(q, job, "delayed", isNew);
       q.delayed.push({ job, seq: job.seq });
     } else {
-      this.#move(q, job, "waiting");
+      this.#move(q, job, "waiting", isNew);
       q.waiting.push({ job, seq: job.seq });
     }
   }
@@ -440,7 +399,7 @@ export class MemoryStore implements QueueStore {
     for (;;) {
       const entry = q.delayed.peek();
       if (!entry) return;
-      const current = entry.job.state === "delayed" && entry.job.seq === entry.seq;
+      const current = isCurrent("delayed")(entry);
       if (current && entry.job.runAt > now) return;
       q.delayed.pop();
       if (current) this.#schedule(q, entry.job, now);
@@ -451,15 +410,24 @@ export class MemoryStore implements QueueStore {
     for (;;) {
       const entry = q.delayed.peek();
       if (!entry) return null;
-      if (entry.job.state === "delayed" && entry.job.seq === entry.seq) return entry.job.runAt;
+      if (isCurrent("delayed")(entry)) return entry.job.runAt;
       q.delayed.pop();
     }
   }
 
-  #move(q: QueueData, job: JobRecord, state: JobState): void {
-    q.byState.get(job.state)!.delete(job.id);
-    q.byState.get(state)!.add(job.id);
+  /** Moves a job between states, keeping counters and ordered sets in step. */
+  #move(q: QueueData, job: JobRecord, state: JobState, isNew = false): void {
+    if (!isNew) this.#unindex(q, job);
     job.state = state;
+    if (state === "waiting") q.waitingCount++;
+    else if (state === "delayed") q.delayedCount++;
+    else q.indexed[state].add(job.id);
+  }
+
+  #unindex(q: QueueData, job: JobRecord): void {
+    if (job.state === "waiting") q.waitingCount--;
+    else if (job.state === "delayed") q.delayedCount--;
+    else q.indexed[job.state].delete(job.id);
   }
 
   #finish(q: QueueData, job: JobRecord, state: JobState, now: number): void {
@@ -469,20 +437,26 @@ export class MemoryStore implements QueueStore {
     if (job.dedupKey !== null && q.dedup.get(job.dedupKey) === job.id) q.dedup.delete(job.dedupKey);
   }
 
-  #finalFailure(q: QueueData, job: JobRecord, reason: DeadLetterInfo["reason"], now: number): ConveyorEventData[] {
+  #finalFailure(
+    q: QueueData,
+    job: JobRecord,
+    reason: DeadLetterInfo["reason"],
+    now: number,
+    events: ConveyorEventData[],
+  ): void {
     if (!job.deadLetter) {
       this.#finish(q, job, "failed", now);
       this.#applyRetention(q, "failed", job.removeOnFail, now);
-      return [];
+      return;
     }
     this.#finish(q, job, "dead", now);
     job.dead = { reason, at: now, attempts: job.attemptsMade, queue: job.queue, error: job.lastError };
-    return [{ type: "dead", queue: job.queue, at: now, jobId: job.id, name: job.name, deadLetter: job.dead }];
+    events.push({ type: "dead", queue: job.queue, at: now, jobId: job.id, name: job.name, deadLetter: job.dead });
   }
 
   /** Trims a finished state to the rule of the job that just entered it, oldest first. */
-  #applyRetention(q: QueueData, state: JobState, rule: RetentionRule, now: number): void {
-    const ids = q.byState.get(state)!;
+  #applyRetention(q: QueueData, state: IndexedState, rule: RetentionRule, now: number): void {
+    const ids = q.indexed[state];
     const oldestAllowed = rule.ageMs === null ? -Infinity : now - rule.ageMs;
     for (const id of ids) {
       const job = q.jobs.get(id)!;
@@ -493,26 +467,22 @@ export class MemoryStore implements QueueStore {
   }
 
   #delete(q: QueueData, job: JobRecord): void {
-    const wasQueued = job.state === "waiting" || job.state === "delayed";
+    this.#unindex(q, job);
     q.jobs.delete(job.id);
-    q.byState.get(job.state)!.delete(job.id);
     if (job.dedupKey !== null && q.dedup.get(job.dedupKey) === job.id) q.dedup.delete(job.dedupKey);
-    // Heap entries of a deleted job are skipped lazily: mark it so no entry matches.
+    // Heap entries of a deleted job are skipped lazily: no entry matches seq -1.
     job.seq = -1;
-    if (wasQueued) this.#compact(q);
   }
 
   /** Drops stale heap entries once they outnumber live ones, so cancelled jobs do not pile up. */
   #compact(q: QueueData): void {
-    const live = (state: JobState) => (e: Entry) => e.job.state === state && e.job.seq === e.seq;
-    if (q.waiting.size > 1024 + 2 * q.byState.get("waiting")!.size) q.waiting.retain(live("waiting"));
-    if (q.delayed.size > 1024 + 2 * q.byState.get("delayed")!.size) q.delayed.retain(live("delayed"));
+    if (q.waiting.size > 1024 + 2 * q.waitingCount) q.waiting.retain(isCurrent("waiting"));
+    if (q.delayed.size > 1024 + 2 * q.delayedCount) q.delayed.retain(isCurrent("delayed"));
   }
 
   #deliver(q: QueueData, events: readonly ConveyorEventData[]): void {
-    if (events.length === 0) return;
-    for (const listener of q.listeners) {
-      for (const event of events) {
+    for (const event of events) {
+      for (const listener of q.listeners.get(event.type)!) {
         try {
           listener(event);
         } catch (error) {

@@ -1,7 +1,7 @@
 // The contract every QueueStore keeps, run against each backend with a fresh store per test.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { ConveyorEventData, NewJob, QueueStore } from "../../mod.ts";
+import type { ConveyorEventData, ErrorInfo, NewJob, QueueStore } from "../../mod.ts";
 import { DEFAULT_RETENTION } from "../../mod.ts";
 import type { Backend } from "./backends.ts";
 
@@ -38,6 +38,24 @@ async function withStore(backend: Backend, body: (store: QueueStore, events: Con
     unsubscribe();
     await store.close();
   }
+}
+
+async function complete(store: QueueStore, id: string, token: string, result: unknown, now: number) {
+  const { finished } = await store.finish(Q, { outcomes: [{ id, token, kind: "completed", result }], now });
+  return finished[0] ?? null;
+}
+
+async function fail(
+  store: QueueStore,
+  id: string,
+  token: string,
+  request: { error: ErrorInfo; now: number; retryAt: number | null },
+) {
+  const { finished } = await store.finish(Q, {
+    outcomes: [{ id, token, kind: "failed", error: request.error, retryAt: request.retryAt }],
+    now: request.now,
+  });
+  return finished[0] ?? null;
 }
 
 async function claimOne(store: QueueStore, now = T0) {
@@ -80,7 +98,7 @@ export function storeConformance(backend: Backend): void {
       assert.equal(second!.created, false);
       assert.deepEqual(second!.job.payload, first!.job.payload);
       const claimed = await claimOne(store);
-      await store.complete(Q, claimed.id, claimed.lease!.token, "done", T0 + 1);
+      await complete(store, claimed.id, claimed.lease!.token, "done", T0 + 1);
       const [third] = await store.enqueue(Q, [newJob({ id: "fixed-id" })], T0 + 2);
       assert.equal(third!.created, false);
       assert.equal(third!.job.state, "completed");
@@ -94,7 +112,7 @@ export function storeConformance(backend: Backend): void {
       const claimed = await claimOne(store);
       const [c] = await store.enqueue(Q, [newJob({ dedupKey: "k" })], T0);
       assert.equal(c!.created, false, "an active job still holds its key");
-      await store.complete(Q, claimed.id, claimed.lease!.token, null, T0);
+      await complete(store, claimed.id, claimed.lease!.token, null, T0);
       const [d] = await store.enqueue(Q, [newJob({ dedupKey: "k" })], T0);
       assert.equal(d!.created, true);
       assert.notEqual(d!.job.id, a!.job.id);
@@ -142,14 +160,14 @@ export function storeConformance(backend: Backend): void {
     it("completes only with the current lease token", async (store, events) => {
       await store.enqueue(Q, [newJob()], T0);
       const job = await claimOne(store);
-      assert.equal(await store.complete(Q, job.id, "not-the-token", 1, T0), null);
-      const done = await store.complete(Q, job.id, job.lease!.token, { ok: true }, T0 + 25);
+      assert.equal(await complete(store, job.id, "not-the-token", 1, T0), null);
+      const done = await complete(store, job.id, job.lease!.token, { ok: true }, T0 + 25);
       assert.equal(done?.state, "completed");
       assert.deepEqual(done?.result, { ok: true });
       assert.equal(done?.attemptsMade, 1);
       assert.equal(done?.finishedAt, T0 + 25);
       assert.equal(done?.lease, null);
-      assert.equal(await store.complete(Q, job.id, job.lease!.token, 2, T0), null, "a token works once");
+      assert.equal(await complete(store, job.id, job.lease!.token, 2, T0), null, "a token works once");
       const completed = events.find((e) => e.type === "completed");
       assert.ok(completed && completed.type === "completed" && completed.durationMs === 25);
     });
@@ -158,13 +176,13 @@ export function storeConformance(backend: Backend): void {
       await store.enqueue(Q, [newJob({ maxAttempts: 2 })], T0);
       const first = await claimOne(store);
       const error = { name: "Error", message: "boom" };
-      const retried = await store.fail(Q, first.id, first.lease!.token, { error, now: T0, retryAt: T0 + 500 });
+      const retried = await fail(store, first.id, first.lease!.token, { error, now: T0, retryAt: T0 + 500 });
       assert.equal(retried?.state, "delayed");
       assert.equal(retried?.attemptsMade, 1);
       assert.deepEqual(retried?.lastError, error);
       assert.equal((await store.claim(Q, { ...LEASE, limit: 1, now: T0 + 499 })).jobs.length, 0);
       const second = await claimOne(store, T0 + 500);
-      const dead = await store.fail(Q, second.id, second.lease!.token, { error, now: T0 + 600, retryAt: null });
+      const dead = await fail(store, second.id, second.lease!.token, { error, now: T0 + 600, retryAt: null });
       assert.equal(dead?.state, "dead");
       assert.deepEqual(dead?.dead, { reason: "attempts-exhausted", at: T0 + 600, attempts: 2, queue: Q, error });
       assert.deepEqual(
@@ -177,14 +195,14 @@ export function storeConformance(backend: Backend): void {
     it("retries immediately when retryAt is not in the future", async (store) => {
       await store.enqueue(Q, [newJob({ maxAttempts: 3 })], T0);
       const job = await claimOne(store);
-      const failed = await store.fail(Q, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: T0 });
+      const failed = await fail(store, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: T0 });
       assert.equal(failed?.state, "waiting");
     });
 
     it("finishes as failed, not dead, when dead-lettering is off", async (store) => {
       await store.enqueue(Q, [newJob({ deadLetter: false })], T0);
       const job = await claimOne(store);
-      const failed = await store.fail(Q, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
+      const failed = await fail(store, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
       assert.equal(failed?.state, "failed");
       assert.equal(failed?.dead, null);
     });
@@ -205,7 +223,7 @@ export function storeConformance(backend: Backend): void {
       assert.deepEqual(await store.recoverStalled(Q, T0 + 999, 1), { requeued: [], failed: [] }, "lease still valid");
       const once = await store.recoverStalled(Q, T0 + 1_000, 1);
       assert.deepEqual(once.requeued.map((j) => [j.id, j.state, j.stalls]), [[first.id, "waiting", 1]]);
-      assert.equal(await store.complete(Q, first.id, first.lease!.token, null, T0 + 1_001), null, "the stalled holder is fenced off");
+      assert.equal(await complete(store, first.id, first.lease!.token, null, T0 + 1_001), null, "the stalled holder is fenced off");
       await claimOne(store, T0 + 2_000);
       const twice = await store.recoverStalled(Q, T0 + 3_000, 1);
       assert.deepEqual(twice.failed.map((j) => [j.id, j.state, j.dead?.reason]), [[first.id, "dead", "stalled"]]);
@@ -230,7 +248,7 @@ export function storeConformance(backend: Backend): void {
       assert.deepEqual(await store.cancel(Q, active.id, T0), { status: "cancelled", previous: "active" });
       assert.deepEqual(await store.cancel(Q, active.id, T0), { status: "finished", state: "cancelled" });
       assert.deepEqual(await store.cancel(Q, "missing", T0), { status: "not-found" });
-      assert.equal(await store.complete(Q, active.id, active.lease!.token, null, T0), null);
+      assert.equal(await complete(store, active.id, active.lease!.token, null, T0), null);
       const { jobs, nextDueAt } = await store.claim(Q, { ...LEASE, limit: 10, now: T0 + 1_000 });
       assert.equal(jobs.length, 1, "only the one still waiting is claimable");
       assert.equal(nextDueAt, null);
@@ -241,7 +259,7 @@ export function storeConformance(backend: Backend): void {
     it("retries dead, failed and cancelled jobs with fresh attempts", async (store) => {
       await store.enqueue(Q, [newJob({ maxAttempts: 1 })], T0);
       const job = await claimOne(store);
-      await store.fail(Q, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
+      await fail(store, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
       const retried = await store.retry(Q, job.id, T0 + 5);
       assert.equal(retried?.state, "waiting");
       assert.equal(retried?.attemptsMade, 0);
@@ -257,9 +275,9 @@ export function storeConformance(backend: Backend): void {
       const waitingId = added.map((r) => r.job.id).find((id) => id !== active.id)!;
       assert.equal(await store.remove(Q, waitingId, T0), true);
       assert.equal(await store.get(Q, waitingId), null);
-      await store.complete(Q, active.id, active.lease!.token, null, T0 + 100);
+      await complete(store, active.id, active.lease!.token, null, T0 + 100);
       const other = await claimOne(store, T0 + 100);
-      await store.complete(Q, other.id, other.lease!.token, null, T0 + 300);
+      await complete(store, other.id, other.lease!.token, null, T0 + 300);
       assert.equal(await store.clean(Q, "completed", T0 + 200, 100), 1);
       assert.deepEqual((await store.list(Q, "completed", { offset: 0, limit: 10 })).map((j) => j.id), [other.id]);
       assert.equal(await store.clean(Q, "waiting", T0 + 1_000, 100), 0, "only finished states are cleaned");
@@ -270,21 +288,21 @@ export function storeConformance(backend: Backend): void {
       await store.enqueue(Q, [newJob(keepTwo), newJob(keepTwo), newJob(keepTwo)], T0);
       for (let i = 0; i < 3; i++) {
         const job = await claimOne(store, T0 + i);
-        await store.complete(Q, job.id, job.lease!.token, i, T0 + i);
+        await complete(store, job.id, job.lease!.token, i, T0 + i);
       }
       const kept = await store.list(Q, "completed", { offset: 0, limit: 10 });
       assert.deepEqual(kept.map((j) => j.result), [2, 1], "newest first, oldest dropped");
       const removeNow = { removeOnComplete: { count: 0, ageMs: null } };
       const [gone] = await store.enqueue(Q, [newJob(removeNow)], T0);
       const job = await claimOne(store, T0 + 10);
-      await store.complete(Q, job.id, job.lease!.token, null, T0 + 10);
+      await complete(store, job.id, job.lease!.token, null, T0 + 10);
       assert.equal(await store.get(Q, gone!.job.id), null);
       const byAge = { removeOnFail: { count: null, ageMs: 1_000 }, deadLetter: false };
       await store.enqueue(Q, [newJob(byAge), newJob(byAge)], T0);
       const f1 = await claimOne(store, T0);
-      await store.fail(Q, f1.id, f1.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
+      await fail(store, f1.id, f1.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
       const f2 = await claimOne(store, T0 + 5_000);
-      await store.fail(Q, f2.id, f2.lease!.token, { error: { name: "E", message: "x" }, now: T0 + 5_000, retryAt: null });
+      await fail(store, f2.id, f2.lease!.token, { error: { name: "E", message: "x" }, now: T0 + 5_000, retryAt: null });
       assert.deepEqual((await store.list(Q, "failed", { offset: 0, limit: 10 })).map((j) => j.id), [f2.id]);
       assert.equal(DEFAULT_RETENTION.count, 1000);
     });
@@ -306,7 +324,7 @@ export function storeConformance(backend: Backend): void {
       await store.enqueue(Q, Array.from({ length: 5 }, (_, i) => newJob({ payload: i })), T0);
       for (let i = 0; i < 5; i++) {
         const job = await claimOne(store, T0 + i);
-        await store.complete(Q, job.id, job.lease!.token, i, T0 + i);
+        await complete(store, job.id, job.lease!.token, i, T0 + i);
       }
       const page1 = await store.list(Q, "completed", { offset: 0, limit: 2 });
       const page2 = await store.list(Q, "completed", { offset: 2, limit: 2 });
@@ -334,6 +352,35 @@ export function storeConformance(backend: Backend): void {
       const stored = await store.get(Q, added!.job.id);
       assert.equal(stored?.state, "waiting");
       assert.deepEqual(stored?.payload, { list: [1] });
+    });
+
+    it("finishes a batch of outcomes in order and claims next jobs in the same call", async (store) => {
+      await store.enqueue(Q, Array.from({ length: 5 }, (_, i) => newJob({ payload: i, maxAttempts: 2 })), T0);
+      const { jobs } = await store.claim(Q, { ...LEASE, limit: 3, now: T0 });
+      const [a, b, c] = jobs as [typeof jobs[0], typeof jobs[0], typeof jobs[0]];
+      const { finished, claimed } = await store.finish(Q, {
+        outcomes: [
+          { id: a.id, token: a.lease!.token, kind: "completed", result: "A" },
+          { id: b.id, token: b.lease!.token, kind: "failed", error: { name: "E", message: "b" }, retryAt: T0 + 50 },
+          { id: c.id, token: "stale", kind: "completed", result: "C" },
+        ],
+        now: T0 + 10,
+        claim: { ...LEASE, limit: 3 },
+      });
+      assert.deepEqual(finished.map((j) => j?.state ?? null), ["completed", "delayed", null]);
+      assert.deepEqual(claimed?.jobs.map((j) => j.payload), [3, 4]);
+      assert.equal(claimed?.nextDueAt, T0 + 50);
+      assert.equal((await store.get(Q, c.id))?.state, "active", "a stale token changes nothing");
+    });
+
+    it("delivers only the event types a subscriber asked for", async (store) => {
+      const seen: string[] = [];
+      const off = store.subscribe(Q, (e) => seen.push(e.type), ["completed"]);
+      await store.enqueue(Q, [newJob()], T0);
+      const job = await claimOne(store);
+      await complete(store, job.id, job.lease!.token, null, T0);
+      off();
+      assert.deepEqual(seen, ["completed"]);
     });
 
     it("delivers published events to subscribers of that queue only", async (store, events) => {

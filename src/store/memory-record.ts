@@ -1,0 +1,74 @@
+import type { Job, NewJob } from "../core/job.ts";
+import { cloneData } from "../util/clone.ts";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** The memory store's own, mutable copy of a job. */
+export type JobRecord = Mutable<Job> & { logs: string[] };
+
+const EMPTY_LOGS: readonly string[] = Object.freeze([]);
+
+/**
+ * Records are built field by field: spreading one object into another and overriding keys
+ * drops V8 (Node 20) onto a slow path that cost ~40 µs per job.
+ */
+export function copyJob(job: JobRecord): Job {
+  return {
+    id: job.id,
+    queue: job.queue,
+    name: job.name,
+    payload: cloneData(job.payload),
+    state: job.state,
+    priority: job.priority,
+    seq: job.seq,
+    createdAt: job.createdAt,
+    runAt: job.runAt,
+    attemptsMade: job.attemptsMade,
+    maxAttempts: job.maxAttempts,
+    backoff: job.backoff,
+    timeoutMs: job.timeoutMs,
+    dedupKey: job.dedupKey,
+    progress: cloneData(job.progress),
+    logs: job.logs.length === 0 ? EMPTY_LOGS : job.logs.slice(),
+    result: cloneData(job.result),
+    lastError: job.lastError,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    lease: job.lease,
+    stalls: job.stalls,
+    removeOnComplete: job.removeOnComplete,
+    removeOnFail: job.removeOnFail,
+    deadLetter: job.deadLetter,
+    dead: job.dead,
+  };
+}
+
+export function newJobRecord(input: NewJob, id: string, queue: string): JobRecord {
+  return {
+    id,
+    queue,
+    name: input.name,
+    payload: cloneData(input.payload),
+    state: "waiting",
+    priority: input.priority,
+    seq: 0,
+    createdAt: input.createdAt,
+    runAt: input.runAt,
+    attemptsMade: 0,
+    maxAttempts: input.maxAttempts,
+    backoff: input.backoff,
+    timeoutMs: input.timeoutMs,
+    dedupKey: input.dedupKey,
+    progress: null,
+    logs: [],
+    result: undefined,
+    lastError: null,
+    startedAt: null,
+    finishedAt: null,
+    lease: null,
+    stalls: 0,
+    removeOnComplete: input.removeOnComplete,
+    removeOnFail: input.removeOnFail,
+    deadLetter: input.deadLetter,
+    dead: null,
+  };
+}
