@@ -58,8 +58,8 @@ export interface FinishRequest {
 }
 
 export interface FinishResult {
-  /** Per outcome, the job as it now is, or null when its token no longer held it. */
-  readonly finished: readonly (Job | null)[];
+  /** Per outcome, the state the job is now in, or null when its token no longer held it. */
+  readonly finished: readonly (JobState | null)[];
   /** Present when `claim` was asked for. */
   readonly claimed: ClaimResult | undefined;
 }

@@ -11,6 +11,8 @@ import {
 } from "../core/job.ts";
 import { cloneData } from "../util/clone.ts";
 import { Heap } from "../util/heap.ts";
+import { OrderedIds } from "../util/ordered-ids.ts";
+import { PriorityFifo } from "../util/priority-fifo.ts";
 import type {
   CancelResult,
   ClaimRequest,
@@ -33,8 +35,6 @@ interface Entry {
   readonly seq: number;
 }
 
-const byPriority = (a: Entry, b: Entry) =>
-  a.job.priority < b.job.priority || (a.job.priority === b.job.priority && a.seq < b.seq);
 const byDueTime = (a: Entry, b: Entry) =>
   a.job.runAt < b.job.runAt || (a.job.runAt === b.job.runAt && a.seq < b.seq);
 const isCurrent = (state: JobState) => (e: Entry) => e.job.state === state && e.job.seq === e.seq;
@@ -44,17 +44,17 @@ type IndexedState = Exclude<JobState, "waiting" | "delayed">;
 
 class QueueData {
   readonly jobs = new Map<string, JobRecord>();
-  readonly waiting = new Heap<Entry>(byPriority);
+  readonly waiting = new PriorityFifo<Entry>();
   readonly delayed = new Heap<Entry>(byDueTime);
   waitingCount = 0;
   delayedCount = 0;
   /** Ids per state, in the order they entered it (oldest first). */
-  readonly indexed: Record<IndexedState, Set<string>> = {
-    active: new Set(),
-    completed: new Set(),
-    failed: new Set(),
-    dead: new Set(),
-    cancelled: new Set(),
+  readonly indexed: Record<IndexedState, OrderedIds> = {
+    active: new OrderedIds(),
+    completed: new OrderedIds(),
+    failed: new OrderedIds(),
+    dead: new OrderedIds(),
+    cancelled: new OrderedIds(),
   };
   readonly dedup = new Map<string, string>();
   readonly listeners = new Map<ConveyorEventType, Set<StoreEventListener>>(EVENT_TYPES.map((t) => [t, new Set()]));
@@ -260,9 +260,10 @@ export class MemoryStore implements QueueStore {
   async list(queue: string, state: JobState, { offset, limit }: ListRequest): Promise<Job[]> {
     const q = this.#queue(queue);
     let jobs: JobRecord[];
-    if (state === "waiting" || state === "delayed") {
-      const heap = state === "waiting" ? q.waiting : q.delayed;
-      jobs = heap.sorted().filter(isCurrent(state)).map((e) => e.job);
+    if (state === "waiting") {
+      jobs = [...q.waiting].filter(isCurrent(state)).map((e) => e.job);
+    } else if (state === "delayed") {
+      jobs = q.delayed.sorted().filter(isCurrent(state)).map((e) => e.job);
     } else {
       jobs = [...q.indexed[state]].map((id) => q.jobs.get(id)!);
       if (FINISHED_STATES.has(state)) jobs.reverse();
@@ -323,7 +324,7 @@ export class MemoryStore implements QueueStore {
     const jobs: Job[] = [];
     const announce = q.wants("active");
     while (!q.paused && jobs.length < request.limit) {
-      const entry = q.waiting.pop();
+      const entry = q.waiting.shift();
       if (!entry) break;
       const job = entry.job;
       if (job.state !== "waiting" || job.seq !== entry.seq) continue;
@@ -341,14 +342,13 @@ export class MemoryStore implements QueueStore {
     return { jobs, nextDueAt: this.#nextDueAt(q) };
   }
 
-  #record(q: QueueData, outcome: Outcome, now: number, events: ConveyorEventData[]): Job | null {
+  #record(q: QueueData, outcome: Outcome, now: number, events: ConveyorEventData[]): JobState | null {
     const job = this.#held(q, outcome.id, outcome.token);
     if (!job) return null;
     job.attemptsMade++;
     if (outcome.kind === "completed") {
       job.result = cloneData(outcome.result);
       this.#finish(q, job, "completed", now);
-      const snapshot = copyJob(job);
       this.#applyRetention(q, "completed", job.removeOnComplete, now);
       if (q.wants("completed")) {
         events.push({
@@ -356,7 +356,7 @@ export class MemoryStore implements QueueStore {
           result: outcome.result, durationMs: now - (job.startedAt ?? now),
         });
       }
-      return snapshot;
+      return "completed";
     }
     const { error, retryAt } = outcome;
     job.lastError = error;
@@ -369,12 +369,12 @@ export class MemoryStore implements QueueStore {
     }
     if (retryAt === null) {
       this.#finalFailure(q, job, outcome.reason ?? "attempts-exhausted", now, events);
-      return copyJob(job);
+      return job.state;
     }
     job.runAt = retryAt;
     this.#schedule(q, job, now);
     events.push({ type: "retrying", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade + 1, retryAt });
-    return copyJob(job);
+    return job.state;
   }
 
   /** The job, if `token` still holds its lease. */
@@ -391,7 +391,7 @@ export class MemoryStore implements QueueStore {
       q.delayed.push({ job, seq: job.seq });
     } else {
       this.#move(q, job, "waiting", isNew);
-      q.waiting.push({ job, seq: job.seq });
+      q.waiting.push(job.priority, { job, seq: job.seq });
     }
   }
 
@@ -458,10 +458,10 @@ export class MemoryStore implements QueueStore {
   #applyRetention(q: QueueData, state: IndexedState, rule: RetentionRule, now: number): void {
     const ids = q.indexed[state];
     const oldestAllowed = rule.ageMs === null ? -Infinity : now - rule.ageMs;
-    for (const id of ids) {
+    for (let id = ids.oldest(); id !== undefined; id = ids.oldest()) {
       const job = q.jobs.get(id)!;
       const overCount = rule.count !== null && ids.size > rule.count;
-      if (!overCount && (job.finishedAt ?? now) >= oldestAllowed) break;
+      if (!overCount && (job.finishedAt ?? now) >= oldestAllowed) return;
       this.#delete(q, job);
     }
   }
