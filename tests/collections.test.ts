@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Deque } from "../src/util/deque.ts";
 import { Heap } from "../src/util/heap.ts";
-import { OrderedIds } from "../src/util/ordered-ids.ts";
+import { JobList, type Linked } from "../src/store/memory-list.ts";
 import { PriorityFifo } from "../src/util/priority-fifo.ts";
 import { cloneData } from "../src/util/clone.ts";
 
@@ -42,25 +42,24 @@ describe("collections", () => {
     assert.equal(fifo.size, 0);
   });
 
-  test("OrderedIds keeps insertion order through deletes, re-adds and rebuilds", () => {
-    const ids = new OrderedIds();
-    const model: string[] = [];
-    for (let i = 0; i < 20_000; i++) {
-      const id = String(i % 3_000);
-      if (ids.has(id)) {
-        ids.delete(id);
-        model.splice(model.indexOf(id), 1);
-      } else {
-        ids.add(id);
-        model.push(id);
-      }
-      if (i % 7 === 0 && model.length > 0) {
-        assert.equal(ids.oldest(), model[0]);
-        ids.delete(model.shift()!);
-      }
-    }
-    assert.equal(ids.size, model.length);
-    assert.deepEqual([...ids], model);
+  test("JobList keeps entry order through removals and moves between lists", () => {
+    type Item = Linked<Item> & { id: number };
+    const make = (id: number): Item => ({ id, prev: null, next: null, list: null });
+    const a = new JobList<Item>();
+    const b = new JobList<Item>();
+    const items = Array.from({ length: 10 }, (_, i) => make(i));
+    for (const item of items) a.push(item);
+    a.remove(items[0]!);
+    a.remove(items[5]!);
+    a.remove(items[9]!);
+    b.push(items[3]!);
+    a.remove(items[3]!);
+    assert.deepEqual([...a].map((i) => i.id), [1, 2, 4, 6, 7, 8]);
+    assert.deepEqual([...b].map((i) => i.id), [3]);
+    assert.equal(a.size, 6);
+    assert.equal(a.oldest?.id, 1);
+    for (const item of a) if (item.id % 2 === 0) a.remove(item);
+    assert.deepEqual([...a].map((i) => i.id), [1, 7]);
   });
 
   test("cloneData copies plain data deeply and defers the rest to structuredClone", () => {

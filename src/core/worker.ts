@@ -263,7 +263,12 @@ export class Worker extends EventTarget implements ContextHost {
             });
             claimed = result.claimed;
           } else if (claim) {
-            claimed = await this.#store.claim(this.queue.name, { ...claim, now: this.#clock.now() });
+            claimed = await this.#store.claim(this.queue.name, {
+              workerId: claim.workerId,
+              limit: claim.limit,
+              leaseMs: claim.leaseMs,
+              now: this.#clock.now(),
+            });
           }
         } catch (error) {
           // Outcomes that did not reach the store: their leases lapse and the jobs run again.

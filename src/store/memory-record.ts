@@ -1,9 +1,12 @@
 import type { Job, NewJob } from "../core/job.ts";
 import { cloneData } from "../util/clone.ts";
+import type { Linked } from "./memory-list.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-/** The memory store's own, mutable copy of a job. */
-export type JobRecord = Mutable<Job> & { logs: string[] };
+/** The memory store's own, mutable copy of a job, linked into the list of its state. */
+export interface JobRecord extends Mutable<Omit<Job, "logs">>, Linked<JobRecord> {
+  logs: string[];
+}
 
 const EMPTY_LOGS: readonly string[] = Object.freeze([]);
 
@@ -70,5 +73,8 @@ export function newJobRecord(input: NewJob, id: string, queue: string): JobRecor
     removeOnFail: input.removeOnFail,
     deadLetter: input.deadLetter,
     dead: null,
+    prev: null,
+    next: null,
+    list: null,
   };
 }

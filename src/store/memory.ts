@@ -11,7 +11,6 @@ import {
 } from "../core/job.ts";
 import { cloneData } from "../util/clone.ts";
 import { Heap } from "../util/heap.ts";
-import { OrderedIds } from "../util/ordered-ids.ts";
 import { PriorityFifo } from "../util/priority-fifo.ts";
 import type {
   CancelResult,
@@ -27,6 +26,7 @@ import type {
   StoreCapabilities,
   StoreEventListener,
 } from "./contract.ts";
+import { JobList } from "./memory-list.ts";
 import { copyJob, type JobRecord, newJobRecord } from "./memory-record.ts";
 
 /** A heap entry is current only while its job still has the state and seq it was pushed with. */
@@ -37,7 +37,7 @@ interface Entry {
 
 const byDueTime = (a: Entry, b: Entry) =>
   a.job.runAt < b.job.runAt || (a.job.runAt === b.job.runAt && a.seq < b.seq);
-const isCurrent = (state: JobState) => (e: Entry) => e.job.state === state && e.job.seq === e.seq;
+const isCurrent = (entry: Entry, state: JobState) => entry.job.state === state && entry.job.seq === entry.seq;
 
 /** States kept as ordered id sets: active (for stall checks) and finished ones (for retention and listing). */
 type IndexedState = Exclude<JobState, "waiting" | "delayed">;
@@ -48,13 +48,13 @@ class QueueData {
   readonly delayed = new Heap<Entry>(byDueTime);
   waitingCount = 0;
   delayedCount = 0;
-  /** Ids per state, in the order they entered it (oldest first). */
-  readonly indexed: Record<IndexedState, OrderedIds> = {
-    active: new OrderedIds(),
-    completed: new OrderedIds(),
-    failed: new OrderedIds(),
-    dead: new OrderedIds(),
-    cancelled: new OrderedIds(),
+  /** Jobs per state, in the order they entered it (oldest first). */
+  readonly indexed: Record<IndexedState, JobList<JobRecord>> = {
+    active: new JobList(),
+    completed: new JobList(),
+    failed: new JobList(),
+    dead: new JobList(),
+    cancelled: new JobList(),
   };
   readonly dedup = new Map<string, string>();
   readonly listeners = new Map<ConveyorEventType, Set<StoreEventListener>>(EVENT_TYPES.map((t) => [t, new Set()]));
@@ -122,7 +122,10 @@ export class MemoryStore implements QueueStore {
     const q = this.#queue(queue);
     const events: ConveyorEventData[] = [];
     const finished = request.outcomes.map((outcome) => this.#record(q, outcome, request.now, events));
-    const claimed = request.claim ? this.#claim(q, { ...request.claim, now: request.now }, events) : undefined;
+    const claim = request.claim;
+    const claimed = claim
+      ? this.#claim(q, { workerId: claim.workerId, limit: claim.limit, leaseMs: claim.leaseMs, now: request.now }, events)
+      : undefined;
     this.#deliver(q, events);
     return { finished, claimed };
   }
@@ -175,8 +178,8 @@ export class MemoryStore implements QueueStore {
     const requeued: Job[] = [];
     const failed: Job[] = [];
     const events: ConveyorEventData[] = [];
-    for (const id of [...q.indexed.active]) {
-      const job = q.jobs.get(id)!;
+    for (const job of q.indexed.active) {
+      const id = job.id;
       if (!job.lease || job.lease.expiresAt > now) continue;
       job.stalls++;
       job.lease = null;
@@ -242,9 +245,8 @@ export class MemoryStore implements QueueStore {
     const q = this.#queue(queue);
     if (!FINISHED_STATES.has(state)) return 0;
     let removed = 0;
-    for (const id of q.indexed[state as IndexedState]) {
+    for (const job of q.indexed[state as IndexedState]) {
       if (removed >= limit) break;
-      const job = q.jobs.get(id)!;
       if ((job.finishedAt ?? 0) > cutoff) break;
       this.#delete(q, job);
       removed++;
@@ -261,11 +263,11 @@ export class MemoryStore implements QueueStore {
     const q = this.#queue(queue);
     let jobs: JobRecord[];
     if (state === "waiting") {
-      jobs = [...q.waiting].filter(isCurrent(state)).map((e) => e.job);
+      jobs = [...q.waiting].filter((e) => isCurrent(e, "waiting")).map((e) => e.job);
     } else if (state === "delayed") {
-      jobs = q.delayed.sorted().filter(isCurrent(state)).map((e) => e.job);
+      jobs = q.delayed.sorted().filter((e) => isCurrent(e, "delayed")).map((e) => e.job);
     } else {
-      jobs = [...q.indexed[state]].map((id) => q.jobs.get(id)!);
+      jobs = [...q.indexed[state]];
       if (FINISHED_STATES.has(state)) jobs.reverse();
     }
     return jobs.slice(offset, offset + limit).map(copyJob);
@@ -399,7 +401,7 @@ export class MemoryStore implements QueueStore {
     for (;;) {
       const entry = q.delayed.peek();
       if (!entry) return;
-      const current = isCurrent("delayed")(entry);
+      const current = isCurrent(entry, "delayed");
       if (current && entry.job.runAt > now) return;
       q.delayed.pop();
       if (current) this.#schedule(q, entry.job, now);
@@ -410,7 +412,7 @@ export class MemoryStore implements QueueStore {
     for (;;) {
       const entry = q.delayed.peek();
       if (!entry) return null;
-      if (isCurrent("delayed")(entry)) return entry.job.runAt;
+      if (isCurrent(entry, "delayed")) return entry.job.runAt;
       q.delayed.pop();
     }
   }
@@ -421,13 +423,13 @@ export class MemoryStore implements QueueStore {
     job.state = state;
     if (state === "waiting") q.waitingCount++;
     else if (state === "delayed") q.delayedCount++;
-    else q.indexed[state].add(job.id);
+    else q.indexed[state].push(job);
   }
 
   #unindex(q: QueueData, job: JobRecord): void {
     if (job.state === "waiting") q.waitingCount--;
     else if (job.state === "delayed") q.delayedCount--;
-    else q.indexed[job.state].delete(job.id);
+    else q.indexed[job.state].remove(job);
   }
 
   #finish(q: QueueData, job: JobRecord, state: JobState, now: number): void {
@@ -458,8 +460,7 @@ export class MemoryStore implements QueueStore {
   #applyRetention(q: QueueData, state: IndexedState, rule: RetentionRule, now: number): void {
     const ids = q.indexed[state];
     const oldestAllowed = rule.ageMs === null ? -Infinity : now - rule.ageMs;
-    for (let id = ids.oldest(); id !== undefined; id = ids.oldest()) {
-      const job = q.jobs.get(id)!;
+    for (let job = ids.oldest; job !== null; job = ids.oldest) {
       const overCount = rule.count !== null && ids.size > rule.count;
       if (!overCount && (job.finishedAt ?? now) >= oldestAllowed) return;
       this.#delete(q, job);
@@ -476,8 +477,8 @@ export class MemoryStore implements QueueStore {
 
   /** Drops stale heap entries once they outnumber live ones, so cancelled jobs do not pile up. */
   #compact(q: QueueData): void {
-    if (q.waiting.size > 1024 + 2 * q.waitingCount) q.waiting.retain(isCurrent("waiting"));
-    if (q.delayed.size > 1024 + 2 * q.delayedCount) q.delayed.retain(isCurrent("delayed"));
+    if (q.waiting.size > 1024 + 2 * q.waitingCount) q.waiting.retain((e) => isCurrent(e, "waiting"));
+    if (q.delayed.size > 1024 + 2 * q.delayedCount) q.delayed.retain((e) => isCurrent(e, "delayed"));
   }
 
   #deliver(q: QueueData, events: readonly ConveyorEventData[]): void {
