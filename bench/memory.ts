@@ -1,22 +1,25 @@
-// Memory backend throughput against a bare fastq loop doing the same no-op work.
+// Memory backend throughput against bare fastq and p-queue loops doing the same no-op work.
 //
 //   npm run bench:memory            (JOBS=100000 ROUNDS=3 by default)
 //
 // Each figure is measured in a fresh child process (so peak RSS belongs to that phase alone),
-// alternating Conveyor and fastq, and the median of ROUNDS runs is printed with the ratio.
+// rotating the order of Conveyor, fastq and p-queue, and the median of ROUNDS runs is printed
+// with Conveyor's ratio to each.
 // Phases: add (awaited one by one, no worker), addBulk (chunks of 1,000), process at
 // concurrency 1 and 100 (jobs already queued; time until the last one finishes).
 // Also: how late delayed jobs start (Conveyor against a bare setTimeout).
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import fastq from "fastq";
+import PQueue from "p-queue";
 import * as v from "valibot";
 import { createConveyor, defineJob } from "../mod.ts";
 
 const JOBS = Number(process.env.JOBS ?? 100_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 type Phase = "add" | "addBulk" | "process-c1" | "process-c100";
-type System = "conveyor" | "fastq";
+type System = "conveyor" | "fastq" | "p-queue";
+const SYSTEMS: System[] = ["conveyor", "fastq", "p-queue"];
 interface Sample {
   jobsPerSec: number;
   peakRssMb: number;
@@ -82,26 +85,56 @@ async function fastqPhase(phase: Phase): Promise<number> {
   return ms;
 }
 
+async function pqueuePhase(phase: Phase): Promise<number> {
+  let done = 0;
+  const q = new PQueue({ concurrency: phase === "process-c100" ? 100 : 1, autoStart: false });
+  const task = async () => {
+    done++;
+  };
+  if (phase === "add" || phase === "addBulk") {
+    // p-queue's addAll is add in a loop: both phases are plain adds into a stopped queue.
+    const start = performance.now();
+    for (let i = 0; i < JOBS; i++) void q.add(task);
+    return elapsed(start);
+  }
+  for (let i = 0; i < JOBS; i++) void q.add(task);
+  const start = performance.now();
+  q.start();
+  await q.onIdle();
+  const ms = elapsed(start);
+  if (done !== JOBS) throw new Error(`processed ${done} of ${JOBS}`);
+  return ms;
+}
+
 function elapsed(start: number): number {
   return performance.now() - start;
 }
 
-/** Lateness of delayed jobs: start time minus due time, for Conveyor and a bare setTimeout. */
+/**
+ * Lateness of delayed jobs: start time minus due time, for Conveyor and a bare setTimeout.
+ * A warm-up round runs first, and delays start at 100 ms, so the figure is about timer
+ * precision rather than how long a cold process takes to enqueue the batch.
+ */
 async function lateness(): Promise<{ conveyor: number[]; timer: number[] }> {
   const count = 1_000;
-  const delays = Array.from({ length: count }, (_, i) => 20 + (i * 7919) % 480);
-  const conveyor = createConveyor();
-  const queue = conveyor.queue("lateness");
-  const late: number[] = [];
-  const allStarted = new Promise<void>((resolve) => {
-    conveyor.worker(queue, { concurrency: 50 }).handle(noop, (_, ctx) => {
-      late.push(Date.now() - ctx.job.runAt);
-      if (late.length === count) resolve();
+  const delays = Array.from({ length: count }, (_, i) => 100 + (i * 7919) % 900);
+  const measure = async (delaysMs: number[]) => {
+    const conveyor = createConveyor();
+    const queue = conveyor.queue("lateness");
+    const late: number[] = [];
+    const allStarted = new Promise<void>((resolve) => {
+      conveyor.worker(queue, { concurrency: 50 }).handle(noop, (_, ctx) => {
+        late.push(Date.now() - ctx.job.runAt);
+        if (late.length === delaysMs.length) resolve();
+      });
     });
-  });
-  await queue.addBulk(delays.map((delayMs, i) => ({ job: noop, payload: { i }, options: { delayMs } })));
-  await allStarted;
-  await conveyor.close();
+    await queue.addBulk(delaysMs.map((delayMs, i) => ({ job: noop, payload: { i }, options: { delayMs } })));
+    await allStarted;
+    await conveyor.close();
+    return late;
+  };
+  await measure(delays.map((d) => d % 50));
+  const late = await measure(delays);
   const timer = await Promise.all(delays.map((delayMs) => {
     const due = Date.now() + delayMs;
     return new Promise<number>((resolve) => setTimeout(() => resolve(Date.now() - due), delayMs));
@@ -119,7 +152,8 @@ function median(values: number[]): number {
 }
 
 async function child(system: System, phase: Phase): Promise<void> {
-  const ms = system === "conveyor" ? await conveyorPhase(phase) : await fastqPhase(phase);
+  const run = { conveyor: conveyorPhase, fastq: fastqPhase, "p-queue": pqueuePhase }[system];
+  const ms = await run(phase);
   const sample: Sample = {
     jobsPerSec: Math.round(JOBS / (ms / 1000)),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -139,29 +173,29 @@ function spawnPhase(system: System, phase: Phase): Sample {
 
 async function main(): Promise<void> {
   const phases: Phase[] = ["add", "addBulk", "process-c1", "process-c100"];
-  console.log(`Conveyor (memory) vs bare fastq — ${JOBS.toLocaleString("en")} no-op jobs, median of ${ROUNDS} rounds, Node ${process.version}\n`);
-  const rows: string[][] = [["phase", "conveyor jobs/s", "fastq jobs/s", "ratio", "conveyor peak RSS", "fastq peak RSS"]];
+  console.log(`Conveyor (memory) vs bare fastq and p-queue — ${JOBS.toLocaleString("en")} no-op jobs, median of ${ROUNDS} rounds, Node ${process.version}\n`);
+  const rows: string[][] = [[
+    "phase", "conveyor jobs/s", "fastq jobs/s", "p-queue jobs/s", "vs fastq", "vs p-queue", "peak RSS conveyor / fastq / p-queue",
+  ]];
   for (const phase of phases) {
-    const samples: Record<System, Sample[]> = { conveyor: [], fastq: [] };
+    const samples: Record<System, Sample[]> = { conveyor: [], fastq: [], "p-queue": [] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const system of (round % 2 === 0 ? ["conveyor", "fastq"] : ["fastq", "conveyor"]) as System[]) {
-        samples[system].push(spawnPhase(system, phase));
-      }
+      const order = SYSTEMS.map((_, i) => SYSTEMS[(i + round) % SYSTEMS.length]!);
+      for (const system of order) samples[system].push(spawnPhase(system, phase));
     }
-    const c = median(samples.conveyor.map((s) => s.jobsPerSec));
-    const f = median(samples.fastq.map((s) => s.jobsPerSec));
+    const rate = (system: System) => median(samples[system].map((s) => s.jobsPerSec));
+    const rss = (system: System) => median(samples[system].map((s) => s.peakRssMb));
     rows.push([
       phase,
-      c.toLocaleString("en"),
-      f.toLocaleString("en"),
-      (c / f).toFixed(2),
-      `${median(samples.conveyor.map((s) => s.peakRssMb))} MB`,
-      `${median(samples.fastq.map((s) => s.peakRssMb))} MB`,
+      ...SYSTEMS.map((system) => rate(system).toLocaleString("en")),
+      (rate("conveyor") / rate("fastq")).toFixed(2),
+      (rate("conveyor") / rate("p-queue")).toFixed(2),
+      SYSTEMS.map((system) => `${rss(system)}`).join(" / ") + " MB",
     ]);
   }
   printTable(rows);
   const late = await lateness();
-  console.log(`\nDelayed-job lateness (1,000 jobs due 20–500 ms out; start time minus due time):`);
+  console.log(`\nDelayed-job lateness (1,000 jobs due 100–1,000 ms out, after a warm-up; start time minus due time):`);
   printTable([
     ["", "p50", "p99", "max"],
     ["conveyor", ...[50, 99, 100].map((p) => `${percentile(late.conveyor, p)} ms`)],

@@ -1,3 +1,5 @@
+import type { Outcome } from "../store/contract.ts";
+import type { TimerHandle } from "./clock.ts";
 import type { Job } from "./job.ts";
 
 /** What a handler gets besides its payload. */
@@ -20,54 +22,57 @@ export interface JobContext {
   log(line: string): Promise<void>;
 }
 
-/** The worker's side of a running job, which the context reads from. */
-export interface RunningJob {
-  readonly job: Job;
-  readonly token: string;
-  controller: AbortController | undefined;
-}
-
-/** The worker operations a context calls; kept narrow so the context stays a thin view. */
+/** The worker operations a context calls. */
 export interface ContextHost {
   setProgress(running: RunningJob, value: unknown): Promise<void>;
   appendLog(running: RunningJob, line: string): Promise<void>;
 }
 
-export class HandlerContext implements JobContext {
-  readonly #running: RunningJob;
+/**
+ * One job a worker is running. The same object is the handler's context (typed as
+ * `JobContext`, so the worker's bookkeeping stays out of the handler's view): one
+ * allocation per job instead of two.
+ */
+export class RunningJob implements JobContext {
+  readonly job: Job;
+  readonly token: string;
   readonly #host: ContextHost;
+  /** Made on first use of `signal`: most handlers never look at it. */
+  controller: AbortController | undefined = undefined;
+  /** The first outcome has been taken; later ones are ignored. */
+  settled = false;
+  timer: TimerHandle | undefined = undefined;
+  /** The outcome waiting to go to the store in the worker's next batch. */
+  outcome: Outcome | undefined = undefined;
 
-  constructor(running: RunningJob, host: ContextHost) {
-    this.#running = running;
+  constructor(job: Job, host: ContextHost) {
+    this.job = job;
+    this.token = job.lease!.token;
     this.#host = host;
   }
 
-  get job(): Job {
-    return this.#running.job;
-  }
   get id(): string {
-    return this.#running.job.id;
+    return this.job.id;
   }
   get name(): string {
-    return this.#running.job.name;
+    return this.job.name;
   }
   get queue(): string {
-    return this.#running.job.queue;
+    return this.job.queue;
   }
   get attempt(): number {
-    return this.#running.job.attemptsMade + 1;
+    return this.job.attemptsMade + 1;
   }
-  /** Made on first use: most handlers never look at it. */
   get signal(): AbortSignal {
-    return (this.#running.controller ??= new AbortController()).signal;
+    return (this.controller ??= new AbortController()).signal;
   }
 
   progress(value: unknown): Promise<void> {
-    return this.#host.setProgress(this.#running, value);
+    return this.#host.setProgress(this, value);
   }
 
   log(line: string): Promise<void> {
     if (typeof line !== "string") return Promise.reject(new TypeError("log() expects a string"));
-    return this.#host.appendLog(this.#running, line);
+    return this.#host.appendLog(this, line);
   }
 }

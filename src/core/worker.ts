@@ -6,7 +6,7 @@ import type { JobDefinition, PayloadOutput } from "./define-job.ts";
 import { ConveyorError, toErrorInfo, UnrecoverableError } from "./errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
 import type { Job } from "./job.ts";
-import { type ContextHost, HandlerContext, type JobContext, type RunningJob } from "./job-context.ts";
+import { type ContextHost, type JobContext, RunningJob } from "./job-context.ts";
 import type { Queue } from "./queue.ts";
 import { parseArgument } from "./validation.ts";
 import { WORKER_DEFAULTS, type WorkerOptions, WorkerOptionsSchema } from "./worker-options.ts";
@@ -20,11 +20,6 @@ export type JobHandler<D extends JobDefinition> = (
 interface Registered {
   readonly definition: JobDefinition;
   readonly handler: JobHandler<JobDefinition>;
-}
-
-interface Running extends RunningJob {
-  settled: boolean;
-  timer: TimerHandle | undefined;
 }
 
 type Outcome =
@@ -59,10 +54,10 @@ export class Worker extends EventTarget implements ContextHost {
   readonly #clock: Clock;
   readonly #options: Required<Omit<WorkerOptions, "id">>;
   readonly #handlers = new Map<string, Registered>();
-  readonly #running = new Map<string, Running>();
+  readonly #running = new Map<string, RunningJob>();
   #state: WorkerState = "idle";
   /** Outcomes waiting to be sent to the store in the next batch. */
-  #outcomes: { running: Running; outcome: StoreOutcome }[] = [];
+  #outcomes: RunningJob[] = [];
   /** A store call of the pump is under way; the pump runs one at a time. */
   #pumping = false;
   #pumpAgain = false;
@@ -159,12 +154,12 @@ export class Worker extends EventTarget implements ContextHost {
   // ContextHost: what a handler's context calls.
 
   async setProgress(running: RunningJob, value: unknown): Promise<void> {
-    if ((running as Running).settled) return;
+    if (running.settled) return;
     await this.#store.setProgress(this.queue.name, running.job.id, running.token, value, this.#clock.now());
   }
 
   async appendLog(running: RunningJob, line: string): Promise<void> {
-    if ((running as Running).settled) return;
+    if (running.settled) return;
     await this.#store.appendLog(this.queue.name, running.job.id, running.token, line);
   }
 
@@ -257,7 +252,7 @@ export class Worker extends EventTarget implements ContextHost {
         try {
           if (batch.length > 0) {
             const result = await this.#store.finish(this.queue.name, {
-              outcomes: batch.map((b) => b.outcome),
+              outcomes: batch.map((running) => running.outcome!),
               now: this.#clock.now(),
               claim,
             });
@@ -275,7 +270,7 @@ export class Worker extends EventTarget implements ContextHost {
           this.#reportError(error);
           this.#retryLater();
         }
-        for (const { running } of batch) this.#running.delete(running.job.id);
+        for (const running of batch) this.#running.delete(running.job.id);
         if (claimed) this.#startClaimed(claimed);
         if (this.#running.size === 0) this.#notifyIdle();
       } while (this.#pumpAgain);
@@ -292,7 +287,7 @@ export class Worker extends EventTarget implements ContextHost {
   }
 
   #start(job: Job): void {
-    const running: Running = { job, token: job.lease!.token, controller: undefined, settled: false, timer: undefined };
+    const running = new RunningJob(job, this);
     this.#running.set(job.id, running);
     const registered = this.#handlers.get(job.name);
     if (!registered) {
@@ -321,7 +316,7 @@ export class Worker extends EventTarget implements ContextHost {
     }
     let result: unknown;
     try {
-      result = registered.handler(parsed.output, new HandlerContext(running, this));
+      result = registered.handler(parsed.output, running);
     } catch (error) {
       this.#settle(running, { kind: "failed", error, unrecoverable: error instanceof UnrecoverableError });
       return;
@@ -337,7 +332,7 @@ export class Worker extends EventTarget implements ContextHost {
   }
 
   /** Takes the first outcome of a running job; later ones (a handler finishing after its timeout) are ignored. */
-  #settle(running: Running, outcome: Outcome): void {
+  #settle(running: RunningJob, outcome: Outcome): void {
     if (running.settled) return;
     running.settled = true;
     this.#clearTimer(running.timer);
@@ -345,12 +340,14 @@ export class Worker extends EventTarget implements ContextHost {
       this.#running.delete(running.job.id);
       if (this.#running.size === 0) this.#notifyIdle();
     } else {
-      this.#outcomes.push({ running, outcome: this.#toStoreOutcome(running, outcome) });
+      running.outcome = this.#toStoreOutcome(running, outcome);
+      this.#outcomes.push(running);
     }
-    this.#wake();
+    // Straight to the pump: if a store call is under way this outcome joins the next batch.
+    void this.#pump();
   }
 
-  #toStoreOutcome({ job, token }: Running, outcome: Exclude<Outcome, { kind: "dropped" }>): StoreOutcome {
+  #toStoreOutcome({ job, token }: RunningJob, outcome: Exclude<Outcome, { kind: "dropped" }>): StoreOutcome {
     if (outcome.kind === "completed") return { id: job.id, token, kind: "completed", result: outcome.value };
     const attempt = job.attemptsMade + 1;
     const final = outcome.unrecoverable || attempt >= job.maxAttempts;
@@ -366,12 +363,12 @@ export class Worker extends EventTarget implements ContextHost {
     };
   }
 
-  #abort(running: Running, reason: ConveyorError): void {
+  #abort(running: RunningJob, reason: ConveyorError): void {
     running.controller ??= new AbortController();
     if (!running.controller.signal.aborted) running.controller.abort(reason);
   }
 
-  #abortAndDrop(running: Running, reason: ConveyorError): void {
+  #abortAndDrop(running: RunningJob, reason: ConveyorError): void {
     this.#abort(running, reason);
     this.#settle(running, { kind: "dropped" });
   }

@@ -57,12 +57,21 @@ class QueueData {
     cancelled: new JobList(),
   };
   readonly dedup = new Map<string, string>();
+  /** Active jobs by lease token: a small map, so fencing checks stay cheap however many jobs are kept. */
+  readonly leased = new Map<string, JobRecord>();
   readonly listeners = new Map<ConveyorEventType, Set<StoreEventListener>>(EVENT_TYPES.map((t) => [t, new Set()]));
+  /** Types with at least one listener, checked on every transition before building an event. */
+  readonly wanted = new Set<ConveyorEventType>();
   paused = false;
   nextId = 0;
 
   wants(type: ConveyorEventType): boolean {
-    return this.listeners.get(type)!.size > 0;
+    return this.wanted.size > 0 && this.wanted.has(type);
+  }
+
+  updateWanted(): void {
+    this.wanted.clear();
+    for (const [type, set] of this.listeners) if (set.size > 0) this.wanted.add(type);
   }
 }
 
@@ -150,7 +159,7 @@ export class MemoryStore implements QueueStore {
     const q = this.#queue(queue);
     const job = this.#held(q, id, token);
     if (!job) return false;
-    job.lease = null;
+    this.#dropLease(q, job);
     job.runAt = now;
     this.#schedule(q, job, now);
     this.#deliver(q, [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt: now, priority: job.priority }]);
@@ -182,7 +191,7 @@ export class MemoryStore implements QueueStore {
       const id = job.id;
       if (!job.lease || job.lease.expiresAt > now) continue;
       job.stalls++;
-      job.lease = null;
+      this.#dropLease(q, job);
       const requeue = job.stalls <= maxStalls;
       events.push({ type: "stalled", queue, at: now, jobId: id, name: job.name, stalls: job.stalls, requeued: requeue });
       if (requeue) {
@@ -305,13 +314,18 @@ export class MemoryStore implements QueueStore {
   subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): () => void {
     const q = this.#queue(queue);
     for (const type of types) q.listeners.get(type)?.add(listener);
+    q.updateWanted();
     return () => {
       for (const type of types) q.listeners.get(type)?.delete(listener);
+      q.updateWanted();
     };
   }
 
   async close(): Promise<void> {
-    for (const q of this.#queues.values()) for (const set of q.listeners.values()) set.clear();
+    for (const q of this.#queues.values()) {
+      for (const set of q.listeners.values()) set.clear();
+      q.updateWanted();
+    }
   }
 
   #queue(name: string): QueueData {
@@ -332,7 +346,9 @@ export class MemoryStore implements QueueStore {
       if (job.state !== "waiting" || job.seq !== entry.seq) continue;
       this.#move(q, job, "active");
       job.startedAt = now;
-      job.lease = { token: String(++this.#leases), workerId: request.workerId, expiresAt: now + request.leaseMs };
+      const token = String(++this.#leases);
+      job.lease = { token, workerId: request.workerId, expiresAt: now + request.leaseMs };
+      q.leased.set(token, job);
       jobs.push(copyJob(job));
       if (announce) {
         events.push({
@@ -362,7 +378,7 @@ export class MemoryStore implements QueueStore {
     }
     const { error, retryAt } = outcome;
     job.lastError = error;
-    job.lease = null;
+    this.#dropLease(q, job);
     if (q.wants("failed")) {
       events.push({
         type: "failed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade, error,
@@ -381,8 +397,13 @@ export class MemoryStore implements QueueStore {
 
   /** The job, if `token` still holds its lease. */
   #held(q: QueueData, id: string, token: string): JobRecord | undefined {
-    const job = q.jobs.get(id);
-    return job && job.state === "active" && job.lease?.token === token ? job : undefined;
+    const job = q.leased.get(token);
+    return job && job.id === id ? job : undefined;
+  }
+
+  #dropLease(q: QueueData, job: JobRecord): void {
+    if (job.lease) q.leased.delete(job.lease.token);
+    job.lease = null;
   }
 
   /** Puts a job in waiting or delayed by its `runAt`, behind everything already there. */
@@ -434,7 +455,7 @@ export class MemoryStore implements QueueStore {
 
   #finish(q: QueueData, job: JobRecord, state: JobState, now: number): void {
     this.#move(q, job, state);
-    job.lease = null;
+    this.#dropLease(q, job);
     job.finishedAt = now;
     if (job.dedupKey !== null && q.dedup.get(job.dedupKey) === job.id) q.dedup.delete(job.dedupKey);
   }
