@@ -11,14 +11,31 @@ const bin = (name) => `${root}node_modules/.bin/${name}`;
 const tests = readdirSync(`${root}tests`).filter((f) => f.endsWith(".test.ts")).sort().map((f) => `tests/${f}`);
 const only = process.argv.slice(2);
 
-// Each runtime's own summary, read back to add up the counts.
+// Leaf tests in TAP output (Node and Deno): a result line is a suite, not a test, when it
+// directly follows the plan ("1..N") of its deeper-indented children.
+function tapLeaves(out) {
+  let passed = 0;
+  let failed = 0;
+  let previous = { indent: -1, plan: false };
+  for (const line of out.split("\n")) {
+    const match = line.match(/^(\s*)(ok|not ok) \d+/);
+    const plan = line.match(/^(\s*)1\.\.\d+/);
+    if (match) {
+      const indent = match[1].length;
+      const isSuite = previous.plan && previous.indent > indent;
+      if (!isSuite && !/# SKIP|# TODO/.test(line)) match[2] === "ok" ? passed++ : failed++;
+      previous = { indent, plan: false };
+    } else if (plan) {
+      previous = { indent: plan[1].length, plan: true };
+    }
+  }
+  return [passed, failed];
+}
+
 const count = (text, pattern) => Number(text.match(pattern)?.[1] ?? 0);
 const summaries = {
-  node: (out) => [count(out, /^# pass (\d+)/m), count(out, /^# fail (\d+)/m)],
-  deno: (out) => {
-    const line = out.match(/^(?:ok|FAILED) \| .*$/m)?.[0] ?? "";
-    return [count(line, /\((\d+) steps\)/) || count(line, /(\d+) passed/), count(line, /(\d+) failed/)];
-  },
+  node: tapLeaves,
+  deno: tapLeaves,
   bun: (out) => [count(out, /^ *(\d+) pass$/m), count(out, /^ *(\d+) fail$/m)],
 };
 
@@ -26,7 +43,7 @@ const steps = [
   ["typecheck-core", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]],
   ["typecheck-tools", bin("tsc"), ["--noEmit", "-p", "tsconfig.tools.json"]],
   ["node", process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=tap", ...tests]],
-  ["deno", bin("deno"), ["test", "--allow-all", "--no-check", ...tests]],
+  ["deno", bin("deno"), ["test", "--allow-all", "--no-check", "--reporter=tap", ...tests]],
   ["bun", bin("bun"), ["test", "--timeout", "60000", ...tests.map((t) => `./${t}`)]],
 ].filter(([name]) => only.length === 0 || only.some((o) => name.startsWith(o)));
 
