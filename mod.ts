@@ -67,5 +67,6 @@ export type {
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
+  Subscription,
 } from "./src/store/contract.ts";
 export { MemoryStore } from "./src/store/memory.ts";

@@ -53,6 +53,7 @@ export class QueueEvents extends EventTarget {
   #listeners = new Map<string, Set<AnyListener>>();
   #streams = new Map<(data: ConveyorEventData) => void, ReadonlySet<ConveyorEventType> | undefined>();
   #onDemandChange: (() => void) | undefined;
+  #whenReady: () => Promise<void> = () => Promise.resolve();
 
   override addEventListener<T extends ConveyorEventType>(
     type: T,
@@ -117,6 +118,20 @@ export class QueueEvents extends EventTarget {
     for (const [type, set] of this.#listeners) if (set.size > 0) types.add(type as ConveyorEventType);
     for (const streamed of this.#streams.values()) for (const type of streamed ?? EVENT_TYPES) types.add(type);
     return EVENT_TYPES.filter((type) => types.has(type));
+  }
+
+  /**
+   * Resolves once events for the listeners and streams added so far are flowing. With a store
+   * shared across processes, subscribing takes a round trip: await this before acting on
+   * events you must not miss.
+   */
+  ready(): Promise<void> {
+    return this.#whenReady();
+  }
+
+  /** @internal The queue's hook for `ready`. */
+  set whenReady(callback: () => Promise<void>) {
+    this.#whenReady = callback;
   }
 
   /** @internal The queue's hook to follow `demand`. */

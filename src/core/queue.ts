@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { QueueStore } from "../store/contract.ts";
+import type { QueueStore, Subscription } from "../store/contract.ts";
 import type { Clock } from "./clock.ts";
 import { isJobDefinition, type JobDefinition, type PayloadInput, type PayloadOutput } from "./define-job.ts";
 import { ConveyorError } from "./errors.ts";
@@ -35,7 +35,7 @@ export class Queue {
   readonly #store: QueueStore;
   readonly #clock: Clock;
   readonly #definitions = new Map<string, JobDefinition>();
-  #unsubscribe: (() => void) | undefined;
+  #subscription: Subscription | undefined;
   #subscribedTo = "";
   #closed = false;
 
@@ -44,6 +44,7 @@ export class Queue {
     this.#store = context.store;
     this.#clock = context.clock;
     this.events.onDemandChange = () => this.#follow();
+    this.events.whenReady = () => this.#subscription?.ready ?? Promise.resolve();
   }
 
   /** @internal The store and clock, for workers of this queue. */
@@ -162,8 +163,8 @@ export class Queue {
   close(): void {
     this.#closed = true;
     this.events.onDemandChange = undefined;
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
+    this.#subscription?.close();
+    this.#subscription = undefined;
   }
 
   /** Subscribes to exactly the event types someone listens to, so unwatched events cost nothing. */
@@ -171,8 +172,8 @@ export class Queue {
     const types = this.events.demand;
     const key = types.join();
     if (key === this.#subscribedTo) return;
-    this.#unsubscribe?.();
-    this.#unsubscribe = types.length === 0
+    this.#subscription?.close();
+    this.#subscription = types.length === 0
       ? undefined
       : this.#store.subscribe(this.name, (event) => this.events.deliver(event), types);
     this.#subscribedTo = key;

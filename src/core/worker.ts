@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { ClaimResult, Outcome as StoreOutcome, QueueStore } from "../store/contract.ts";
+import type { ClaimResult, Outcome as StoreOutcome, QueueStore, Subscription } from "../store/contract.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { JobDefinition, PayloadOutput } from "./define-job.ts";
@@ -67,7 +67,7 @@ export class Worker extends EventTarget implements ContextHost {
   #leaseTimer: TimerHandle | undefined;
   #stallTimer: TimerHandle | undefined;
   #retryTimer: TimerHandle | undefined;
-  #unsubscribe: (() => void) | undefined;
+  #subscription: Subscription | undefined;
   #closing: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
   #errorListeners = 0;
@@ -108,7 +108,9 @@ export class Worker extends EventTarget implements ContextHost {
   start(): void {
     if (this.#state !== "idle") return;
     this.#state = "running";
-    this.#unsubscribe = this.#store.subscribe(this.queue.name, (event) => this.#onEvent(event), WAKE_EVENTS);
+    this.#subscription = this.#store.subscribe(this.queue.name, (event) => this.#onEvent(event), WAKE_EVENTS);
+    // Jobs added before the subscription was live sent their wake-up to nobody: look again.
+    this.#subscription.ready.then(() => this.#wake(), (error) => this.#reportError(error));
     this.#armLeaseTimer();
     void this.#checkStalled();
     this.#wake();
@@ -185,7 +187,7 @@ export class Worker extends EventTarget implements ContextHost {
       await this.whenIdle();
     }
     this.#clearTimer(this.#leaseTimer);
-    this.#unsubscribe?.();
+    this.#subscription?.close();
     this.#state = "closed";
   }
 
@@ -413,8 +415,9 @@ export class Worker extends EventTarget implements ContextHost {
 
   async #checkStalled(): Promise<void> {
     try {
-      const { requeued } = await this.#store.recoverStalled(this.queue.name, this.#clock.now(), this.#options.maxStalls);
-      if (requeued.length > 0) this.#wake();
+      await this.#store.recoverStalled(this.queue.name, this.#clock.now(), this.#options.maxStalls);
+      // Also a safety net: a wake-up lost with a dropped connection costs at most one interval.
+      this.#wake();
     } catch (error) {
       this.#reportError(error);
     }

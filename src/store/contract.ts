@@ -83,6 +83,12 @@ export interface ListRequest {
 
 export type StoreEventListener = (event: ConveyorEventData) => void;
 
+/** A live subscription: `ready` settles once events are flowing (at once for in-process stores). */
+export interface Subscription {
+  readonly ready: Promise<void>;
+  close(): void;
+}
+
 /**
  * The atomic queue transitions every backend implements. Each method is one transition:
  * either all of it happens or none of it does, and concurrent callers (workers in other
@@ -146,6 +152,6 @@ export interface QueueStore {
    * Receives this queue's events from every process sharing the store; only the listed types
    * when `types` is given, so the store can skip building events nobody wants.
    */
-  subscribe(queue: string, listener: StoreEventListener, types?: readonly ConveyorEventType[]): () => void;
+  subscribe(queue: string, listener: StoreEventListener, types?: readonly ConveyorEventType[]): Subscription;
   close(): Promise<void>;
 }

@@ -25,6 +25,7 @@ import type {
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
+  Subscription,
 } from "./contract.ts";
 import { JobList } from "./memory-list.ts";
 import { copyJob, type JobRecord, newJobRecord } from "./memory-record.ts";
@@ -311,13 +312,16 @@ export class MemoryStore implements QueueStore {
     this.#deliver(this.#queue(queue), [event]);
   }
 
-  subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): () => void {
+  subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): Subscription {
     const q = this.#queue(queue);
     for (const type of types) q.listeners.get(type)?.add(listener);
     q.updateWanted();
-    return () => {
-      for (const type of types) q.listeners.get(type)?.delete(listener);
-      q.updateWanted();
+    return {
+      ready: Promise.resolve(),
+      close: () => {
+        for (const type of types) q.listeners.get(type)?.delete(listener);
+        q.updateWanted();
+      },
     };
   }
 

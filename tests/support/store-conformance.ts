@@ -31,14 +31,26 @@ export function newJob(overrides: Partial<NewJob> = {}): NewJob {
 async function withStore(backend: Backend, body: (store: QueueStore, events: ConveyorEventData[]) => Promise<void>) {
   const store = await backend.create();
   const events: ConveyorEventData[] = [];
-  const unsubscribe = store.subscribe(Q, (event) => events.push(event));
+  const subscription = store.subscribe(Q, (event) => events.push(event));
+  await subscription.ready;
   try {
     await body(store, events);
   } finally {
-    unsubscribe();
+    subscription.close();
     await store.close();
   }
 }
+
+/** Events may arrive after the call that caused them (pub/sub): wait for them, briefly. */
+async function eventually(check: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+const count = (events: ConveyorEventData[], type: string) => events.filter((e) => e.type === type).length;
 
 async function complete(store: QueueStore, id: string, token: string, result: unknown, now: number) {
   const { finished } = await store.finish(Q, { outcomes: [{ id, token, kind: "completed", result }], now });
@@ -82,6 +94,7 @@ export function storeConformance(backend: Backend): void {
       assert.deepEqual(await store.counts(Q), {
         waiting: 2, paused: 0, delayed: 1, active: 0, completed: 0, failed: 0, dead: 0, cancelled: 0,
       });
+      await eventually(() => events.length >= 3);
       assert.deepEqual(events.map((e) => e.type), ["enqueued", "enqueued", "enqueued"]);
     });
 
@@ -168,6 +181,7 @@ export function storeConformance(backend: Backend): void {
       assert.equal(done?.finishedAt, T0 + 25);
       assert.equal(done?.lease, null);
       assert.equal(await complete(store, job.id, job.lease!.token, 2, T0), null, "a token works once");
+      await eventually(() => count(events, "completed") > 0);
       const completed = events.find((e) => e.type === "completed");
       assert.ok(completed && completed.type === "completed" && completed.durationMs === 25);
     });
@@ -185,6 +199,7 @@ export function storeConformance(backend: Backend): void {
       const dead = await fail(store, second.id, second.lease!.token, { error, now: T0 + 600, retryAt: null });
       assert.equal(dead?.state, "dead");
       assert.deepEqual(dead?.dead, { reason: "attempts-exhausted", at: T0 + 600, attempts: 2, queue: Q, error });
+      await eventually(() => count(events, "dead") > 0);
       assert.deepEqual(
         events.filter((e) => e.type !== "enqueued" && e.type !== "active").map((e) => e.type),
         ["failed", "retrying", "failed", "dead"],
@@ -227,6 +242,7 @@ export function storeConformance(backend: Backend): void {
       await claimOne(store, T0 + 2_000);
       const twice = await store.recoverStalled(Q, T0 + 3_000, 1);
       assert.deepEqual(twice.failed.map((j) => [j.id, j.state, j.dead?.reason]), [[first.id, "dead", "stalled"]]);
+      await eventually(() => count(events, "stalled") >= 2);
       assert.deepEqual(events.filter((e) => e.type === "stalled").map((e) => e.type === "stalled" && e.requeued), [true, false]);
     });
 
@@ -252,7 +268,8 @@ export function storeConformance(backend: Backend): void {
       const { jobs, nextDueAt } = await store.claim(Q, { ...LEASE, limit: 10, now: T0 + 1_000 });
       assert.equal(jobs.length, 1, "only the one still waiting is claimable");
       assert.equal(nextDueAt, null);
-      assert.equal(events.filter((e) => e.type === "cancelled").length, 2);
+      await eventually(() => count(events, "cancelled") >= 2);
+      assert.equal(count(events, "cancelled"), 2);
       assert.equal((await store.counts(Q)).cancelled, 2);
     });
 
@@ -317,6 +334,7 @@ export function storeConformance(backend: Backend): void {
       assert.equal(counts.waiting, 0);
       await store.setPaused(Q, false, T0);
       assert.equal((await store.claim(Q, { ...LEASE, limit: 5, now: T0 })).jobs.length, 2);
+      await eventually(() => count(events, "resumed") > 0);
       assert.deepEqual(events.filter((e) => e.type === "paused" || e.type === "resumed").map((e) => e.type), ["paused", "resumed"]);
     });
 
@@ -342,7 +360,8 @@ export function storeConformance(backend: Backend): void {
       const stored = await store.get(Q, job.id);
       assert.deepEqual(stored?.progress, { pct: 50 });
       assert.deepEqual(stored?.logs, ["line one"]);
-      assert.equal(events.filter((e) => e.type === "progress").length, 1);
+      await eventually(() => count(events, "progress") > 0);
+      assert.equal(count(events, "progress"), 1);
     });
 
     it("hands out copies: changing a returned job changes nothing stored", async (store) => {
@@ -375,19 +394,23 @@ export function storeConformance(backend: Backend): void {
 
     it("delivers only the event types a subscriber asked for", async (store) => {
       const seen: string[] = [];
-      const off = store.subscribe(Q, (e) => seen.push(e.type), ["completed"]);
+      const only = store.subscribe(Q, (e) => seen.push(e.type), ["completed"]);
+      await only.ready;
       await store.enqueue(Q, [newJob()], T0);
       const job = await claimOne(store);
       await complete(store, job.id, job.lease!.token, null, T0);
-      off();
+      await eventually(() => seen.length > 0);
+      only.close();
       assert.deepEqual(seen, ["completed"]);
     });
 
     it("delivers published events to subscribers of that queue only", async (store, events) => {
       const elsewhere: ConveyorEventData[] = [];
-      const off = store.subscribe("other", (e) => elsewhere.push(e));
+      const other = store.subscribe("other", (e) => elsewhere.push(e));
+      await other.ready;
       store.publish(Q, { type: "drained", queue: Q, at: T0 });
-      off();
+      await eventually(() => events.length > 0);
+      other.close();
       assert.deepEqual(events, [{ type: "drained", queue: Q, at: T0 }]);
       assert.deepEqual(elsewhere, []);
     });
