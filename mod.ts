@@ -53,7 +53,7 @@ export {
   type ValidationIssue,
 } from "./src/core/errors.ts";
 export { type Clock, systemClock, type TimerHandle } from "./src/core/clock.ts";
-export { FakeClock } from "./src/core/fake-clock.ts";
+export { FakeClock, type FakeClockOptions } from "./src/core/fake-clock.ts";
 export type {
   CancelResult,
   ClaimRequest,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import * as v from "valibot";
 import { ConveyorError, defineJob, isConveyorError, type JobOptions } from "../mod.ts";
 import { backends } from "./support/backends.ts";
@@ -14,6 +14,8 @@ const validationError = (check?: (e: ConveyorError) => void) => (error: unknown)
 
 for (const backend of backends) {
   describe(`Queue (${backend.name})`, () => {
+    before(() => backend.setup());
+    after(() => backend.teardown());
     test("add stores a waiting job with defaults", async () => {
       const h = await setup(backend);
       const queue = h.conveyor.queue("q");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import * as v from "valibot";
 import { type ConveyorEventData, defineJob, isConveyorError, UnrecoverableError } from "../mod.ts";
 import { backends } from "./support/backends.ts";
@@ -13,6 +13,8 @@ function record(events: ConveyorEventData[]) {
 
 for (const backend of backends) {
   describe(`Worker (${backend.name})`, () => {
+    before(() => backend.setup());
+    after(() => backend.teardown());
     test("runs handlers with the parsed payload and stores the result", async () => {
       const h = await setup(backend);
       const queue = h.conveyor.queue("q");
@@ -256,6 +258,7 @@ for (const backend of backends) {
       const second = await queue.add(echo, { n: 2 });
       await queue.cancel(second.id);
       worker.start();
+      await worker.ready();
       await eventually(h.clock, () => started.length === 1);
       assert.equal(await queue.cancel(first.id), "active");
       await eventually(h.clock, () => reason !== undefined);
@@ -389,6 +392,7 @@ for (const backend of backends) {
         queue.events.addEventListener(type, (e) => types.push(e.type));
       }
       h.conveyor.worker("q").handle(echo, () => 1);
+      await queue.events.ready();
       await queue.add(echo, { n: 1 });
       await eventually(h.clock, () => types.includes("drained"));
       assert.deepEqual(types, ["enqueued", "active", "completed", "drained"]);
@@ -441,7 +445,7 @@ for (const backend of backends) {
         });
       }
       await queue.addBulk(Array.from({ length: 200 }, (_, n) => ({ job: echo, payload: { n } })));
-      await eventually(h.clock, async () => (await queue.counts()).completed === 200, 500);
+      await eventually(h.clock, async () => (await queue.counts()).completed === 200);
       assert.equal(runs.size, 200);
       assert.ok([...runs.values()].every((count) => count === 1));
       await h.close();

@@ -6,8 +6,18 @@ interface PendingTimer {
   readonly callback: () => void;
 }
 
-/** Lets pending promise callbacks and I/O settle, using a real zero-delay macrotask. */
-const settle = () => new Promise<void>((resolve) => globalThis.setTimeout(resolve, 0));
+/** Lets pending promise callbacks and I/O settle, using a real timer. */
+const settleFor = (ms: number) => () => new Promise<void>((resolve) => globalThis.setTimeout(resolve, ms));
+
+export interface FakeClockOptions {
+  /** Where time starts. @default 2026-01-01T00:00:00Z */
+  startMs?: number;
+  /**
+   * Real milliseconds to wait after each timer fires, so work that crosses a network (a Redis
+   * round trip) settles before time moves on. @default 0 (one macrotask)
+   */
+  settleMs?: number;
+}
 
 /**
  * A clock whose time moves only when told. `advance` fires due timers in order and lets the
@@ -18,9 +28,11 @@ export class FakeClock implements Clock {
   #now: number;
   #nextId = 1;
   #timers = new Map<number, PendingTimer>();
+  readonly #settle: () => Promise<void>;
 
-  constructor(startMs = Date.UTC(2026, 0, 1)) {
-    this.#now = startMs;
+  constructor(options: FakeClockOptions = {}) {
+    this.#now = options.startMs ?? Date.UTC(2026, 0, 1);
+    this.#settle = settleFor(options.settleMs ?? 0);
   }
 
   now(): number {
@@ -46,22 +58,22 @@ export class FakeClock implements Clock {
   async advance(ms: number): Promise<void> {
     if (!(ms >= 0)) throw new RangeError(`advance() expects a non-negative number of ms, got ${ms}`);
     const target = this.#now + ms;
-    await settle();
+    await this.#settle();
     for (;;) {
       const next = this.#earliest();
       if (!next || next.at > target) break;
       this.#timers.delete(next.id);
       this.#now = Math.max(this.#now, next.at);
       next.callback();
-      await settle();
+      await this.#settle();
     }
     this.#now = target;
-    await settle();
+    await this.#settle();
   }
 
   /** Lets already-started async work settle without moving time. */
   async flush(rounds = 3): Promise<void> {
-    for (let i = 0; i < rounds; i++) await settle();
+    for (let i = 0; i < rounds; i++) await this.#settle();
   }
 
   #earliest(): PendingTimer | undefined {

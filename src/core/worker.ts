@@ -71,6 +71,8 @@ export class Worker extends EventTarget implements ContextHost {
   #closing: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
   #errorListeners = 0;
+  #markStarted!: () => void;
+  readonly #started = new Promise<void>((resolve) => this.#markStarted = resolve);
 
   constructor(queue: Queue, options: WorkerOptions = {}) {
     super();
@@ -108,12 +110,22 @@ export class Worker extends EventTarget implements ContextHost {
   start(): void {
     if (this.#state !== "idle") return;
     this.#state = "running";
+    this.#markStarted();
     this.#subscription = this.#store.subscribe(this.queue.name, (event) => this.#onEvent(event), WAKE_EVENTS);
     // Jobs added before the subscription was live sent their wake-up to nobody: look again.
     this.#subscription.ready.then(() => this.#wake(), (error) => this.#reportError(error));
     this.#armLeaseTimer();
     void this.#checkStalled();
     this.#wake();
+  }
+
+  /**
+   * Resolves once the worker hears its queue's events (new jobs, cancellations). With a store
+   * shared across processes that takes a round trip after `start()`.
+   */
+  async ready(): Promise<void> {
+    await this.#started;
+    await this.#subscription?.ready;
   }
 
   /** Stops this worker taking new jobs; running ones go on. */

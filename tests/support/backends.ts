@@ -1,13 +1,40 @@
 import type { QueueStore } from "../../mod.ts";
 import { MemoryStore } from "../../mod.ts";
+import { RedisStore } from "../../src/store/redis/store.ts";
+import { type RedisServer, startRedis } from "./redis-server.ts";
 
 /** A backend under test: each call to `create` gives a fresh, empty store. */
 export interface Backend {
   readonly name: string;
+  /** Real ms a FakeClock lets work settle after each timer (network round trips need some). */
+  readonly settleMs: number;
+  /** Starts what the backend needs (a server) before a suite; `teardown` stops it. */
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
   create(): Promise<QueueStore> | QueueStore;
 }
 
-/** Every backend the shared suites run against. Later backends add themselves here. */
+let stores = 0;
+
+function redisBackend(): Backend {
+  let server: RedisServer | undefined;
+  return {
+    name: "redis",
+    settleMs: 5,
+    async setup() {
+      server = await startRedis();
+    },
+    async teardown() {
+      await server?.stop();
+      server = undefined;
+    },
+    // A fresh key prefix per store: no test sees another's keys, in any order.
+    create: () => new RedisStore({ connection: server!.url, prefix: `test${++stores}-${crypto.randomUUID().slice(0, 8)}` }),
+  };
+}
+
+/** Every backend the shared suites run against. */
 export const backends: readonly Backend[] = [
-  { name: "memory", create: () => new MemoryStore() },
+  { name: "memory", settleMs: 0, setup: async () => {}, teardown: async () => {}, create: () => new MemoryStore() },
+  redisBackend(),
 ];

@@ -9,7 +9,7 @@ export interface Harness {
 
 /** A fresh store, a fake clock and a conveyor over them; closed by the caller via `close`. */
 export async function setup(backend: Backend): Promise<Harness & { close(): Promise<void> }> {
-  const clock = new FakeClock();
+  const clock = new FakeClock({ settleMs: backend.settleMs });
   const store = await backend.create();
   const conveyor = createConveyor({ store, clock });
   return {
@@ -20,13 +20,13 @@ export async function setup(backend: Backend): Promise<Harness & { close(): Prom
   };
 }
 
-/** Lets async work settle (with the fake clock standing still) until `check` holds. */
-export async function eventually(clock: FakeClock, check: () => boolean | Promise<boolean>, rounds = 50): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    if (await check()) return;
+/** Lets async work settle (with the fake clock standing still) until `check` holds, for up to `timeoutMs` of real time. */
+export async function eventually(clock: FakeClock, check: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
     await clock.flush(1);
   }
-  throw new Error(`condition not met after ${rounds} rounds`);
 }
 
 /** A promise with its resolvers outside, for handlers a test finishes by hand. */

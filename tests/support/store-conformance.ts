@@ -1,6 +1,6 @@
 // The contract every QueueStore keeps, run against each backend with a fresh store per test.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import type { ConveyorEventData, ErrorInfo, NewJob, QueueStore } from "../../mod.ts";
 import { DEFAULT_RETENTION } from "../../mod.ts";
 import type { Backend } from "./backends.ts";
@@ -81,6 +81,8 @@ export function storeConformance(backend: Backend): void {
     test(name, () => withStore(backend, body));
 
   describe(`QueueStore conformance: ${backend.name}`, () => {
+    before(() => backend.setup());
+    after(() => backend.teardown());
     it("declares its capabilities", async (store) => {
       for (const key of ["sharedAcrossProcesses", "durable", "consistent"] as const) {
         assert.equal(typeof store.capabilities[key], "boolean", key);

@@ -1,0 +1,61 @@
+/**
+ * extend-leases — renews the leases still held by their tokens.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] leaseMs; then pairs of id, token.
+ * Returns the ids whose lease was no longer held by the given token.
+ */
+export const EXTEND_LEASES = `
+local expires = NOW + tonumber(ARGV[4])
+local lost = {}
+for i = 5, #ARGV, 2 do
+  local id = ARGV[i]
+  if held(id, ARGV[i + 1]) then
+    rcall('HSET', jobKey(id), 'leaseExpiresAt', expires)
+    rcall('ZADD', K.active, expires, id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+return lost
+`;
+
+/**
+ * release — gives an active job back to waiting without spending an attempt.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token.
+ * Returns 1 when released, 0 when the token no longer held the job.
+ * Publishes: enqueued.
+ */
+export const RELEASE = `
+local id = ARGV[4]
+if not held(id, ARGV[5]) then return 0 end
+rcall('ZREM', K.active, id)
+rcall('HDEL', jobKey(id), unpack(LEASE_FIELDS))
+local h = rcall('HMGET', jobKey(id), 'priority', 'name')
+schedule(id, h[1], NOWS)
+emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[1])
+return 1
+`;
+
+/**
+ * progress — stores a running job's progress.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] progress JSON.
+ * Returns 1, or 0 when the token no longer held the job.  Publishes: progress.
+ */
+export const PROGRESS = `
+local id = ARGV[4]
+if not held(id, ARGV[5]) then return 0 end
+rcall('HSET', jobKey(id), 'progress', ARGV[6])
+emit('progress', id, rcall('HGET', jobKey(id), 'name'), ',"progress":' .. ARGV[6])
+return 1
+`;
+
+/**
+ * log — appends a line to a running job's log.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] line.
+ * Returns 1, or 0 when the token no longer held the job.
+ */
+export const LOG = `
+local id = ARGV[4]
+if not held(id, ARGV[5]) then return 0 end
+rcall('RPUSH', logsKey(id), ARGV[6])
+return 1
+`;

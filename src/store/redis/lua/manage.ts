@@ -1,0 +1,84 @@
+/**
+ * cancel — cancels a waiting, delayed or active job.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * Returns { 'cancelled', previous state } | { 'finished', state } | { 'not-found' }.
+ * Publishes: cancelled.
+ */
+export const CANCEL = `
+local id = ARGV[4]
+local h = rcall('HMGET', jobKey(id), 'state', 'name', 'rfCount', 'rfAge')
+if not h[1] then return { 'not-found' } end
+if not PENDING[h[1]] then return { 'finished', h[1] } end
+finish(id, h[1], 'cancelled')
+emit('cancelled', id, h[2], ',"previous":"' .. h[1] .. '"')
+retain(K.cancelled, h[3], h[4])
+return { 'cancelled', h[1] }
+`;
+
+/**
+ * retry — sends a failed, dead or cancelled job back to waiting with fresh attempts.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * Returns the job's snapshot, or '' when it is missing, in another state, or its dedupKey is
+ * held by another pending job.  Publishes: enqueued.
+ */
+export const RETRY = `
+local id = ARGV[4]
+local h = rcall('HMGET', jobKey(id), 'state', 'name', 'priority', 'dedupKey')
+local state = h[1]
+if state ~= 'failed' and state ~= 'dead' and state ~= 'cancelled' then return '' end
+if h[4] and h[4] ~= '' then
+  if rcall('HEXISTS', K.dedup, h[4]) == 1 then return '' end
+  rcall('HSET', K.dedup, h[4], id)
+end
+rcall('ZREM', K[state], id)
+rcall('HSET', jobKey(id), 'attemptsMade', 0, 'stalls', 0)
+rcall('HDEL', jobKey(id), 'dead', 'finishedAt')
+schedule(id, h[3], NOWS)
+emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[3])
+return snapshot(id)
+`;
+
+/**
+ * remove — deletes a job that is not active.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * Returns 1 when deleted, 0 when missing or active.  Publishes: removed.
+ */
+export const REMOVE = `
+local id = ARGV[4]
+local h = rcall('HMGET', jobKey(id), 'state', 'name')
+if not h[1] or h[1] == 'active' then return 0 end
+rcall('ZREM', K[h[1]], id)
+deleteJob(id)
+emit('removed', id, h[2])
+return 1
+`;
+
+/**
+ * clean — deletes jobs of one finished state that finished at or before a cutoff, oldest first.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] state, ARGV[5] cutoff, ARGV[6] limit.
+ * Returns how many were deleted.
+ */
+export const CLEAN = `
+local setKey = K[ARGV[4]]
+local ids = rcall('ZRANGEBYSCORE', setKey, '-inf', ARGV[5], 'LIMIT', 0, tonumber(ARGV[6]))
+for _, id in ipairs(ids) do
+  rcall('ZREM', setKey, id)
+  deleteJob(id)
+end
+return #ids
+`;
+
+/**
+ * set-paused — pauses or resumes claiming for every worker.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] '1' to pause, '0' to resume.
+ * Returns 1 when the state changed, else 0.  Publishes: paused | resumed.
+ */
+export const SET_PAUSED = `
+local was = rcall('HGET', K.meta, 'paused') == '1'
+local want = ARGV[4] == '1'
+if was == want then return 0 end
+rcall('HSET', K.meta, 'paused', ARGV[4])
+rcall('PUBLISH', P .. 'events:' .. (want and 'paused' or 'resumed'), '{"type":"' .. (want and 'paused' or 'resumed') ..
+  '","queue":' .. str(QUEUE) .. ',"at":' .. NOWS .. '}')
+return 1
+`;

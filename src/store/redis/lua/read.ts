@@ -1,0 +1,35 @@
+/**
+ * get — one job.  KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * Returns its snapshot, or '' when there is no such job.
+ */
+export const GET = `
+if rcall('EXISTS', jobKey(ARGV[4])) == 0 then return '' end
+return snapshot(ARGV[4])
+`;
+
+/**
+ * list — a page of one state's jobs: waiting, delayed and active ascending (claim order, due
+ * time, lease expiry), finished states newest first.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] state, ARGV[5] offset, ARGV[6] limit.
+ * Returns { snapshot, ... }.
+ */
+export const LIST = `
+local state, first = ARGV[4], tonumber(ARGV[5])
+local last = first + tonumber(ARGV[6]) - 1
+local ids
+if PENDING[state] then ids = rcall('ZRANGE', K[state], first, last) else ids = rcall('ZREVRANGE', K[state], first, last) end
+local out = {}
+for _, id in ipairs(ids) do out[#out + 1] = snapshot(id) end
+return out
+`;
+
+/**
+ * counts — jobs per state and whether the queue is paused.
+ * KEYS: the common nine.  ARGV[1..3]: common.
+ * Returns { waiting, delayed, active, completed, failed, dead, cancelled, paused (1/0) }.
+ */
+export const COUNTS = `
+return { rcall('ZCARD', K.waiting), rcall('ZCARD', K.delayed), rcall('ZCARD', K.active), rcall('ZCARD', K.completed),
+  rcall('ZCARD', K.failed), rcall('ZCARD', K.dead), rcall('ZCARD', K.cancelled),
+  rcall('HGET', K.meta, 'paused') == '1' and 1 or 0 }
+`;

@@ -1,0 +1,33 @@
+/**
+ * recover-stalled — active jobs whose lease expired go back to waiting, or fail for good once
+ * they have stalled more than maxStalls times.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] maxStalls.
+ * Returns { { snapshot of each requeued job }, { snapshot of each failed job } }.
+ * Publishes: stalled per job; dead for those dead-lettered.
+ */
+export const RECOVER_STALLED = `
+local maxStalls = tonumber(ARGV[4])
+local requeued, failed = {}, {}
+local expired = rcall('ZRANGEBYSCORE', K.active, '-inf', NOW, 'LIMIT', 0, 1000)
+for _, id in ipairs(expired) do
+  local key = jobKey(id)
+  local h = rcall('HMGET', key, 'state', 'leaseExpiresAt', 'name', 'priority')
+  if h[1] == 'active' and tonumber(h[2]) <= NOW then
+    local stalls = rcall('HINCRBY', key, 'stalls', 1)
+    local again = stalls <= maxStalls
+    emit('stalled', id, h[3], ',"stalls":' .. stalls .. ',"requeued":' .. (again and 'true' or 'false'))
+    if again then
+      rcall('ZREM', K.active, id)
+      rcall('HDEL', key, unpack(LEASE_FIELDS))
+      schedule(id, h[4], NOWS)
+      requeued[#requeued + 1] = snapshot(id)
+    else
+      rcall('HINCRBY', key, 'attemptsMade', 1)
+      rcall('HSET', key, 'lastError', '{"name":"ConveyorError","code":"STALLED","message":"job stalled ' .. stalls .. ' times"}')
+      finalFailure(id, 'active', 'stalled')
+      failed[#failed + 1] = snapshot(id)
+    end
+  end
+end
+return { requeued, failed }
+`;

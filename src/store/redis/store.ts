@@ -1,0 +1,324 @@
+import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
+import type { Job, JobCounts, JobState, NewJob } from "../../core/job.ts";
+import type {
+  CancelResult,
+  ClaimRequest,
+  ClaimResult,
+  EnqueueResult,
+  FinishRequest,
+  FinishResult,
+  ListRequest,
+  QueueStore,
+  StalledResult,
+  StoreCapabilities,
+  StoreEventListener,
+  Subscription,
+} from "../contract.ts";
+import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJson } from "./codec.ts";
+import { connect, type RedisClient, type RedisConnection } from "./connection.ts";
+import { CLAIM } from "./lua/claim.ts";
+import { ENQUEUE } from "./lua/enqueue.ts";
+import { FINISH } from "./lua/finish.ts";
+import { EXTEND_LEASES, LOG, PROGRESS, RELEASE } from "./lua/leases.ts";
+import { CANCEL, CLEAN, REMOVE, RETRY, SET_PAUSED } from "./lua/manage.ts";
+import { COUNTS, GET, LIST } from "./lua/read.ts";
+import { RECOVER_STALLED } from "./lua/stalled.ts";
+import { LuaScript } from "./scripts.ts";
+
+export interface RedisStoreOptions {
+  /** An ioredis client, a `redis://` URL (ioredis is then loaded and owned by the store), or an unstorage storage on the redis driver. */
+  connection: RedisConnection;
+  /** Prefix of every key; each queue's keys share a `{queue}` hash tag, so one queue lives in one cluster slot. @default "conveyor" */
+  prefix?: string;
+}
+
+const SCRIPTS = {
+  enqueue: new LuaScript("enqueue", ENQUEUE),
+  claim: new LuaScript("claim", CLAIM),
+  finish: new LuaScript("finish", FINISH),
+  extendLeases: new LuaScript("extend-leases", EXTEND_LEASES),
+  release: new LuaScript("release", RELEASE),
+  progress: new LuaScript("progress", PROGRESS),
+  log: new LuaScript("log", LOG),
+  recoverStalled: new LuaScript("recover-stalled", RECOVER_STALLED),
+  cancel: new LuaScript("cancel", CANCEL),
+  retry: new LuaScript("retry", RETRY),
+  remove: new LuaScript("remove", REMOVE),
+  clean: new LuaScript("clean", CLEAN),
+  setPaused: new LuaScript("set-paused", SET_PAUSED),
+  get: new LuaScript("get", GET),
+  list: new LuaScript("list", LIST),
+  counts: new LuaScript("counts", COUNTS),
+};
+
+const STATE_SETS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled"] as const;
+
+interface Channel {
+  readonly queue: string;
+  readonly listeners: Set<StoreEventListener>;
+  readonly subscribed: Promise<void>;
+}
+
+/**
+ * Queues in Redis, shared by any number of worker processes. Every transition is one Lua script
+ * (one round trip, atomic); events travel over pub/sub, one channel per queue and event type,
+ * so a subscriber receives only the types it asked for.
+ */
+export class RedisStore implements QueueStore {
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    sharedAcrossProcesses: true,
+    durable: true,
+    consistent: true,
+  });
+
+  readonly #prefix: string;
+  readonly #connection: Promise<{ client: RedisClient; owned: boolean }>;
+  /** One subscriber connection for all channels: events of one queue arrive in publish order. */
+  #subscriber: Promise<RedisClient> | undefined;
+  readonly #channels = new Map<string, Channel>();
+  #closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    if (!options || options.connection === undefined) {
+      throw new TypeError("RedisStore needs { connection }: an ioredis client, a redis:// URL, or an unstorage storage");
+    }
+    this.#prefix = options.prefix ?? "conveyor";
+    this.#connection = connect(options.connection);
+    this.#connection.catch(() => {}); // surfaced by the first call instead
+  }
+
+  /** The client the store runs its scripts on. */
+  async client(): Promise<RedisClient> {
+    return (await this.#connection).client;
+  }
+
+  async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+    if (jobs.length === 0) return [];
+    const args: string[] = [String(NEW_JOB_WIDTH)];
+    for (const job of jobs) args.push(...encodeNewJob(job));
+    const rows = await this.#run<unknown[][]>("enqueue", queue, now, args);
+    return rows.map((row, i) => {
+      if (row[0] === 1) {
+        return { job: createdJob(queue, jobs[i]!, String(row[1]), Number(row[2]), row[3] as JobState), created: true };
+      }
+      return { job: decodeJob(queue, row[1] as Snapshot), created: false };
+    });
+  }
+
+  async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
+    const reply = await this.#run<[string, Snapshot[]]>("claim", queue, request.now, [
+      request.limit,
+      request.leaseMs,
+      request.workerId,
+    ]);
+    return this.#claimResult(queue, reply);
+  }
+
+  async finish(queue: string, request: FinishRequest): Promise<FinishResult> {
+    const args: (string | number)[] = [
+      request.claim?.limit ?? 0,
+      request.claim?.leaseMs ?? 0,
+      request.claim?.workerId ?? "",
+      request.outcomes.length,
+    ];
+    for (const o of request.outcomes) {
+      if (o.kind === "completed") args.push(o.id, o.token, "completed", toJson(o.result), "", "", "");
+      else {
+        args.push(o.id, o.token, "failed", "", JSON.stringify(o.error), o.retryAt === null ? "" : o.retryAt, o.reason ?? "attempts-exhausted");
+      }
+    }
+    const [states, claimed] = await this.#run<[string[], [string, Snapshot[]] | ""]>("finish", queue, request.now, args);
+    return {
+      finished: states.map((s) => (s === "" ? null : s as JobState)),
+      claimed: claimed === "" ? undefined : this.#claimResult(queue, claimed),
+    };
+  }
+
+  async extendLeases(queue: string, leases: readonly { id: string; token: string }[], leaseMs: number, now: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const args: (string | number)[] = [leaseMs];
+    for (const { id, token } of leases) args.push(id, token);
+    return await this.#run<string[]>("extendLeases", queue, now, args);
+  }
+
+  async release(queue: string, id: string, token: string, now: number): Promise<boolean> {
+    return (await this.#run<number>("release", queue, now, [id, token])) === 1;
+  }
+
+  async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
+    return (await this.#run<number>("progress", queue, now, [id, token, JSON.stringify(progress ?? null)])) === 1;
+  }
+
+  async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
+    return (await this.#run<number>("log", queue, 0, [id, token, line])) === 1;
+  }
+
+  async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
+    const [requeued, failed] = await this.#run<[Snapshot[], Snapshot[]]>("recoverStalled", queue, now, [maxStalls]);
+    return {
+      requeued: requeued.map((s) => decodeJob(queue, s)),
+      failed: failed.map((s) => decodeJob(queue, s)),
+    };
+  }
+
+  async cancel(queue: string, id: string, now: number): Promise<CancelResult> {
+    const [status, state] = await this.#run<[string, string?]>("cancel", queue, now, [id]);
+    if (status === "cancelled") return { status, previous: state as JobState };
+    if (status === "finished") return { status, state: state as JobState };
+    return { status: "not-found" };
+  }
+
+  async retry(queue: string, id: string, now: number): Promise<Job | null> {
+    const reply = await this.#run<Snapshot | "">("retry", queue, now, [id]);
+    return reply === "" ? null : decodeJob(queue, reply);
+  }
+
+  async remove(queue: string, id: string, now: number): Promise<boolean> {
+    return (await this.#run<number>("remove", queue, now, [id])) === 1;
+  }
+
+  async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
+    if (state === "waiting" || state === "delayed" || state === "active") return 0;
+    return await this.#run<number>("clean", queue, 0, [state, cutoff, Math.min(limit, 1_000_000_000)]);
+  }
+
+  async get(queue: string, id: string): Promise<Job | null> {
+    const reply = await this.#run<Snapshot | "">("get", queue, 0, [id]);
+    return reply === "" ? null : decodeJob(queue, reply);
+  }
+
+  async list(queue: string, state: JobState, { offset, limit }: ListRequest): Promise<Job[]> {
+    const rows = await this.#run<Snapshot[]>("list", queue, 0, [state, offset, limit]);
+    return rows.map((s) => decodeJob(queue, s));
+  }
+
+  async counts(queue: string): Promise<JobCounts> {
+    const [waiting, delayed, active, completed, failed, dead, cancelled, paused] = await this.#run<number[]>("counts", queue, 0, []);
+    return {
+      waiting: paused ? 0 : waiting!,
+      paused: paused ? waiting! : 0,
+      delayed: delayed!,
+      active: active!,
+      completed: completed!,
+      failed: failed!,
+      dead: dead!,
+      cancelled: cancelled!,
+    };
+  }
+
+  async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
+    await this.#run("setPaused", queue, now, [paused ? "1" : "0"]);
+  }
+
+  async isPaused(queue: string): Promise<boolean> {
+    const client = await this.client();
+    return (await client.call("HGET", this.#keyPrefix(queue) + "meta", "paused")) === "1";
+  }
+
+  publish(queue: string, event: ConveyorEventData): void {
+    this.client()
+      .then((client) => client.call("PUBLISH", this.#channel(queue, event.type), JSON.stringify(event)))
+      .catch((error) => reportError(error));
+  }
+
+  subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): Subscription {
+    const names = types.map((type) => this.#channel(queue, type));
+    const ready: Promise<void>[] = [];
+    for (const name of names) {
+      let channel = this.#channels.get(name);
+      if (!channel) {
+        channel = { queue, listeners: new Set(), subscribed: this.#subscribeChannel(name) };
+        this.#channels.set(name, channel);
+      }
+      channel.listeners.add(listener);
+      ready.push(channel.subscribed);
+    }
+    return {
+      ready: Promise.all(ready).then(() => {}),
+      close: () => {
+        for (const name of names) {
+          const channel = this.#channels.get(name);
+          if (!channel) continue;
+          channel.listeners.delete(listener);
+          if (channel.listeners.size === 0) {
+            this.#channels.delete(name);
+            this.#subscriber?.then((subscriber) => subscriber.unsubscribe(name)).catch(() => {});
+          }
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channels.clear();
+    const { client, owned } = await this.#connection.catch(() => ({ client: undefined, owned: false }));
+    const subscriber = await this.#subscriber?.catch(() => undefined);
+    await Promise.all([
+      subscriber?.quit().catch(() => subscriber.disconnect()),
+      owned ? client?.quit().catch(() => client.disconnect()) : undefined,
+    ]);
+  }
+
+  async #subscribeChannel(name: string): Promise<void> {
+    const subscriber = await this.#subscriberClient();
+    await subscriber.subscribe(name);
+  }
+
+  #subscriberClient(): Promise<RedisClient> {
+    this.#subscriber ??= this.client().then((client) => {
+      const subscriber = client.duplicate();
+      subscriber.on("message", (name: string, message: string) => this.#onMessage(name, message));
+      subscriber.on("error", () => {}); // reconnects on its own; workers re-check on their stall interval
+      return subscriber;
+    });
+    return this.#subscriber;
+  }
+
+  #onMessage(name: string, message: string): void {
+    const channel = this.#channels.get(name);
+    if (!channel) return;
+    let event: ConveyorEventData;
+    try {
+      event = JSON.parse(message);
+    } catch {
+      return;
+    }
+    for (const listener of channel.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        reportError(error);
+      }
+    }
+  }
+
+  #claimResult(queue: string, [nextDue, snapshots]: [string, Snapshot[]]): ClaimResult {
+    return {
+      jobs: snapshots.map((s) => decodeJob(queue, s)),
+      nextDueAt: nextDue === "" ? null : Number(nextDue),
+    };
+  }
+
+  async #run<T>(script: keyof typeof SCRIPTS, queue: string, now: number, args: readonly (string | number)[]): Promise<T> {
+    const client = await this.client();
+    const prefix = this.#keyPrefix(queue);
+    const keys = [...STATE_SETS.map((state) => prefix + state), prefix + "dedup", prefix + "meta"];
+    return await SCRIPTS[script].run(client, keys, [prefix, queue, now, ...args]) as T;
+  }
+
+  #keyPrefix(queue: string): string {
+    return `${this.#prefix}:{${queue}}:`;
+  }
+
+  #channel(queue: string, type: ConveyorEventType): string {
+    return `${this.#keyPrefix(queue)}events:${type}`;
+  }
+}
+
+function reportError(error: unknown): void {
+  const report = (globalThis as { reportError?: (e: unknown) => void }).reportError;
+  if (report) report(error);
+  else console.error("conveyor: redis store:", error);
+}
