@@ -1,0 +1,108 @@
+// The Redis store's guarantees, with real processes and a real redis-server.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createConveyor, type Queue } from "../mod.ts";
+import { RedisStore } from "../src/store/redis/store.ts";
+import { work } from "./fixtures/work-job.ts";
+import { type Child, startScript, waitUntil } from "./support/processes.ts";
+import { type RedisServer, startRedis } from "./support/redis-server.ts";
+
+const WORKER = "tests/fixtures/redis-worker.ts";
+
+async function producer(url: string, prefix: string) {
+  const store = new RedisStore({ connection: url, prefix });
+  const conveyor = createConveyor({ store });
+  return { store, conveyor, queue: conveyor.queue("q") as Queue };
+}
+
+async function recorded(store: RedisStore, prefix: string): Promise<string[]> {
+  return await (await store.client()).call("LRANGE", `${prefix}:record`, 0, -1) as string[];
+}
+
+describe("Redis across processes", () => {
+  let redis: RedisServer;
+  const children: Child[] = [];
+  before(async () => {
+    redis = await startRedis({ appendonly: true });
+  });
+  after(async () => {
+    await Promise.all(children.map((child) => child.kill()));
+    await redis.stop();
+  });
+
+  test("4 worker processes share 10,000 jobs: each runs exactly once", async () => {
+    const prefix = `share-${crypto.randomUUID().slice(0, 8)}`;
+    const { store, conveyor, queue } = await producer(redis.url, prefix);
+    const workers = Array.from({ length: 4 }, (_, i) =>
+      startScript(WORKER, { REDIS_URL: redis.url, PREFIX: prefix, WORKER_ID: `w${i}`, CONCURRENCY: "16" }));
+    children.push(...workers);
+    await Promise.all(workers.map((w) => w.waitFor("ready")));
+    const ids: string[] = [];
+    for (let i = 0; i < 10_000; i += 1_000) {
+      const jobs = await queue.addBulk(Array.from({ length: 1_000 }, (_, k) => ({ job: work, payload: { n: i + k }, options: { removeOnComplete: false } })));
+      ids.push(...jobs.map((j) => j.id));
+    }
+    await waitUntil(async () => (await queue.counts()).completed === 10_000, 90_000, "10,000 completions");
+    const runs = await recorded(store, prefix);
+    assert.equal(runs.length, 10_000, "each job ran once: no duplicates");
+    assert.deepEqual(new Set(runs), new Set(ids), "and none missing");
+    for (const job of await queue.list("completed", { limit: 10_000 })) assert.equal(job.attemptsMade, 1);
+    const counts = await queue.counts();
+    assert.equal(counts.active + counts.waiting + counts.dead + counts.failed, 0);
+    await Promise.all(workers.map((w) => w.kill()));
+    await conveyor.close();
+  });
+
+  test("SIGKILL a worker holding jobs: another worker completes every one of them", async () => {
+    const prefix = `kill-${crypto.randomUUID().slice(0, 8)}`;
+    const { store, conveyor, queue } = await producer(redis.url, prefix);
+    const settings = { REDIS_URL: redis.url, PREFIX: prefix, CONCURRENCY: "20", WORK_MS: "300", LEASE_MS: "1500", STALL_CHECK_MS: "250" };
+    const doomed = startScript(WORKER, { ...settings, WORKER_ID: "doomed" });
+    children.push(doomed);
+    await doomed.waitFor("ready");
+    const jobs = await queue.addBulk(Array.from({ length: 200 }, (_, n) => ({ job: work, payload: { n }, options: { removeOnComplete: false } })));
+    await waitUntil(async () => (await queue.counts()).active === 20, 10_000, "20 jobs in flight");
+    const inFlight = (await queue.list("active", { limit: 100 })).map((j) => j.id);
+    assert.ok(inFlight.length === 20 && (await queue.list("active")).every((j) => j.lease?.workerId === "doomed"));
+    await doomed.kill("SIGKILL");
+    const survivor = startScript(WORKER, { ...settings, WORKER_ID: "survivor" });
+    children.push(survivor);
+    await waitUntil(async () => (await queue.counts()).completed === 200, 60_000, "all 200 completed");
+    for (const id of inFlight) {
+      const job = await queue.get(id);
+      assert.equal(job?.state, "completed", `in-flight job ${id} completed`);
+      assert.equal(job?.stalls, 1, `job ${id} counted one stall`);
+    }
+    const runs = await recorded(store, prefix);
+    assert.deepEqual(new Set(runs), new Set(jobs.map((j) => j.id)), "none lost");
+    await survivor.kill();
+    await conveyor.close();
+  });
+
+  test("restart redis-server: waiting and delayed jobs survive and workers carry on", async () => {
+    const prefix = `restart-${crypto.randomUUID().slice(0, 8)}`;
+    const { store, conveyor, queue } = await producer(redis.url, prefix);
+    const worker = startScript(WORKER, {
+      REDIS_URL: redis.url, PREFIX: prefix, WORKER_ID: "steady", CONCURRENCY: "4", WORK_MS: "30", LEASE_MS: "2000", STALL_CHECK_MS: "250",
+    });
+    children.push(worker);
+    await worker.waitFor("ready");
+    const waiting = await queue.addBulk(Array.from({ length: 150 }, (_, n) => ({ job: work, payload: { n }, options: { removeOnComplete: false } })));
+    const delayed = await queue.addBulk(Array.from({ length: 30 }, (_, n) => ({ job: work, payload: { n: 1_000 + n }, options: { delayMs: 4_000, removeOnComplete: false } })));
+    await waitUntil(async () => (await queue.counts()).completed >= 20, 10_000, "some progress before the restart");
+    await conveyor.close();
+    const { port, dir } = redis;
+    await redis.stop({ kill: true, keepDir: true });
+    redis = await startRedis({ port, dir, appendonly: true });
+    const after = await producer(redis.url, prefix);
+    const counts = await after.queue.counts();
+    assert.ok(counts.waiting + counts.active > 0 && counts.delayed === 30, `jobs survived the restart: ${JSON.stringify(counts)}`);
+    await waitUntil(async () => (await after.queue.counts()).completed === 180, 60_000, "all 180 completed after the restart");
+    const runs = await recorded(after.store, prefix);
+    for (const job of [...waiting, ...delayed]) assert.ok(runs.includes(job.id), `job ${job.id} ran`);
+    assert.equal((await after.queue.counts()).dead, 0);
+    await worker.kill();
+    await after.conveyor.close();
+    await store.close();
+  });
+});
