@@ -531,6 +531,18 @@ for (const backend of backends) {
   });
 }
 
+describe("Unsafe setups", () => {
+  test("a worker refuses an eventually consistent store, saying what to use", async () => {
+    const { createConveyor, MemoryStore } = await import("../mod.ts");
+    const store = new MemoryStore();
+    Object.defineProperty(store, "capabilities", { value: { sharedAcrossProcesses: true, durable: true, consistent: false } });
+    const conveyor = createConveyor({ store });
+    assert.throws(() => conveyor.worker("q"), (e) => isConveyorError(e, "UNSAFE_SETUP") && /RedisStore or DenoKvStore/.test(e.message));
+    await conveyor.queue("q").add(echo, { n: 1 }); // producing is still fine
+    await conveyor.close();
+  });
+});
+
 describe("Worker options", () => {
   test("are validated", async () => {
     const { createConveyor } = await import("../mod.ts");

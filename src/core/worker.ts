@@ -8,6 +8,7 @@ import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
 import type { Job } from "./job.ts";
 import { type ContextHost, type JobContext, RunningJob } from "./job-context.ts";
 import type { Queue } from "./queue.ts";
+import { assertSafeForWorkers } from "./safety.ts";
 import { parseArgument } from "./validation.ts";
 import { WORKER_DEFAULTS, type WorkerOptions, WorkerOptionsSchema } from "./worker-options.ts";
 import { describeIssues } from "./validation.ts";
@@ -79,6 +80,7 @@ export class Worker extends EventTarget implements ContextHost {
     const parsed = parseArgument(WorkerOptionsSchema, options, "worker options");
     this.queue = queue;
     this.#store = queue.context.store;
+    assertSafeForWorkers(this.#store, queue.name);
     this.#clock = queue.context.clock;
     this.id = parsed.id ?? crypto.randomUUID();
     this.#options = { ...WORKER_DEFAULTS, ...withoutUndefined(parsed) } as Required<Omit<WorkerOptions, "id">>;

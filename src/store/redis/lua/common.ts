@@ -21,11 +21,16 @@ local NOWS = ARGV[3]
 local K = { waiting = KEYS[1], delayed = KEYS[2], active = KEYS[3], completed = KEYS[4],
   failed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], dedup = KEYS[8], meta = KEYS[9] }
 local PENDING = { waiting = true, delayed = true, active = true }
-local LEASE_FIELDS = { 'leaseToken', 'leaseWorker', 'leaseExpiresAt' }
 
 local function jobKey(id) return P .. 'job:' .. id end
 local function logsKey(id) return P .. 'logs:' .. id end
 local function str(value) return cjson.encode(value) end
+
+-- One field of a flat HGETALL reply.
+local function field(flat, name)
+  for i = 1, #flat, 2 do if flat[i] == name then return flat[i + 1] end end
+  return nil
+end
 
 -- Builds an event's JSON; extra is a raw fragment such as ',"attempt":2'.
 local function emit(kind, id, name, extra)
@@ -33,20 +38,34 @@ local function emit(kind, id, name, extra)
     ',"jobId":' .. str(id) .. ',"name":' .. str(name) .. (extra or '') .. '}')
 end
 
--- A job with everything a caller needs: its hash and its log lines.
-local function snapshot(id) return { rcall('HGETALL', jobKey(id)), rcall('LRANGE', logsKey(id), 0, -1) } end
+-- A job with everything a caller needs: its hash and its log lines (read only when it has some).
+local function snapshot(id)
+  local flat = rcall('HGETALL', jobKey(id))
+  local logs = {}
+  local logCount = field(flat, 'logCount')
+  if logCount and logCount ~= '0' then logs = rcall('LRANGE', logsKey(id), 0, -1) end
+  return { flat, logs }
+end
 
--- Puts a job in waiting (due) or delayed, behind every job already there.
-local function schedule(id, priority, runAt)
+-- Queues a job in waiting (due) or delayed, behind every job already there. Returns state, seq;
+-- the caller writes them to the job's hash along with its own fields.
+local function place(id, priority, runAt)
   local seq = rcall('HINCRBY', K.meta, 'seq', 1)
   if tonumber(runAt) > NOW then
     rcall('ZADD', K.delayed, runAt, id)
-    rcall('HSET', jobKey(id), 'state', 'delayed', 'seq', seq, 'runAt', runAt)
     return 'delayed', seq
   end
   rcall('ZADD', K.waiting, tonumber(priority) * 4294967296 + (seq % 4294967296), id)
-  rcall('HSET', jobKey(id), 'state', 'waiting', 'seq', seq, 'runAt', runAt)
   return 'waiting', seq
+end
+
+-- place() plus the hash update; extra is a list of more field/value pairs.
+local function schedule(id, priority, runAt, extra)
+  local state, seq = place(id, priority, runAt)
+  local args = { jobKey(id), 'state', state, 'seq', seq, 'runAt', runAt, 'leaseToken', '', 'leaseWorker', '', 'leaseExpiresAt', '' }
+  if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
+  rcall('HSET', unpack(args))
+  return state
 end
 
 local function releaseDedup(id, dedupKey)
@@ -76,28 +95,40 @@ local function retain(setKey, count, ageMs)
   end
 end
 
--- Moves a job into a finished state: out of its set, lease dropped, dedup key freed.
-local function finish(id, fromState, toState)
+-- Moves a job into a finished state: out of its set, lease dropped, dedup key freed, in one
+-- HSET with the caller's extra field/value pairs.
+local function finish(id, fromState, toState, dedupKey, extra)
   rcall('ZREM', K[fromState], id)
-  rcall('HDEL', jobKey(id), unpack(LEASE_FIELDS))
-  rcall('HSET', jobKey(id), 'state', toState, 'finishedAt', NOWS)
+  local args = { jobKey(id), 'state', toState, 'finishedAt', NOWS, 'leaseToken', '', 'leaseWorker', '', 'leaseExpiresAt', '' }
+  if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
+  rcall('HSET', unpack(args))
   rcall('ZADD', K[toState], NOW, id)
-  releaseDedup(id, rcall('HGET', jobKey(id), 'dedupKey'))
+  releaseDedup(id, dedupKey)
 end
 
 -- A failure with no retry left: dead-letter store, or failed when dead-lettering is off.
-local function finalFailure(id, fromState, reason)
-  local h = rcall('HMGET', jobKey(id), 'deadLetter', 'attemptsMade', 'lastError', 'name', 'rfCount', 'rfAge')
-  if h[1] ~= '1' then
-    finish(id, fromState, 'failed')
-    retain(K.failed, h[5], h[6])
-    return
+-- extra (field/value pairs) is written in the same HSET.
+local function finalFailure(id, fromState, reason, extra)
+  local h = rcall('HMGET', jobKey(id), 'deadLetter', 'attemptsMade', 'lastError', 'name', 'rfCount', 'rfAge', 'dedupKey')
+  local attempts, lastError = h[2], h[3]
+  if extra then
+    for i = 1, #extra, 2 do
+      if extra[i] == 'attemptsMade' then attempts = tostring(extra[i + 1]) end
+      if extra[i] == 'lastError' then lastError = extra[i + 1] end
+    end
   end
-  finish(id, fromState, 'dead')
-  local dead = '{"reason":"' .. reason .. '","at":' .. NOWS .. ',"attempts":' .. h[2] .. ',"queue":' .. str(QUEUE) ..
-    ',"error":' .. (h[3] or 'null') .. '}'
-  rcall('HSET', jobKey(id), 'dead', dead)
+  if h[1] ~= '1' then
+    finish(id, fromState, 'failed', h[7], extra)
+    retain(K.failed, h[5], h[6])
+    return 'failed'
+  end
+  local dead = '{"reason":"' .. reason .. '","at":' .. NOWS .. ',"attempts":' .. attempts .. ',"queue":' .. str(QUEUE) ..
+    ',"error":' .. (lastError or 'null') .. '}'
+  local args = { 'dead', dead }
+  if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
+  finish(id, fromState, 'dead', h[7], args)
   emit('dead', id, h[4], ',"deadLetter":' .. dead)
+  return 'dead'
 end
 
 -- Due delayed jobs become waiting.
@@ -116,27 +147,30 @@ local function claim(limit, leaseMs, workerId)
   local jobs = {}
   if limit > 0 and rcall('HGET', K.meta, 'paused') ~= '1' then
     local popped = rcall('ZPOPMIN', K.waiting, limit)
-    for i = 1, #popped, 2 do
-      local id = popped[i]
-      local token = tostring(rcall('HINCRBY', K.meta, 'lease', 1))
+    local count = #popped / 2
+    if count > 0 then
+      local lastToken = rcall('HINCRBY', K.meta, 'lease', count)
       local expires = NOW + leaseMs
-      rcall('HSET', jobKey(id), 'state', 'active', 'startedAt', NOWS, 'leaseToken', token, 'leaseWorker', workerId,
-        'leaseExpiresAt', expires)
-      rcall('ZADD', K.active, expires, id)
-      local s = snapshot(id)
-      jobs[#jobs + 1] = s
-      local h = rcall('HMGET', jobKey(id), 'name', 'attemptsMade')
-      emit('active', id, h[1], ',"attempt":' .. (tonumber(h[2]) + 1) .. ',"workerId":' .. str(workerId))
+      for k = 1, count do
+        local id = popped[2 * k - 1]
+        local token = tostring(lastToken - count + k)
+        rcall('HSET', jobKey(id), 'state', 'active', 'startedAt', NOWS, 'leaseToken', token, 'leaseWorker', workerId,
+          'leaseExpiresAt', expires)
+        rcall('ZADD', K.active, expires, id)
+        local s = snapshot(id)
+        jobs[k] = s
+        emit('active', id, field(s[1], 'name'), ',"attempt":' .. (tonumber(field(s[1], 'attemptsMade')) + 1) ..
+          ',"workerId":' .. str(workerId))
+      end
     end
   end
   local nextDue = rcall('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')
   return { nextDue[2] or '', jobs }
 end
 
--- The job's current hash fields when token holds its lease, else nil.
+-- Whether token still holds the job's lease.
 local function held(id, token)
   local h = rcall('HMGET', jobKey(id), 'state', 'leaseToken')
-  if h[1] == 'active' and h[2] == token then return true end
-  return false
+  return h[1] == 'active' and h[2] == token
 end
 `;

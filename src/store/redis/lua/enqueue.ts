@@ -20,12 +20,13 @@ for base = 5, #ARGV, width do
     out[#out + 1] = { 0, snapshot(existing) }
   else
     if id == '' then id = tostring(rcall('HINCRBY', K.meta, 'nextId', 1)) end
+    local state, seq = place(id, ARGV[base + 3], ARGV[base + 5])
     rcall('HSET', jobKey(id), 'id', id, 'name', ARGV[base + 1], 'payload', ARGV[base + 2], 'priority', ARGV[base + 3],
-      'createdAt', ARGV[base + 4], 'attemptsMade', 0, 'maxAttempts', ARGV[base + 6], 'backoff', ARGV[base + 7],
-      'timeoutMs', ARGV[base + 8], 'dedupKey', dedupKey, 'rcCount', ARGV[base + 10], 'rcAge', ARGV[base + 11],
-      'rfCount', ARGV[base + 12], 'rfAge', ARGV[base + 13], 'deadLetter', ARGV[base + 14], 'stalls', 0)
+      'createdAt', ARGV[base + 4], 'runAt', ARGV[base + 5], 'state', state, 'seq', seq, 'attemptsMade', 0,
+      'maxAttempts', ARGV[base + 6], 'backoff', ARGV[base + 7], 'timeoutMs', ARGV[base + 8], 'dedupKey', dedupKey,
+      'rcCount', ARGV[base + 10], 'rcAge', ARGV[base + 11], 'rfCount', ARGV[base + 12], 'rfAge', ARGV[base + 13],
+      'deadLetter', ARGV[base + 14], 'stalls', 0, 'logCount', 0)
     if dedupKey ~= '' then rcall('HSET', K.dedup, dedupKey, id) end
-    local state, seq = schedule(id, ARGV[base + 3], ARGV[base + 5])
     out[#out + 1] = { 1, id, seq, state }
     emit('enqueued', id, ARGV[base + 1], ',"runAt":' .. ARGV[base + 5] .. ',"priority":' .. ARGV[base + 3])
   end

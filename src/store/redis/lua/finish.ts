@@ -14,32 +14,28 @@ for i = 0, count - 1 do
   local b = 8 + i * 7
   local id, token, kind, result, err, retryAt, reason = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4],
     ARGV[b + 5], ARGV[b + 6]
-  if not held(id, token) then
+  local key = jobKey(id)
+  local h = rcall('HMGET', key, 'state', 'leaseToken', 'name', 'startedAt', 'rcCount', 'rcAge', 'priority',
+    'attemptsMade', 'dedupKey')
+  if h[1] ~= 'active' or h[2] ~= token then
     states[#states + 1] = ''
   else
-    local key = jobKey(id)
-    local attempts = rcall('HINCRBY', key, 'attemptsMade', 1)
-    local h = rcall('HMGET', key, 'name', 'startedAt', 'rcCount', 'rcAge', 'priority')
+    local attempts = tonumber(h[8]) + 1
     if kind == 'completed' then
-      if result ~= '' then rcall('HSET', key, 'result', result) end
-      finish(id, 'active', 'completed')
-      emit('completed', id, h[1], ',"attempt":' .. attempts .. (result ~= '' and (',"result":' .. result) or '') ..
-        ',"durationMs":' .. (NOW - tonumber(h[2] or NOWS)))
-      retain(K.completed, h[3], h[4])
+      finish(id, 'active', 'completed', h[9], { 'attemptsMade', attempts, 'result', result })
+      emit('completed', id, h[3], ',"attempt":' .. attempts .. (result ~= '' and (',"result":' .. result) or '') ..
+        ',"durationMs":' .. (NOW - tonumber(h[4] or NOWS)))
+      retain(K.completed, h[5], h[6])
       states[#states + 1] = 'completed'
     else
-      rcall('HSET', key, 'lastError', err)
-      emit('failed', id, h[1], ',"attempt":' .. attempts .. ',"error":' .. err .. ',"final":' ..
+      emit('failed', id, h[3], ',"attempt":' .. attempts .. ',"error":' .. err .. ',"final":' ..
         (retryAt == '' and 'true' or 'false'))
       if retryAt == '' then
-        finalFailure(id, 'active', reason)
-        states[#states + 1] = rcall('HGET', key, 'state') or 'dead'
+        states[#states + 1] = finalFailure(id, 'active', reason, { 'attemptsMade', attempts, 'lastError', err })
       else
         rcall('ZREM', K.active, id)
-        rcall('HDEL', key, unpack(LEASE_FIELDS))
-        local state = schedule(id, h[5], retryAt)
-        emit('retrying', id, h[1], ',"attempt":' .. (attempts + 1) .. ',"retryAt":' .. retryAt)
-        states[#states + 1] = state
+        states[#states + 1] = schedule(id, h[7], retryAt, { 'attemptsMade', attempts, 'lastError', err })
+        emit('retrying', id, h[3], ',"attempt":' .. (attempts + 1) .. ',"retryAt":' .. retryAt)
       end
     end
   end

@@ -28,7 +28,6 @@ export const RELEASE = `
 local id = ARGV[4]
 if not held(id, ARGV[5]) then return 0 end
 rcall('ZREM', K.active, id)
-rcall('HDEL', jobKey(id), unpack(LEASE_FIELDS))
 local h = rcall('HMGET', jobKey(id), 'priority', 'name')
 schedule(id, h[1], NOWS)
 emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[1])
@@ -57,5 +56,6 @@ export const LOG = `
 local id = ARGV[4]
 if not held(id, ARGV[5]) then return 0 end
 rcall('RPUSH', logsKey(id), ARGV[6])
+rcall('HINCRBY', jobKey(id), 'logCount', 1)
 return 1
 `;

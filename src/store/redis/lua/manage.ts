@@ -6,10 +6,10 @@
  */
 export const CANCEL = `
 local id = ARGV[4]
-local h = rcall('HMGET', jobKey(id), 'state', 'name', 'rfCount', 'rfAge')
+local h = rcall('HMGET', jobKey(id), 'state', 'name', 'rfCount', 'rfAge', 'dedupKey')
 if not h[1] then return { 'not-found' } end
 if not PENDING[h[1]] then return { 'finished', h[1] } end
-finish(id, h[1], 'cancelled')
+finish(id, h[1], 'cancelled', h[5])
 emit('cancelled', id, h[2], ',"previous":"' .. h[1] .. '"')
 retain(K.cancelled, h[3], h[4])
 return { 'cancelled', h[1] }
@@ -31,9 +31,8 @@ if h[4] and h[4] ~= '' then
   rcall('HSET', K.dedup, h[4], id)
 end
 rcall('ZREM', K[state], id)
-rcall('HSET', jobKey(id), 'attemptsMade', 0, 'stalls', 0)
 rcall('HDEL', jobKey(id), 'dead', 'finishedAt')
-schedule(id, h[3], NOWS)
+schedule(id, h[3], NOWS, { 'attemptsMade', 0, 'stalls', 0 })
 emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[3])
 return snapshot(id)
 `;

@@ -11,20 +11,20 @@ local requeued, failed = {}, {}
 local expired = rcall('ZRANGEBYSCORE', K.active, '-inf', NOW, 'LIMIT', 0, 1000)
 for _, id in ipairs(expired) do
   local key = jobKey(id)
-  local h = rcall('HMGET', key, 'state', 'leaseExpiresAt', 'name', 'priority')
+  local h = rcall('HMGET', key, 'state', 'leaseExpiresAt', 'name', 'priority', 'attemptsMade')
   if h[1] == 'active' and tonumber(h[2]) <= NOW then
     local stalls = rcall('HINCRBY', key, 'stalls', 1)
     local again = stalls <= maxStalls
     emit('stalled', id, h[3], ',"stalls":' .. stalls .. ',"requeued":' .. (again and 'true' or 'false'))
     if again then
       rcall('ZREM', K.active, id)
-      rcall('HDEL', key, unpack(LEASE_FIELDS))
       schedule(id, h[4], NOWS)
       requeued[#requeued + 1] = snapshot(id)
     else
-      rcall('HINCRBY', key, 'attemptsMade', 1)
-      rcall('HSET', key, 'lastError', '{"name":"ConveyorError","code":"STALLED","message":"job stalled ' .. stalls .. ' times"}')
-      finalFailure(id, 'active', 'stalled')
+      finalFailure(id, 'active', 'stalled', {
+        'attemptsMade', tonumber(h[5]) + 1,
+        'lastError', '{"name":"ConveyorError","code":"STALLED","message":"job stalled ' .. stalls .. ' times"}',
+      })
       failed[#failed + 1] = snapshot(id)
     end
   end

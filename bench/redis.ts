@@ -1,0 +1,194 @@
+// Conveyor's Redis store against BullMQ on one local redis-server (at its defaults, RDB
+// snapshots off so no fork lands inside a measurement).
+//
+//   npm run bench:redis            (JOBS=10000 ROUNDS=3 by default)
+//
+// Each (system, phase) runs in a fresh child process, alternating which system goes first,
+// with FLUSHALL between runs; the median of ROUNDS runs is printed with the ratio
+// Conveyor / BullMQ (higher is better for throughput; for latency, lower is better).
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Queue as BullQueue, Worker as BullWorker } from "bullmq";
+import IORedis from "ioredis";
+import * as v from "valibot";
+import { createConveyor, defineJob } from "../mod.ts";
+import { RedisStore } from "../src/store/redis/store.ts";
+import { startRedis } from "../tests/support/redis-server.ts";
+
+const JOBS = Number(process.env.JOBS ?? 10_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+type System = "conveyor" | "bullmq";
+type Phase = "add" | "addBulk" | "process-c1" | "process-c10" | "process-c100" | "latency" | "delayed";
+const PHASES: Phase[] = ["add", "addBulk", "process-c1", "process-c10", "process-c100", "latency", "delayed"];
+interface Sample {
+  value: number;
+  p50?: number;
+  p99?: number;
+  peakRssMb: number;
+}
+
+const noop = defineJob("noop", v.object({ i: v.number() }));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A system under test, reduced to what the phases need. */
+interface Harness {
+  add(i: number, delayMs?: number): Promise<void>;
+  addBulk(from: number, count: number): Promise<void>;
+  /** Starts a worker; `onStart` gets the job's enqueue time and (for delayed jobs) its due time. */
+  work(concurrency: number, onStart: (createdAt: number, dueAt: number) => void): Promise<void>;
+  completed(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function conveyorHarness(url: string): Promise<Harness> {
+  const store = new RedisStore({ connection: url, prefix: "bench" });
+  const conveyor = createConveyor({ store });
+  const queue = conveyor.queue("bench");
+  const keep = { removeOnComplete: false } as const;
+  return {
+    add: async (i, delayMs) => void await queue.add(noop, { i }, delayMs ? { ...keep, delayMs } : keep),
+    addBulk: async (from, count) =>
+      void await queue.addBulk(Array.from({ length: count }, (_, k) => ({ job: noop, payload: { i: from + k }, options: keep }))),
+    work: async (concurrency, onStart) => {
+      const worker = conveyor.worker(queue, { concurrency }).handle(noop, (_, ctx) => onStart(ctx.job.createdAt, ctx.job.runAt));
+      await worker.ready();
+    },
+    completed: async () => (await queue.counts()).completed,
+    close: () => conveyor.close({ timeoutMs: 1_000 }),
+  };
+}
+
+async function bullmqHarness(url: string): Promise<Harness> {
+  const connection = new IORedis(url, { maxRetriesPerRequest: null });
+  const queue = new BullQueue("bench", { connection });
+  let worker: BullWorker | undefined;
+  return {
+    add: async (i, delayMs) => void await queue.add("noop", { i }, delayMs ? { delay: delayMs } : {}),
+    addBulk: async (from, count) =>
+      void await queue.addBulk(Array.from({ length: count }, (_, k) => ({ name: "noop", data: { i: from + k } }))),
+    work: async (concurrency, onStart) => {
+      worker = new BullWorker("bench", async (job) => onStart(job.timestamp, job.timestamp + (job.opts.delay ?? 0)), {
+        connection: new IORedis(url, { maxRetriesPerRequest: null }),
+        concurrency,
+      });
+      await worker.waitUntilReady();
+    },
+    completed: async () => (await queue.getJobCounts("completed")).completed ?? 0,
+    close: async () => {
+      await worker?.close();
+      await queue.close();
+      connection.disconnect();
+    },
+  };
+}
+
+async function runPhase(system: System, phase: Phase, url: string): Promise<Omit<Sample, "peakRssMb">> {
+  const h = system === "conveyor" ? await conveyorHarness(url) : await bullmqHarness(url);
+  try {
+    if (phase === "add") {
+      const start = performance.now();
+      for (let i = 0; i < JOBS; i++) await h.add(i);
+      return { value: JOBS / ((performance.now() - start) / 1000) };
+    }
+    if (phase === "addBulk") {
+      const start = performance.now();
+      for (let i = 0; i < JOBS; i += 1_000) await h.addBulk(i, Math.min(1_000, JOBS - i));
+      return { value: JOBS / ((performance.now() - start) / 1000) };
+    }
+    if (phase.startsWith("process")) {
+      for (let i = 0; i < JOBS; i += 1_000) await h.addBulk(i, Math.min(1_000, JOBS - i));
+      let started = 0;
+      const start = performance.now();
+      await h.work(Number(phase.slice("process-c".length)), () => void started++);
+      while (started < JOBS) await sleep(2);
+      while ((await h.completed()) < JOBS) await sleep(2);
+      return { value: JOBS / ((performance.now() - start) / 1000) };
+    }
+    // Latency phases: a worker waits, jobs arrive one at a time.
+    const count = phase === "latency" ? 1_000 : 200;
+    const delays: number[] = [];
+    await h.work(10, (createdAt, dueAt) => void delays.push(Date.now() - (phase === "latency" ? createdAt : dueAt)));
+    for (let i = 0; i < count; i++) {
+      await h.add(i, phase === "delayed" ? 500 : undefined);
+      await sleep(phase === "latency" ? 1 : 5);
+    }
+    while (delays.length < count) await sleep(10);
+    delays.sort((a, b) => a - b);
+    const at = (p: number) => delays[Math.min(count - 1, Math.floor((p / 100) * count))]!;
+    return { value: at(99), p50: at(50), p99: at(99) };
+  } finally {
+    await h.close();
+  }
+}
+
+function spawnPhase(system: System, phase: Phase, url: string): Sample {
+  const self = fileURLToPath(import.meta.url);
+  const result = spawnSync(process.execPath, ["--import", "tsx", self, "--child", system, phase, url], {
+    encoding: "utf8",
+    env: { ...process.env, JOBS: String(JOBS) },
+    timeout: 600_000,
+  });
+  if (result.status !== 0) throw new Error(`${system} ${phase} failed:\n${result.stdout}\n${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split("\n").pop()!);
+}
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[values.length >> 1]!;
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis();
+  const admin = new IORedis(redis.url);
+  const version = String(await admin.info("server")).match(/redis_version:(\S+)/)?.[1];
+  const hz = (await admin.config("GET", "hz") as string[])[1];
+  console.log(`Conveyor (Redis store) vs BullMQ ${await bullmqVersion()} — ${JOBS.toLocaleString("en")} jobs, median of ${ROUNDS} rounds, Redis ${version} (hz ${hz}), Node ${process.version}\n`);
+  const rows: string[][] = [["figure", "conveyor", "bullmq", "ratio", "peak RSS conveyor / bullmq"]];
+  for (const phase of PHASES) {
+    const samples: Record<System, Sample[]> = { conveyor: [], bullmq: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const system of (round % 2 === 0 ? ["conveyor", "bullmq"] : ["bullmq", "conveyor"]) as System[]) {
+        await admin.flushall();
+        samples[system].push(spawnPhase(system, phase, redis.url));
+      }
+    }
+    const rss = (s: System) => median(samples[s].map((x) => x.peakRssMb));
+    const rssCell = `${rss("conveyor")} / ${rss("bullmq")} MB`;
+    if (phase === "latency" || phase === "delayed") {
+      for (const p of ["p50", "p99"] as const) {
+        const c = median(samples.conveyor.map((x) => x[p]!));
+        const b = median(samples.bullmq.map((x) => x[p]!));
+        const label = phase === "latency" ? `add→start ${p}` : `500 ms delayed lateness ${p}`;
+        rows.push([label, `${c} ms`, `${b} ms`, b === 0 ? "—" : `${(c / b).toFixed(2)} (lower is better)`, p === "p50" ? rssCell : ""]);
+      }
+    } else {
+      const c = median(samples.conveyor.map((x) => x.value));
+      const b = median(samples.bullmq.map((x) => x.value));
+      const label = { add: "add, awaited one by one", addBulk: "addBulk (1,000 a call)" }[phase as "add"] ??
+        `process, concurrency ${phase.slice("process-c".length)}`;
+      rows.push([`${label} (jobs/s)`, Math.round(c).toLocaleString("en"), Math.round(b).toLocaleString("en"), (c / b).toFixed(2), rssCell]);
+    }
+  }
+  printTable(rows);
+  admin.disconnect();
+  await redis.stop();
+}
+
+async function bullmqVersion(): Promise<string> {
+  const { createRequire } = await import("node:module");
+  return createRequire(import.meta.url)("bullmq/package.json").version;
+}
+
+const childIndex = process.argv.indexOf("--child");
+if (childIndex >= 0) {
+  const [system, phase, url] = process.argv.slice(childIndex + 1) as [System, Phase, string];
+  const sample = await runPhase(system, phase, url);
+  console.log(JSON.stringify({ ...sample, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }));
+  process.exit(0);
+} else {
+  await main();
+}
