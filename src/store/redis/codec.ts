@@ -1,7 +1,7 @@
-import type { Job, JobState, NewJob, RetentionRule } from "../../core/job.ts";
+import type { Job, JobState, NewJob } from "../../core/job.ts";
 
-/** Fields of one job in the enqueue script's ARGV, in order ('' stands for null). */
-export const NEW_JOB_WIDTH = 15;
+/** Fields of one job in the enqueue script's ARGV. */
+export const NEW_JOB_WIDTH = 7;
 
 const orEmpty = (value: string | number | null) => (value === null ? "" : String(value));
 
@@ -10,67 +10,82 @@ export function toJson(value: unknown): string {
   return value === undefined ? "" : JSON.stringify(value);
 }
 
+/** The immutable part of a job, stored as one JSON field that only JavaScript reads. */
+type JobData = Pick<
+  Job,
+  | "name"
+  | "payload"
+  | "priority"
+  | "createdAt"
+  | "maxAttempts"
+  | "backoff"
+  | "timeoutMs"
+  | "dedupKey"
+  | "removeOnComplete"
+  | "removeOnFail"
+  | "deadLetter"
+>;
+
 export function encodeNewJob(job: NewJob): string[] {
-  return [
-    orEmpty(job.id),
-    job.name,
-    toJson(job.payload),
-    String(job.priority),
-    String(job.createdAt),
-    String(job.runAt),
-    String(job.maxAttempts),
-    JSON.stringify(job.backoff),
-    orEmpty(job.timeoutMs),
-    orEmpty(job.dedupKey),
-    orEmpty(job.removeOnComplete.count),
-    orEmpty(job.removeOnComplete.ageMs),
-    orEmpty(job.removeOnFail.count),
-    orEmpty(job.removeOnFail.ageMs),
-    job.deadLetter ? "1" : "0",
-  ];
+  const data: JobData = {
+    name: job.name,
+    payload: job.payload,
+    priority: job.priority,
+    createdAt: job.createdAt,
+    maxAttempts: job.maxAttempts,
+    backoff: job.backoff,
+    timeoutMs: job.timeoutMs,
+    dedupKey: job.dedupKey,
+    removeOnComplete: job.removeOnComplete,
+    removeOnFail: job.removeOnFail,
+    deadLetter: job.deadLetter,
+  };
+  const ret = [
+    job.removeOnComplete.count,
+    job.removeOnComplete.ageMs,
+    job.removeOnFail.count,
+    job.removeOnFail.ageMs,
+  ].map(orEmpty).join(",") + (job.deadLetter ? ",1" : ",0");
+  return [orEmpty(job.id), job.name, String(job.priority), String(job.runAt), orEmpty(job.dedupKey), ret, JSON.stringify(data)];
 }
 
-/** What the scripts return for a job: its hash as a flat field/value list, and its log lines. */
-export type Snapshot = [flatHash: string[], logs: string[]];
+/** What the scripts return for a job: its hash as a flat field/value list, its log lines, its id. */
+export type Snapshot = [flatHash: string[], logs: string[], id: string];
 
 const num = (value: string | undefined) => (value === undefined || value === "" ? null : Number(value));
 const json = (value: string | undefined) => (value === undefined || value === "" ? undefined : JSON.parse(value));
-const rule = (count: string | undefined, ageMs: string | undefined): RetentionRule => ({
-  count: num(count),
-  ageMs: num(ageMs),
-});
 
-export function decodeJob(queue: string, [flat, logs]: Snapshot): Job {
+export function decodeJob(queue: string, [flat, logs, id]: Snapshot): Job {
   const h: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  const data = JSON.parse(h.data!) as JobData;
+  const lease = h.lease ? /^(\S+) (\S+) (.*)$/.exec(h.lease) : null;
   return {
-    id: h.id!,
+    id,
     queue,
-    name: h.name!,
-    payload: json(h.payload),
+    name: data.name,
+    payload: data.payload,
     state: h.state as JobState,
-    priority: Number(h.priority),
+    priority: data.priority,
     seq: Number(h.seq ?? 0),
-    createdAt: Number(h.createdAt),
+    createdAt: data.createdAt,
     runAt: Number(h.runAt),
-    attemptsMade: Number(h.attemptsMade ?? 0),
-    maxAttempts: Number(h.maxAttempts),
-    backoff: JSON.parse(h.backoff!),
-    timeoutMs: num(h.timeoutMs),
-    dedupKey: h.dedupKey ? h.dedupKey : null,
-    progress: json(h.progress) ?? null,
+    attemptsMade: Number(h.att ?? 0),
+    maxAttempts: data.maxAttempts,
+    backoff: data.backoff,
+    timeoutMs: data.timeoutMs,
+    dedupKey: data.dedupKey,
+    progress: json(h.prog) ?? null,
     logs,
-    result: json(h.result),
-    lastError: json(h.lastError) ?? null,
-    startedAt: num(h.startedAt),
-    finishedAt: num(h.finishedAt),
-    lease: h.leaseToken
-      ? { token: h.leaseToken, workerId: h.leaseWorker!, expiresAt: Number(h.leaseExpiresAt) }
-      : null,
+    result: json(h.res),
+    lastError: json(h.err) ?? null,
+    startedAt: num(h.start),
+    finishedAt: num(h.end),
+    lease: lease ? { token: lease[1]!, expiresAt: Number(lease[2]), workerId: lease[3]! } : null,
     stalls: Number(h.stalls ?? 0),
-    removeOnComplete: rule(h.rcCount, h.rcAge),
-    removeOnFail: rule(h.rfCount, h.rfAge),
-    deadLetter: h.deadLetter === "1",
+    removeOnComplete: data.removeOnComplete,
+    removeOnFail: data.removeOnFail,
+    deadLetter: data.deadLetter,
     dead: json(h.dead) ?? null,
   };
 }

@@ -13,6 +13,13 @@
  *           event channels <prefix>events:<type>)
  *   ARGV[2] queue name    ARGV[3] now (epoch ms, from the caller's clock)
  * Script-specific ARGV start at ARGV[4].
+ *
+ * A job hash keeps few fields, because Redis stores small hashes as a packed list that every
+ * read and write scans: `data` (JSON of everything immutable, read only by JavaScript), and for
+ * the scripts `name`, `prio`, `ret` ("rcCount,rcAge,rfCount,rfAge,deadLetter", '' = no limit),
+ * `dk` (dedup key, when set), `state`, `seq`, `runAt`, `att` (attempts made), `start`, `end`,
+ * `lease` ("token expiresAt workerId", '' when none), `stalls`, `prog`, `res`, `err`, `dead`
+ * and `nlog` (log lines).
  */
 export const COMMON = `
 local rcall = redis.call
@@ -38,13 +45,18 @@ local function emit(kind, id, name, extra)
     ',"jobId":' .. str(id) .. ',"name":' .. str(name) .. (extra or '') .. '}')
 end
 
--- A job with everything a caller needs: its hash and its log lines (read only when it has some).
+-- A job with everything a caller needs: its hash, its log lines (read only when it has some), its id.
 local function snapshot(id)
   local flat = rcall('HGETALL', jobKey(id))
   local logs = {}
-  local logCount = field(flat, 'logCount')
-  if logCount and logCount ~= '0' then logs = rcall('LRANGE', logsKey(id), 0, -1) end
-  return { flat, logs }
+  local nlog = field(flat, 'nlog')
+  if nlog and nlog ~= '0' then logs = rcall('LRANGE', logsKey(id), 0, -1) end
+  return { flat, logs, id }
+end
+
+-- rcCount, rcAge, rfCount, rfAge, deadLetter from a job's ret field.
+local function rules(ret)
+  return string.match(ret or ',,,,1', '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$')
 end
 
 -- Queues a job in waiting (due) or delayed, behind every job already there. Returns state, seq;
@@ -62,7 +74,7 @@ end
 -- place() plus the hash update; extra is a list of more field/value pairs.
 local function schedule(id, priority, runAt, extra)
   local state, seq = place(id, priority, runAt)
-  local args = { jobKey(id), 'state', state, 'seq', seq, 'runAt', runAt, 'leaseToken', '', 'leaseWorker', '', 'leaseExpiresAt', '' }
+  local args = { jobKey(id), 'state', state, 'seq', seq, 'runAt', runAt, 'lease', '' }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   rcall('HSET', unpack(args))
   return state
@@ -73,7 +85,7 @@ local function releaseDedup(id, dedupKey)
 end
 
 local function deleteJob(id)
-  releaseDedup(id, rcall('HGET', jobKey(id), 'dedupKey'))
+  releaseDedup(id, rcall('HGET', jobKey(id), 'dk'))
   rcall('DEL', jobKey(id), logsKey(id))
 end
 
@@ -99,7 +111,7 @@ end
 -- HSET with the caller's extra field/value pairs.
 local function finish(id, fromState, toState, dedupKey, extra)
   rcall('ZREM', K[fromState], id)
-  local args = { jobKey(id), 'state', toState, 'finishedAt', NOWS, 'leaseToken', '', 'leaseWorker', '', 'leaseExpiresAt', '' }
+  local args = { jobKey(id), 'state', toState, 'end', NOWS, 'lease', '' }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   rcall('HSET', unpack(args))
   rcall('ZADD', K[toState], NOW, id)
@@ -107,27 +119,19 @@ local function finish(id, fromState, toState, dedupKey, extra)
 end
 
 -- A failure with no retry left: dead-letter store, or failed when dead-lettering is off.
--- extra (field/value pairs) is written in the same HSET.
-local function finalFailure(id, fromState, reason, extra)
-  local h = rcall('HMGET', jobKey(id), 'deadLetter', 'attemptsMade', 'lastError', 'name', 'rfCount', 'rfAge', 'dedupKey')
-  local attempts, lastError = h[2], h[3]
-  if extra then
-    for i = 1, #extra, 2 do
-      if extra[i] == 'attemptsMade' then attempts = tostring(extra[i + 1]) end
-      if extra[i] == 'lastError' then lastError = extra[i + 1] end
-    end
-  end
-  if h[1] ~= '1' then
-    finish(id, fromState, 'failed', h[7], extra)
-    retain(K.failed, h[5], h[6])
+-- attempts and err are the job's new attempt count and last error (JSON); written in the same HSET.
+local function finalFailure(id, fromState, reason, attempts, err)
+  local h = rcall('HMGET', jobKey(id), 'ret', 'name', 'dk')
+  local _, _, rfCount, rfAge, deadLetter = rules(h[1])
+  if deadLetter ~= '1' then
+    finish(id, fromState, 'failed', h[3], { 'att', attempts, 'err', err })
+    retain(K.failed, rfCount, rfAge)
     return 'failed'
   end
   local dead = '{"reason":"' .. reason .. '","at":' .. NOWS .. ',"attempts":' .. attempts .. ',"queue":' .. str(QUEUE) ..
-    ',"error":' .. (lastError or 'null') .. '}'
-  local args = { 'dead', dead }
-  if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
-  finish(id, fromState, 'dead', h[7], args)
-  emit('dead', id, h[4], ',"deadLetter":' .. dead)
+    ',"error":' .. err .. '}'
+  finish(id, fromState, 'dead', h[3], { 'att', attempts, 'err', err, 'dead', dead })
+  emit('dead', id, h[2], ',"deadLetter":' .. dead)
   return 'dead'
 end
 
@@ -136,7 +140,7 @@ local function promoteDue()
   local due = rcall('ZRANGEBYSCORE', K.delayed, '-inf', NOW, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     rcall('ZREM', K.delayed, id)
-    local h = rcall('HMGET', jobKey(id), 'priority', 'runAt')
+    local h = rcall('HMGET', jobKey(id), 'prio', 'runAt')
     schedule(id, h[1], h[2])
   end
 end
@@ -150,16 +154,15 @@ local function claim(limit, leaseMs, workerId)
     local count = #popped / 2
     if count > 0 then
       local lastToken = rcall('HINCRBY', K.meta, 'lease', count)
-      local expires = NOW + leaseMs
+      local expires = string.format('%d', NOW + leaseMs)
       for k = 1, count do
         local id = popped[2 * k - 1]
         local token = tostring(lastToken - count + k)
-        rcall('HSET', jobKey(id), 'state', 'active', 'startedAt', NOWS, 'leaseToken', token, 'leaseWorker', workerId,
-          'leaseExpiresAt', expires)
+        rcall('HSET', jobKey(id), 'state', 'active', 'start', NOWS, 'lease', token .. ' ' .. expires .. ' ' .. workerId)
         rcall('ZADD', K.active, expires, id)
         local s = snapshot(id)
         jobs[k] = s
-        emit('active', id, field(s[1], 'name'), ',"attempt":' .. (tonumber(field(s[1], 'attemptsMade')) + 1) ..
+        emit('active', id, field(s[1], 'name'), ',"attempt":' .. (tonumber(field(s[1], 'att')) + 1) ..
           ',"workerId":' .. str(workerId))
       end
     end
@@ -168,9 +171,18 @@ local function claim(limit, leaseMs, workerId)
   return { nextDue[2] or '', jobs }
 end
 
--- Whether token still holds the job's lease.
+-- The lease's token, expiry and worker ('' when there is none).
+local function lease(value)
+  return string.match(value or '', '^(%S+) (%S+) (.*)$')
+end
+
+-- Whether token still holds the job's lease (given its state and lease fields).
+local function holds(state, leaseField, token)
+  return state == 'active' and lease(leaseField) == token
+end
+
 local function held(id, token)
-  local h = rcall('HMGET', jobKey(id), 'state', 'leaseToken')
-  return h[1] == 'active' and h[2] == token
+  local h = rcall('HMGET', jobKey(id), 'state', 'lease')
+  return holds(h[1], h[2], token)
 end
 `;

@@ -14,27 +14,26 @@ for i = 0, count - 1 do
   local b = 8 + i * 7
   local id, token, kind, result, err, retryAt, reason = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4],
     ARGV[b + 5], ARGV[b + 6]
-  local key = jobKey(id)
-  local h = rcall('HMGET', key, 'state', 'leaseToken', 'name', 'startedAt', 'rcCount', 'rcAge', 'priority',
-    'attemptsMade', 'dedupKey')
-  if h[1] ~= 'active' or h[2] ~= token then
+  local h = rcall('HMGET', jobKey(id), 'state', 'lease', 'name', 'start', 'ret', 'prio', 'att', 'dk')
+  if not holds(h[1], h[2], token) then
     states[#states + 1] = ''
   else
-    local attempts = tonumber(h[8]) + 1
+    local attempts = tonumber(h[7]) + 1
     if kind == 'completed' then
-      finish(id, 'active', 'completed', h[9], { 'attemptsMade', attempts, 'result', result })
+      finish(id, 'active', 'completed', h[8], { 'att', attempts, 'res', result })
       emit('completed', id, h[3], ',"attempt":' .. attempts .. (result ~= '' and (',"result":' .. result) or '') ..
         ',"durationMs":' .. (NOW - tonumber(h[4] or NOWS)))
-      retain(K.completed, h[5], h[6])
+      local rcCount, rcAge = rules(h[5])
+      retain(K.completed, rcCount, rcAge)
       states[#states + 1] = 'completed'
     else
       emit('failed', id, h[3], ',"attempt":' .. attempts .. ',"error":' .. err .. ',"final":' ..
         (retryAt == '' and 'true' or 'false'))
       if retryAt == '' then
-        states[#states + 1] = finalFailure(id, 'active', reason, { 'attemptsMade', attempts, 'lastError', err })
+        states[#states + 1] = finalFailure(id, 'active', reason, attempts, err)
       else
         rcall('ZREM', K.active, id)
-        states[#states + 1] = schedule(id, h[7], retryAt, { 'attemptsMade', attempts, 'lastError', err })
+        states[#states + 1] = schedule(id, h[6], retryAt, { 'att', attempts, 'err', err })
         emit('retrying', id, h[3], ',"attempt":' .. (attempts + 1) .. ',"retryAt":' .. retryAt)
       end
     end

@@ -4,12 +4,14 @@
  * Returns the ids whose lease was no longer held by the given token.
  */
 export const EXTEND_LEASES = `
-local expires = NOW + tonumber(ARGV[4])
+local expires = string.format('%d', NOW + tonumber(ARGV[4]))
 local lost = {}
 for i = 5, #ARGV, 2 do
-  local id = ARGV[i]
-  if held(id, ARGV[i + 1]) then
-    rcall('HSET', jobKey(id), 'leaseExpiresAt', expires)
+  local id, token = ARGV[i], ARGV[i + 1]
+  local h = rcall('HMGET', jobKey(id), 'state', 'lease')
+  if holds(h[1], h[2], token) then
+    local _, _, worker = lease(h[2])
+    rcall('HSET', jobKey(id), 'lease', token .. ' ' .. expires .. ' ' .. worker)
     rcall('ZADD', K.active, expires, id)
   else
     lost[#lost + 1] = id
@@ -28,7 +30,7 @@ export const RELEASE = `
 local id = ARGV[4]
 if not held(id, ARGV[5]) then return 0 end
 rcall('ZREM', K.active, id)
-local h = rcall('HMGET', jobKey(id), 'priority', 'name')
+local h = rcall('HMGET', jobKey(id), 'prio', 'name')
 schedule(id, h[1], NOWS)
 emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[1])
 return 1
@@ -42,7 +44,7 @@ return 1
 export const PROGRESS = `
 local id = ARGV[4]
 if not held(id, ARGV[5]) then return 0 end
-rcall('HSET', jobKey(id), 'progress', ARGV[6])
+rcall('HSET', jobKey(id), 'prog', ARGV[6])
 emit('progress', id, rcall('HGET', jobKey(id), 'name'), ',"progress":' .. ARGV[6])
 return 1
 `;
@@ -56,6 +58,6 @@ export const LOG = `
 local id = ARGV[4]
 if not held(id, ARGV[5]) then return 0 end
 rcall('RPUSH', logsKey(id), ARGV[6])
-rcall('HINCRBY', jobKey(id), 'logCount', 1)
+rcall('HINCRBY', jobKey(id), 'nlog', 1)
 return 1
 `;

@@ -6,12 +6,13 @@
  */
 export const CANCEL = `
 local id = ARGV[4]
-local h = rcall('HMGET', jobKey(id), 'state', 'name', 'rfCount', 'rfAge', 'dedupKey')
+local h = rcall('HMGET', jobKey(id), 'state', 'name', 'ret', 'dk')
 if not h[1] then return { 'not-found' } end
 if not PENDING[h[1]] then return { 'finished', h[1] } end
-finish(id, h[1], 'cancelled', h[5])
+finish(id, h[1], 'cancelled', h[4])
 emit('cancelled', id, h[2], ',"previous":"' .. h[1] .. '"')
-retain(K.cancelled, h[3], h[4])
+local _, _, rfCount, rfAge = rules(h[3])
+retain(K.cancelled, rfCount, rfAge)
 return { 'cancelled', h[1] }
 `;
 
@@ -23,7 +24,7 @@ return { 'cancelled', h[1] }
  */
 export const RETRY = `
 local id = ARGV[4]
-local h = rcall('HMGET', jobKey(id), 'state', 'name', 'priority', 'dedupKey')
+local h = rcall('HMGET', jobKey(id), 'state', 'name', 'prio', 'dk')
 local state = h[1]
 if state ~= 'failed' and state ~= 'dead' and state ~= 'cancelled' then return '' end
 if h[4] and h[4] ~= '' then
@@ -31,8 +32,8 @@ if h[4] and h[4] ~= '' then
   rcall('HSET', K.dedup, h[4], id)
 end
 rcall('ZREM', K[state], id)
-rcall('HDEL', jobKey(id), 'dead', 'finishedAt')
-schedule(id, h[3], NOWS, { 'attemptsMade', 0, 'stalls', 0 })
+rcall('HDEL', jobKey(id), 'dead', 'end')
+schedule(id, h[3], NOWS, { 'att', 0, 'stalls', 0 })
 emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[3])
 return snapshot(id)
 `;

@@ -11,8 +11,9 @@ local requeued, failed = {}, {}
 local expired = rcall('ZRANGEBYSCORE', K.active, '-inf', NOW, 'LIMIT', 0, 1000)
 for _, id in ipairs(expired) do
   local key = jobKey(id)
-  local h = rcall('HMGET', key, 'state', 'leaseExpiresAt', 'name', 'priority', 'attemptsMade')
-  if h[1] == 'active' and tonumber(h[2]) <= NOW then
+  local h = rcall('HMGET', key, 'state', 'lease', 'name', 'prio', 'att')
+  local _, expires = lease(h[2])
+  if h[1] == 'active' and expires and tonumber(expires) <= NOW then
     local stalls = rcall('HINCRBY', key, 'stalls', 1)
     local again = stalls <= maxStalls
     emit('stalled', id, h[3], ',"stalls":' .. stalls .. ',"requeued":' .. (again and 'true' or 'false'))
@@ -21,10 +22,8 @@ for _, id in ipairs(expired) do
       schedule(id, h[4], NOWS)
       requeued[#requeued + 1] = snapshot(id)
     else
-      finalFailure(id, 'active', 'stalled', {
-        'attemptsMade', tonumber(h[5]) + 1,
-        'lastError', '{"name":"ConveyorError","code":"STALLED","message":"job stalled ' .. stalls .. ' times"}',
-      })
+      finalFailure(id, 'active', 'stalled', tonumber(h[5]) + 1,
+        '{"name":"ConveyorError","code":"STALLED","message":"job stalled ' .. stalls .. ' times"}')
       failed[#failed + 1] = snapshot(id)
     end
   end
