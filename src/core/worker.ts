@@ -40,6 +40,9 @@ export class WorkerErrorEvent extends Event {
 
 type WorkerState = "idle" | "running" | "paused" | "closing" | "closed";
 
+/** Store calls a worker keeps in flight: one being answered while the next is queued. */
+const PIPELINE_DEPTH = 2;
+
 /** The events a worker acts on: new work, and cancellation of its own jobs. */
 const WAKE_EVENTS: readonly ConveyorEventType[] = ["enqueued", "resumed", "cancelled"];
 
@@ -59,9 +62,16 @@ export class Worker extends EventTarget implements ContextHost {
   #state: WorkerState = "idle";
   /** Outcomes waiting to be sent to the store in the next batch. */
   #outcomes: RunningJob[] = [];
-  /** A store call of the pump is under way; the pump runs one at a time. */
-  #pumping = false;
-  #pumpAgain = false;
+  /** Store calls of the pump under way. */
+  #inFlight = 0;
+  /** Outcomes sent and not yet confirmed; their jobs still hold slots until then. */
+  #releasing = 0;
+  /** Slots promised to claims under way. */
+  #reserved = 0;
+  /** The queue may have due jobs; cleared when a claim comes back short. */
+  #claimable = true;
+  /** Counts wake-ups, so a short claim sent before one does not clear `#claimable`. */
+  #wakes = 0;
   #wakeQueued = false;
   #claimedSinceDrain = false;
   #dueTimer: { handle: TimerHandle; at: number } | undefined;
@@ -236,63 +246,79 @@ export class Worker extends EventTarget implements ContextHost {
     }
   }
 
-  /** Runs the pump on the next microtask; many wake-ups in one turn cost one store call. */
+  /**
+   * Something may be claimable (new job, due timer, resumed queue): pump on the next microtask,
+   * so many wake-ups in one turn cost one store call.
+   */
   #wake(): void {
+    this.#claimable = true;
+    this.#wakes++;
     if (this.#wakeQueued) return;
     this.#wakeQueued = true;
     queueMicrotask(() => {
       this.#wakeQueued = false;
-      void this.#pump();
+      this.#pump();
     });
   }
 
   /**
-   * The worker's only path to the store for outcomes and claims: sends every outcome gathered
-   * so far and claims for the slots they free, in one call. One call at a time, so batches
-   * grow with load and cost stays flat per job.
+   * The worker's only path to the store for outcomes and claims. Each call sends every outcome
+   * gathered so far and claims for the slots free once they are recorded. Up to
+   * PIPELINE_DEPTH calls are in flight, so the store always has the next batch queued while
+   * the worker handles the last reply; batches grow with load and cost stays flat per job.
    */
-  async #pump(): Promise<void> {
-    if (this.#pumping) {
-      this.#pumpAgain = true;
-      return;
+  #pump(): void {
+    while (this.#inFlight < PIPELINE_DEPTH) {
+      const batch = this.#outcomes;
+      // Slots held: running jobs, less those whose outcome is on its way, plus claims on their way.
+      const held = this.#running.size - this.#releasing - batch.length + this.#reserved;
+      const free = this.#state === "running" && this.#claimable ? this.#options.concurrency - held : 0;
+      if (batch.length === 0 && free <= 0) return;
+      this.#outcomes = [];
+      void this.#send(batch, Math.max(0, free));
     }
-    this.#pumping = true;
+  }
+
+  async #send(batch: RunningJob[], limit: number): Promise<void> {
+    this.#inFlight++;
+    this.#releasing += batch.length;
+    this.#reserved += limit;
+    const wakesAtSend = this.#wakes;
+    let claimed: ClaimResult | undefined;
     try {
-      do {
-        this.#pumpAgain = false;
-        const batch = this.#outcomes;
-        this.#outcomes = [];
-        const free = this.#state === "running" ? this.#options.concurrency - (this.#running.size - batch.length) : 0;
-        const claim = free > 0 ? { workerId: this.id, limit: free, leaseMs: this.#options.leaseMs } : undefined;
-        let claimed: ClaimResult | undefined;
-        try {
-          if (batch.length > 0) {
-            const result = await this.#store.finish(this.queue.name, {
-              outcomes: batch.map((running) => running.outcome!),
-              now: this.#clock.now(),
-              claim,
-            });
-            claimed = result.claimed;
-          } else if (claim) {
-            claimed = await this.#store.claim(this.queue.name, {
-              workerId: claim.workerId,
-              limit: claim.limit,
-              leaseMs: claim.leaseMs,
-              now: this.#clock.now(),
-            });
-          }
-        } catch (error) {
-          // Outcomes that did not reach the store: their leases lapse and the jobs run again.
-          this.#reportError(error);
-          this.#retryLater();
-        }
-        for (const running of batch) this.#running.delete(running.job.id);
-        if (claimed) this.#startClaimed(claimed);
-        if (this.#running.size === 0) this.#notifyIdle();
-      } while (this.#pumpAgain);
+      const claim = limit > 0 ? { workerId: this.id, limit, leaseMs: this.#options.leaseMs } : undefined;
+      if (batch.length > 0) {
+        const result = await this.#store.finish(this.queue.name, {
+          outcomes: batch.map((running) => running.outcome!),
+          now: this.#clock.now(),
+          claim,
+        });
+        claimed = result.claimed;
+      } else if (claim) {
+        claimed = await this.#store.claim(this.queue.name, {
+          workerId: claim.workerId,
+          limit: claim.limit,
+          leaseMs: claim.leaseMs,
+          now: this.#clock.now(),
+        });
+      }
+    } catch (error) {
+      // Outcomes that did not reach the store: their leases lapse and the jobs run again.
+      this.#reportError(error);
+      this.#retryLater();
     } finally {
-      this.#pumping = false;
+      this.#inFlight--;
+      this.#releasing -= batch.length;
+      this.#reserved -= limit;
     }
+    for (const running of batch) this.#running.delete(running.job.id);
+    if (claimed) {
+      // A short claim means the queue is empty for now, unless a wake-up came in meanwhile.
+      if (claimed.jobs.length < limit && this.#wakes === wakesAtSend) this.#claimable = false;
+      this.#startClaimed(claimed);
+    }
+    if (this.#running.size === 0) this.#notifyIdle();
+    this.#pump();
   }
 
   #startClaimed({ jobs, nextDueAt }: ClaimResult): void {
@@ -359,8 +385,8 @@ export class Worker extends EventTarget implements ContextHost {
       running.outcome = this.#toStoreOutcome(running, outcome);
       this.#outcomes.push(running);
     }
-    // Straight to the pump: if a store call is under way this outcome joins the next batch.
-    void this.#pump();
+    // Straight to the pump: if it has calls under way, this outcome joins the next batch.
+    this.#pump();
   }
 
   #toStoreOutcome({ job, token }: RunningJob, outcome: Exclude<Outcome, { kind: "dropped" }>): StoreOutcome {

@@ -30,6 +30,15 @@ import type {
 import { JobList } from "./memory-list.ts";
 import { copyJob, type JobRecord, newJobRecord } from "./memory-record.ts";
 
+/** What changed in one queue since the journal was last drained. */
+export interface JournalEntry {
+  readonly queue: string;
+  readonly upserts: readonly Job[];
+  readonly deletes: readonly string[];
+  /** Set when the queue's pause flag changed. */
+  readonly paused: boolean | undefined;
+}
+
 /** A heap entry is current only while its job still has the state and seq it was pushed with. */
 interface Entry {
   readonly job: JobRecord;
@@ -44,6 +53,7 @@ const isCurrent = (entry: Entry, state: JobState) => entry.job.state === state &
 type IndexedState = Exclude<JobState, "waiting" | "delayed">;
 
 class QueueData {
+  readonly name: string;
   readonly jobs = new Map<string, JobRecord>();
   readonly waiting = new PriorityFifo<Entry>();
   readonly delayed = new Heap<Entry>(byDueTime);
@@ -65,6 +75,13 @@ class QueueData {
   readonly wanted = new Set<ConveyorEventType>();
   paused = false;
   nextId = 0;
+  /** Jobs changed (record) or deleted (null) since the journal was last drained. */
+  readonly dirty = new Map<string, JobRecord | null>();
+  pausedDirty = false;
+
+  constructor(name: string) {
+    this.name = name;
+  }
 
   wants(type: ConveyorEventType): boolean {
     return this.wanted.size > 0 && this.wanted.has(type);
@@ -90,6 +107,58 @@ export class MemoryStore implements QueueStore {
   #queues = new Map<string, QueueData>();
   #seq = 0;
   #leases = 0;
+  readonly #journal: boolean;
+
+  /** `journal: true` records every change for `drainChanges()`: how persistent stores build on this one. */
+  constructor(options: { journal?: boolean } = {}) {
+    this.#journal = options.journal ?? false;
+  }
+
+  /** Jobs changed and deleted, and pause flags changed, since the last call (with `journal: true`). */
+  drainChanges(): JournalEntry[] {
+    const entries: JournalEntry[] = [];
+    for (const q of this.#queues.values()) {
+      if (q.dirty.size === 0 && !q.pausedDirty) continue;
+      const upserts: Job[] = [];
+      const deletes: string[] = [];
+      for (const [id, job] of q.dirty) job ? upserts.push(copyJob(job)) : deletes.push(id);
+      entries.push({ queue: q.name, upserts, deletes, paused: q.pausedDirty ? q.paused : undefined });
+      q.dirty.clear();
+      q.pausedDirty = false;
+    }
+    return entries;
+  }
+
+  /** Rebuilds a queue from stored jobs (a restart): each job goes back where its state says. */
+  restore(queue: string, jobs: readonly Job[], paused: boolean): void {
+    const q = this.#queue(queue);
+    q.paused = paused;
+    const bySeq = [...jobs].sort((a, b) => a.seq - b.seq);
+    for (const job of bySeq) {
+      const record = newJobRecord(job, job.id, queue);
+      Object.assign(record, {
+        state: job.state, seq: job.seq, runAt: job.runAt, attemptsMade: job.attemptsMade, progress: job.progress,
+        logs: [...job.logs], result: job.result, lastError: job.lastError, startedAt: job.startedAt,
+        finishedAt: job.finishedAt, lease: job.lease, stalls: job.stalls, dead: job.dead,
+      });
+      q.jobs.set(record.id, record);
+      this.#seq = Math.max(this.#seq, record.seq);
+      if (/^\d+$/.test(record.id)) q.nextId = Math.max(q.nextId, Number(record.id));
+      if (record.lease) {
+        this.#leases = Math.max(this.#leases, Number(record.lease.token) || 0);
+        q.leased.set(record.lease.token, record);
+      }
+      if (record.dedupKey !== null && PENDING_STATES.has(record.state)) q.dedup.set(record.dedupKey, record.id);
+      if (record.state === "waiting") q.waiting.push(record.priority, { job: record, seq: record.seq });
+      else if (record.state === "delayed") q.delayed.push({ job: record, seq: record.seq });
+    }
+    const finishedOrder = bySeq.filter((j) => !PENDING_STATES.has(j.state)).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    for (const job of [...bySeq.filter((j) => PENDING_STATES.has(j.state)), ...finishedOrder]) {
+      const record = q.jobs.get(job.id)!;
+      this.#move(q, record, record.state, true);
+    }
+    q.dirty.clear(); // what was just read back needs no writing
+  }
 
   async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
     const q = this.#queue(queue);
@@ -150,8 +219,10 @@ export class MemoryStore implements QueueStore {
     const lost: string[] = [];
     for (const { id, token } of leases) {
       const job = this.#held(q, id, token);
-      if (job) job.lease = { token, workerId: job.lease!.workerId, expiresAt: now + leaseMs };
-      else lost.push(id);
+      if (job) {
+        job.lease = { token, workerId: job.lease!.workerId, expiresAt: now + leaseMs };
+        this.#mark(q, job);
+      } else lost.push(id);
     }
     return lost;
   }
@@ -172,14 +243,17 @@ export class MemoryStore implements QueueStore {
     const job = this.#held(q, id, token);
     if (!job) return false;
     job.progress = cloneData(progress);
+    this.#mark(q, job);
     this.#deliver(q, [{ type: "progress", queue, at: now, jobId: id, name: job.name, progress }]);
     return true;
   }
 
   async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
-    const job = this.#held(this.#queue(queue), id, token);
+    const q = this.#queue(queue);
+    const job = this.#held(q, id, token);
     if (!job) return false;
     job.logs.push(line);
+    this.#mark(q, job);
     return true;
   }
 
@@ -301,6 +375,7 @@ export class MemoryStore implements QueueStore {
     const q = this.#queue(queue);
     if (q.paused === paused) return;
     q.paused = paused;
+    q.pausedDirty = true;
     this.#deliver(q, [{ type: paused ? "paused" : "resumed", queue, at: now }]);
   }
 
@@ -334,7 +409,7 @@ export class MemoryStore implements QueueStore {
 
   #queue(name: string): QueueData {
     let data = this.#queues.get(name);
-    if (!data) this.#queues.set(name, data = new QueueData());
+    if (!data) this.#queues.set(name, data = new QueueData(name));
     return data;
   }
 
@@ -399,6 +474,10 @@ export class MemoryStore implements QueueStore {
     return job.state;
   }
 
+  #mark(q: QueueData, job: JobRecord): void {
+    if (this.#journal) q.dirty.set(job.id, job);
+  }
+
   /** The job, if `token` still holds its lease. */
   #held(q: QueueData, id: string, token: string): JobRecord | undefined {
     const job = q.leased.get(token);
@@ -444,6 +523,7 @@ export class MemoryStore implements QueueStore {
 
   /** Moves a job between states, keeping counters and ordered sets in step. */
   #move(q: QueueData, job: JobRecord, state: JobState, isNew = false): void {
+    if (this.#journal) q.dirty.set(job.id, job);
     if (!isNew) this.#unindex(q, job);
     job.state = state;
     if (state === "waiting") q.waitingCount++;
@@ -493,6 +573,7 @@ export class MemoryStore implements QueueStore {
   }
 
   #delete(q: QueueData, job: JobRecord): void {
+    if (this.#journal) q.dirty.set(job.id, null);
     this.#unindex(q, job);
     q.jobs.delete(job.id);
     if (job.dedupKey !== null && q.dedup.get(job.dedupKey) === job.id) q.dedup.delete(job.dedupKey);

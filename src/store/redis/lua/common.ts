@@ -39,8 +39,21 @@ local function field(flat, name)
   return nil
 end
 
+-- Whether anyone listens to this event type, asked once per script call: unwatched events cost
+-- nothing, which matters on the hot path (active, completed) when only workers are connected.
+local listening = {}
+local function watched(kind)
+  local known = listening[kind]
+  if known == nil then
+    known = rcall('PUBSUB', 'NUMSUB', P .. 'events:' .. kind)[2] > 0
+    listening[kind] = known
+  end
+  return known
+end
+
 -- Builds an event's JSON; extra is a raw fragment such as ',"attempt":2'.
 local function emit(kind, id, name, extra)
+  if not watched(kind) then return end
   rcall('PUBLISH', P .. 'events:' .. kind, '{"type":"' .. kind .. '","queue":' .. str(QUEUE) .. ',"at":' .. NOWS ..
     ',"jobId":' .. str(id) .. ',"name":' .. str(name) .. (extra or '') .. '}')
 end
@@ -162,8 +175,10 @@ local function claim(limit, leaseMs, workerId)
         rcall('ZADD', K.active, expires, id)
         local s = snapshot(id)
         jobs[k] = s
-        emit('active', id, field(s[1], 'name'), ',"attempt":' .. (tonumber(field(s[1], 'att')) + 1) ..
-          ',"workerId":' .. str(workerId))
+        if watched('active') then
+          emit('active', id, field(s[1], 'name'), ',"attempt":' .. (tonumber(field(s[1], 'att')) + 1) ..
+            ',"workerId":' .. str(workerId))
+        end
       end
     end
   end

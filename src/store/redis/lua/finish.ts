@@ -21,8 +21,10 @@ for i = 0, count - 1 do
     local attempts = tonumber(h[7]) + 1
     if kind == 'completed' then
       finish(id, 'active', 'completed', h[8], { 'att', attempts, 'res', result })
-      emit('completed', id, h[3], ',"attempt":' .. attempts .. (result ~= '' and (',"result":' .. result) or '') ..
-        ',"durationMs":' .. (NOW - tonumber(h[4] or NOWS)))
+      if watched('completed') then
+        emit('completed', id, h[3], ',"attempt":' .. attempts .. (result ~= '' and (',"result":' .. result) or '') ..
+          ',"durationMs":' .. (NOW - tonumber(h[4] or NOWS)))
+      end
       local rcCount, rcAge = rules(h[5])
       retain(K.completed, rcCount, rcAge)
       states[#states + 1] = 'completed'
