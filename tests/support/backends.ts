@@ -1,6 +1,8 @@
 import type { QueueStore } from "../../mod.ts";
 import { MemoryStore } from "../../mod.ts";
+import { createStorage } from "unstorage";
 import { RedisStore } from "../../src/store/redis/store.ts";
+import { UnstorageStore } from "../../src/store/unstorage.ts";
 import { type RedisServer, startRedis } from "./redis-server.ts";
 
 /** A backend under test: each call to `create` gives a fresh, empty store. */
@@ -37,4 +39,12 @@ function redisBackend(): Backend {
 export const backends: readonly Backend[] = [
   { name: "memory", settleMs: 0, setup: async () => {}, teardown: async () => {}, create: () => new MemoryStore() },
   redisBackend(),
+  {
+    name: "unstorage",
+    settleMs: 0,
+    setup: async () => {},
+    teardown: async () => {},
+    // unstorage's memory driver: a new storage per store, written through like any driver.
+    create: () => UnstorageStore.open({ storage: createStorage() }),
+  },
 ];
