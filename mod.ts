@@ -69,4 +69,7 @@ export type {
   StoreEventListener,
   Subscription,
 } from "./src/store/contract.ts";
-export { MemoryStore } from "./src/store/memory.ts";
+export { type JournalEntry, MemoryStore } from "./src/store/memory.ts";
+export { RedisStore, type RedisStoreOptions } from "./src/store/redis/store.ts";
+export type { RedisBackedStorage, RedisClient, RedisConnection } from "./src/store/redis/connection.ts";
+export { type KeyValueStorage, UnstorageStore, type UnstorageStoreOptions } from "./src/store/unstorage.ts";
