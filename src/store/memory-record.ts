@@ -1,4 +1,4 @@
-import type { Job, NewJob } from "../core/job.ts";
+import { initialJob, type Job, type NewJob } from "../core/job.ts";
 import { cloneData } from "../util/clone.ts";
 import type { Linked } from "./memory-list.ts";
 
@@ -46,35 +46,9 @@ export function copyJob(job: JobRecord): Job {
 }
 
 export function newJobRecord(input: NewJob, id: string, queue: string): JobRecord {
-  return {
-    id,
-    queue,
-    name: input.name,
-    payload: cloneData(input.payload),
-    state: "waiting",
-    priority: input.priority,
-    seq: 0,
-    createdAt: input.createdAt,
-    runAt: input.runAt,
-    attemptsMade: 0,
-    maxAttempts: input.maxAttempts,
-    backoff: input.backoff,
-    timeoutMs: input.timeoutMs,
-    dedupKey: input.dedupKey,
-    progress: null,
-    logs: [],
-    result: undefined,
-    lastError: null,
-    startedAt: null,
-    finishedAt: null,
-    lease: null,
-    stalls: 0,
-    removeOnComplete: input.removeOnComplete,
-    removeOnFail: input.removeOnFail,
-    deadLetter: input.deadLetter,
-    dead: null,
-    prev: null,
-    next: null,
-    list: null,
-  };
+  const record = initialJob(input, id, queue, 0, "waiting", cloneData(input.payload)) as JobRecord;
+  record.prev = null;
+  record.next = null;
+  record.list = null;
+  return record;
 }

@@ -1,4 +1,4 @@
-import type { Job, JobState, NewJob } from "../../core/job.ts";
+import { initialJob, type Job, type JobState, type NewJob } from "../../core/job.ts";
 
 /** Fields of one job in the enqueue script's ARGV. */
 export const NEW_JOB_WIDTH = 7;
@@ -92,32 +92,6 @@ export function decodeJob(queue: string, [flat, logs, id]: Snapshot): Job {
 
 /** A job the enqueue script just created, built from what was sent rather than read back. */
 export function createdJob(queue: string, input: NewJob, id: string, seq: number, state: JobState): Job {
-  return {
-    id,
-    queue,
-    name: input.name,
-    payload: input.payload === undefined ? undefined : JSON.parse(JSON.stringify(input.payload)),
-    state,
-    priority: input.priority,
-    seq,
-    createdAt: input.createdAt,
-    runAt: input.runAt,
-    attemptsMade: 0,
-    maxAttempts: input.maxAttempts,
-    backoff: input.backoff,
-    timeoutMs: input.timeoutMs,
-    dedupKey: input.dedupKey,
-    progress: null,
-    logs: [],
-    result: undefined,
-    lastError: null,
-    startedAt: null,
-    finishedAt: null,
-    lease: null,
-    stalls: 0,
-    removeOnComplete: input.removeOnComplete,
-    removeOnFail: input.removeOnFail,
-    deadLetter: input.deadLetter,
-    dead: null,
-  };
+  const payload = input.payload === undefined ? undefined : JSON.parse(JSON.stringify(input.payload));
+  return initialJob(input, id, queue, seq, state, payload);
 }
