@@ -4,7 +4,8 @@ import { after, before, describe, test } from "node:test";
 import { createConveyor, type Queue } from "../mod.ts";
 import { RedisStore } from "../src/store/redis/store.ts";
 import { work } from "./fixtures/work-job.ts";
-import { type Child, startScript, waitUntil } from "./support/processes.ts";
+import { waitUntil } from "./support/harness.ts";
+import { type Child, startScript } from "./support/processes.ts";
 import { type RedisServer, startRedis } from "./support/redis-server.ts";
 
 const WORKER = "tests/fixtures/redis-worker.ts";

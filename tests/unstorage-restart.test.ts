@@ -9,7 +9,8 @@ import fsDriver from "unstorage/drivers/fs-lite";
 import { createConveyor, isConveyorError } from "../mod.ts";
 import { UnstorageStore } from "../src/store/unstorage.ts";
 import { work } from "./fixtures/work-job.ts";
-import { startScript, waitUntil } from "./support/processes.ts";
+import { waitUntil } from "./support/harness.ts";
+import { startScript } from "./support/processes.ts";
 
 const open = (dir: string) => UnstorageStore.open({ storage: createStorage({ driver: fsDriver({ base: dir }) }), heartbeatMs: 200 });
 

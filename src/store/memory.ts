@@ -10,6 +10,7 @@ import {
   type RetentionRule,
 } from "../core/job.ts";
 import { cloneData } from "../util/clone.ts";
+import { reportError } from "../util/report-error.ts";
 import { Heap } from "../util/heap.ts";
 import { PriorityFifo } from "../util/priority-fifo.ts";
 import type {
@@ -593,15 +594,9 @@ export class MemoryStore implements QueueStore {
         try {
           listener(event);
         } catch (error) {
-          reportListenerError(error);
+          reportError(error, "an event listener threw");
         }
       }
     }
   }
-}
-
-function reportListenerError(error: unknown): void {
-  const report = (globalThis as { reportError?: (e: unknown) => void }).reportError;
-  if (report) report(error);
-  else console.error("conveyor: an event listener threw", error);
 }

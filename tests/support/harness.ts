@@ -40,3 +40,12 @@ export function deferred<T = void>() {
   return { promise, resolve, reject };
 }
 
+
+/** Polls `check` in real time (for work that crosses processes or the network). */
+export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import type { ConveyorEventData, ErrorInfo, NewJob, QueueStore } from "../../mod.ts";
 import { DEFAULT_RETENTION } from "../../mod.ts";
 import type { Backend } from "./backends.ts";
+import { waitUntil } from "./harness.ts";
 
 const T0 = 1_700_000_000_000;
 const Q = "conformance";
@@ -42,13 +43,7 @@ async function withStore(backend: Backend, body: (store: QueueStore, events: Con
 }
 
 /** Events may arrive after the call that caused them (pub/sub): wait for them, briefly. */
-async function eventually(check: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
+const eventually = (check: () => boolean) => waitUntil(check, 3_000, "the expected events");
 
 const count = (events: ConveyorEventData[], type: string) => events.filter((e) => e.type === type).length;
 

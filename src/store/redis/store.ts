@@ -23,6 +23,7 @@ import { EXTEND_LEASES, LOG, PROGRESS, RELEASE } from "./lua/leases.ts";
 import { CANCEL, CLEAN, REMOVE, RETRY, SET_PAUSED } from "./lua/manage.ts";
 import { COUNTS, GET, LIST } from "./lua/read.ts";
 import { RECOVER_STALLED } from "./lua/stalled.ts";
+import { reportError } from "../../util/report-error.ts";
 import { LuaScript } from "./scripts.ts";
 
 export interface RedisStoreOptions {
@@ -218,7 +219,7 @@ export class RedisStore implements QueueStore {
   publish(queue: string, event: ConveyorEventData): void {
     this.client()
       .then((client) => client.call("PUBLISH", this.#channel(queue, event.type), JSON.stringify(event)))
-      .catch((error) => reportError(error));
+      .catch((error) => reportError(error, "redis store: publish failed"));
   }
 
   subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): Subscription {
@@ -289,7 +290,7 @@ export class RedisStore implements QueueStore {
       try {
         listener(event);
       } catch (error) {
-        reportError(error);
+        reportError(error, "an event listener threw");
       }
     }
   }
@@ -315,10 +316,4 @@ export class RedisStore implements QueueStore {
   #channel(queue: string, type: ConveyorEventType): string {
     return `${this.#keyPrefix(queue)}events:${type}`;
   }
-}
-
-function reportError(error: unknown): void {
-  const report = (globalThis as { reportError?: (e: unknown) => void }).reportError;
-  if (report) report(error);
-  else console.error("conveyor: redis store:", error);
 }
