@@ -42,10 +42,14 @@ const summaries = {
 const steps = [
   ["typecheck-core", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]],
   ["typecheck-tools", bin("tsc"), ["--noEmit", "-p", "tsconfig.tools.json"]],
-  ["node", process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=tap", ...tests]],
+  ["node", process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-force-exit", "--test-timeout=120000", "--test-reporter=tap", ...tests]],
   ["deno", bin("deno"), ["test", "--allow-all", "--no-check", "--reporter=tap", ...tests]],
   ["bun", bin("bun"), ["test", "--timeout", "60000", ...tests.map((t) => `./${t}`)]],
 ].filter(([name]) => only.length === 0 || only.some((o) => name.startsWith(o)));
+
+// A runtime that hangs (a handle left open, a deadlock) is killed with everything it started
+// and counted as failed, so the command always ends. Each takes about a minute here.
+const stepLimitMs = Number(process.env.CONVEYOR_TEST_STEP_LIMIT_MS ?? 6 * 60_000);
 
 function run(command, args) {
   return new Promise((resolve) => {
@@ -53,7 +57,16 @@ function run(command, args) {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+      detached: true, // its own process group, so the watchdog also reaches redis-servers and workers it spawned
     });
+    const watchdog = setTimeout(() => {
+      process.stderr.write(`\n!!! ${command} ran past ${stepLimitMs / 1000} s: killing it and everything it started\n`);
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    }, stepLimitMs);
     let output = "";
     const tee = (target) => (chunk) => {
       output += chunk;
@@ -61,7 +74,10 @@ function run(command, args) {
     };
     child.stdout.on("data", tee(process.stdout));
     child.stderr.on("data", tee(process.stderr));
-    child.on("close", (code, signal) => resolve({ code: code ?? signal, output: output.replace(/\x1b\[[0-9;]*m/g, "") }));
+    child.on("close", (code, signal) => {
+      clearTimeout(watchdog);
+      resolve({ code: code ?? signal, output: output.replace(/\x1b\[[0-9;]*m/g, "") });
+    });
   });
 }
 

@@ -10,8 +10,12 @@ import { type RedisServer, startRedis } from "./support/redis-server.ts";
 
 const WORKER = "tests/fixtures/redis-worker.ts";
 
+/** Every producer's store, closed after the suite even when a test failed before closing its own. */
+const stores: RedisStore[] = [];
+
 async function producer(url: string, prefix: string) {
   const store = new RedisStore({ connection: url, prefix });
+  stores.push(store);
   const conveyor = createConveyor({ store });
   return { store, conveyor, queue: conveyor.queue("q") as Queue };
 }
@@ -28,6 +32,7 @@ describe("Redis across processes", () => {
   });
   after(async () => {
     await Promise.all(children.map((child) => child.kill()));
+    await Promise.all(stores.map((store) => store.close()));
     await redis.stop();
   });
 
@@ -98,7 +103,10 @@ describe("Redis across processes", () => {
     const after = await producer(redis.url, prefix);
     const counts = await after.queue.counts();
     assert.ok(counts.waiting + counts.active > 0 && counts.delayed === 30, `jobs survived the restart: ${JSON.stringify(counts)}`);
-    await waitUntil(async () => (await after.queue.counts()).completed === 180, 60_000, "all 180 completed after the restart");
+    await waitUntil(async () => (await after.queue.counts()).completed === 180, 60_000, "all 180 completed after the restart")
+      .catch(async (error) => {
+        throw new Error(`${error.message}; counts ${JSON.stringify(await after.queue.counts())}; worker said:\n${worker.output()}`);
+      });
     const runs = await recorded(after.store, prefix);
     for (const job of [...waiting, ...delayed]) assert.ok(runs.includes(job.id), `job ${job.id} ran`);
     assert.equal((await after.queue.counts()).dead, 0);

@@ -108,6 +108,7 @@ for (const backend of backends) {
       const attempts: number[] = [];
       const events: ConveyorEventData[] = [];
       queue.events.addEventListener("retrying", record(events));
+      await queue.events.ready();
       h.conveyor.worker("q").handle(flaky, ({ failTimes }, ctx) => {
         attempts.push(ctx.attempt);
         if (ctx.attempt <= failTimes) throw new Error(`attempt ${ctx.attempt} failed`);
@@ -135,6 +136,7 @@ for (const backend of backends) {
       const queue = h.conveyor.queue("q");
       const delays: number[] = [];
       queue.events.addEventListener("retrying", (e) => delays.push(e.data.retryAt - e.data.at));
+      await queue.events.ready();
       const always = defineJob("always", v.object({}), { backoff: (attempt) => attempt * 7 });
       h.conveyor.worker("q").handle(echo, () => {
         throw new Error("no");
@@ -158,6 +160,7 @@ for (const backend of backends) {
       const queue = h.conveyor.queue("q");
       const dead: ConveyorEventData[] = [];
       queue.events.addEventListener("dead", record(dead));
+      await queue.events.ready();
       h.conveyor.worker("q").handle(echo, () => {
         throw new TypeError("bad thing");
       });
@@ -368,6 +371,7 @@ for (const backend of backends) {
       const queue = h.conveyor.queue("q");
       const progress: unknown[] = [];
       queue.events.addEventListener("progress", (e) => progress.push(e.data.progress));
+      await queue.events.ready();
       h.conveyor.worker("q").handle(echo, async (_, ctx) => {
         await ctx.progress(25);
         await ctx.log("halfway");
@@ -462,6 +466,7 @@ for (const backend of backends) {
       });
       const stalled: unknown[] = [];
       queue.events.addEventListener("stalled", (e) => stalled.push(e.data));
+      await queue.events.ready();
       const job = await queue.add(echo, { n: 1 });
       await eventually(h.clock, () => calls === 1);
       for (let i = 0; i < 20; i++) await h.clock.advance(250);
@@ -481,6 +486,7 @@ for (const backend of backends) {
       assert.equal(jobs[0]?.id, job.id);
       const stalled: ConveyorEventData[] = [];
       queue.events.addEventListener("stalled", record(stalled));
+      await queue.events.ready();
       const ran: number[] = [];
       h.conveyor.worker("q", { stallCheckMs: 500 }).handle(echo, ({ n }) => void ran.push(n));
       await h.clock.advance(999);

@@ -1,9 +1,8 @@
 /**
  * Reports an error that must not break the caller (a throwing event listener, a failed
- * fire-and-forget publish): through the runtime's `reportError` where there is one.
+ * fire-and-forget publish, a lost connection). Logged, never rethrown: the runtimes'
+ * `reportError` treats the error as uncaught, which ends the process on Deno and Bun.
  */
 export function reportError(error: unknown, context: string): void {
-  const report = (globalThis as { reportError?: (e: unknown) => void }).reportError;
-  if (report) report(error);
-  else console.error(`conveyor: ${context}:`, error);
+  console.error(`conveyor: ${context}:`, error);
 }

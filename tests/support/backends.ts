@@ -20,6 +20,9 @@ let stores = 0;
 
 function redisBackend(): Backend {
   let server: RedisServer | undefined;
+  // Closed at teardown even when a failing test never closed its own: an open client
+  // reconnecting to a stopped server would keep the test process alive forever.
+  const open = new Set<RedisStore>();
   return {
     name: "redis",
     settleMs: 5,
@@ -27,11 +30,17 @@ function redisBackend(): Backend {
       server = await startRedis();
     },
     async teardown() {
+      await Promise.all([...open].map((store) => store.close()));
+      open.clear();
       await server?.stop();
       server = undefined;
     },
     // A fresh key prefix per store: no test sees another's keys, in any order.
-    create: () => new RedisStore({ connection: server!.url, prefix: `test${++stores}-${crypto.randomUUID().slice(0, 8)}` }),
+    create: () => {
+      const store = new RedisStore({ connection: server!.url, prefix: `test${++stores}-${crypto.randomUUID().slice(0, 8)}` });
+      open.add(store);
+      return store;
+    },
   };
 }
 

@@ -1,3 +1,5 @@
+import { reportError } from "../../util/report-error.ts";
+
 /**
  * The few commands the Redis store needs, which an ioredis client provides. Declared here so
  * the store neither imports ioredis's (Node-typed) declarations nor loads it unless asked to.
@@ -25,6 +27,35 @@ function isClient(value: unknown): value is RedisClient {
   return typeof (value as RedisClient).call === "function" && typeof (value as RedisClient).duplicate === "function";
 }
 
+/**
+ * ioredis emits "error" on every failed reconnect and prints them all when nobody listens: say
+ * it once per outage instead. Calls wait for the reconnect (and workers retry), so nothing is lost.
+ */
+export function reportOutages(client: RedisClient, url: string): void {
+  let down = false;
+  client.on("ready", () => down = false);
+  client.on("error", (error) => {
+    if (down) return;
+    down = true;
+    reportError(error, `Redis at ${redactUrl(url)} is unreachable; reconnecting`);
+  });
+}
+
+/** A URL fit for logs: any password replaced. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}
+
+/** Closes a client politely, or at once when the server does not answer (it may be gone). */
+export async function closeClient(client: RedisClient, graceMs = 1_000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const quit = client.quit().then(() => true, () => false);
+  const timedOut = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), graceMs));
+  const polite = await Promise.race([quit, timedOut]);
+  clearTimeout(timer);
+  if (!polite) client.disconnect();
+}
+
 /** Resolves a connection to a client, and whether the store owns it (and so closes it). */
 export async function connect(connection: RedisConnection): Promise<{ client: RedisClient; owned: boolean }> {
   if (typeof connection === "string") {
@@ -32,7 +63,9 @@ export async function connect(connection: RedisConnection): Promise<{ client: Re
     const { default: Redis } = await import("ioredis") as unknown as {
       default: new (url: string, options: Record<string, unknown>) => RedisClient;
     };
-    return { client: new Redis(connection, { maxRetriesPerRequest: null }), owned: true };
+    const client = new Redis(connection, { maxRetriesPerRequest: null });
+    reportOutages(client, connection);
+    return { client, owned: true };
   }
   if (isClient(connection)) return { client: connection, owned: false };
   if (typeof (connection as RedisBackedStorage).getMount === "function") {

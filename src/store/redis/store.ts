@@ -15,7 +15,7 @@ import type {
   Subscription,
 } from "../contract.ts";
 import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJson } from "./codec.ts";
-import { connect, type RedisClient, type RedisConnection } from "./connection.ts";
+import { closeClient, connect, type RedisClient, type RedisConnection } from "./connection.ts";
 import { CLAIM } from "./lua/claim.ts";
 import { ENQUEUE } from "./lua/enqueue.ts";
 import { FINISH } from "./lua/finish.ts";
@@ -257,8 +257,8 @@ export class RedisStore implements QueueStore {
     const { client, owned } = await this.#connection.catch(() => ({ client: undefined, owned: false }));
     const subscriber = await this.#subscriber?.catch(() => undefined);
     await Promise.all([
-      subscriber?.quit().catch(() => subscriber.disconnect()),
-      owned ? client?.quit().catch(() => client.disconnect()) : undefined,
+      subscriber ? closeClient(subscriber) : undefined,
+      owned && client ? closeClient(client) : undefined,
     ]);
   }
 
