@@ -73,3 +73,5 @@ export { type JournalEntry, MemoryStore } from "./src/store/memory.ts";
 export { RedisStore, type RedisStoreOptions } from "./src/store/redis/store.ts";
 export type { RedisBackedStorage, RedisClient, RedisConnection } from "./src/store/redis/connection.ts";
 export { type KeyValueStorage, UnstorageStore, type UnstorageStoreOptions } from "./src/store/unstorage.ts";
+export { DenoKvStore, type DenoKvStoreOptions } from "./src/store/deno-kv/store.ts";
+export type { DenoKv } from "./src/store/deno-kv/kv.ts";

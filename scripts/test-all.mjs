@@ -43,7 +43,7 @@ const steps = [
   ["typecheck-core", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]],
   ["typecheck-tools", bin("tsc"), ["--noEmit", "-p", "tsconfig.tools.json"]],
   ["node", process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-force-exit", "--test-timeout=120000", "--test-reporter=tap", ...tests]],
-  ["deno", bin("deno"), ["test", "--allow-all", "--no-check", "--reporter=tap", ...tests]],
+  ["deno", bin("deno"), ["test", "--allow-all", "--unstable-kv", "--no-check", "--reporter=tap", ...tests]],
   ["bun", bin("bun"), ["test", "--timeout", "60000", ...tests.map((t) => `./${t}`)]],
 ].filter(([name]) => only.length === 0 || only.some((o) => name.startsWith(o)));
 

@@ -16,6 +16,8 @@ export type ConveyorErrorCode =
   | "STALLED"
   | "HANDLER_FAILED"
   | "UNSAFE_SETUP"
+  | "STORE_CLOSED"
+  | "STORE_CONFLICT"
   | "RATE_LIMITED";
 
 /** One problem found by schema validation, with the path to the offending value. */

@@ -71,9 +71,20 @@ export class FakeClock implements Clock {
     await this.#settle();
   }
 
-  /** Lets already-started async work settle without moving time. */
+  /**
+   * Lets already-started async work settle without moving time. Timers that work set for the
+   * present moment fire too, as real ones would: a store that answers after `advance` returned
+   * may ask to be woken "now".
+   */
   async flush(rounds = 3): Promise<void> {
-    for (let i = 0; i < rounds; i++) await this.#settle();
+    for (let i = 0; i < rounds; i++) {
+      await this.#settle();
+      for (let next = this.#earliest(); next && next.at <= this.#now; next = this.#earliest()) {
+        this.#timers.delete(next.id);
+        next.callback();
+        await this.#settle();
+      }
+    }
   }
 
   #earliest(): PendingTimer | undefined {

@@ -454,6 +454,8 @@ export class Worker extends EventTarget implements ContextHost {
   }
 
   async #checkStalled(): Promise<void> {
+    // A fixed cadence from each check's start, however long the store takes to answer.
+    const startedAt = this.#clock.now();
     try {
       await this.#store.recoverStalled(this.queue.name, this.#clock.now(), this.#options.maxStalls);
       // Also a safety net: a wake-up lost with a dropped connection costs at most one interval.
@@ -462,7 +464,8 @@ export class Worker extends EventTarget implements ContextHost {
       this.#reportError(error);
     }
     if (this.#state === "running" || this.#state === "paused") {
-      this.#stallTimer = this.#clock.setTimeout(() => void this.#checkStalled(), this.#options.stallCheckMs);
+      const wait = Math.max(0, startedAt + this.#options.stallCheckMs - this.#clock.now());
+      this.#stallTimer = this.#clock.setTimeout(() => void this.#checkStalled(), wait);
     }
   }
 

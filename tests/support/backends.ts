@@ -3,6 +3,8 @@ import { MemoryStore } from "../../mod.ts";
 import { createStorage } from "unstorage";
 import { RedisStore } from "../../src/store/redis/store.ts";
 import { UnstorageStore } from "../../src/store/unstorage.ts";
+import { DenoKvStore } from "../../src/store/deno-kv/store.ts";
+import { type ClosableKv, openDenoKv, tempKvPath } from "./deno-kv.ts";
 import { type RedisServer, startRedis } from "./redis-server.ts";
 
 /** A backend under test: each call to `create` gives a fresh, empty store. */
@@ -44,10 +46,37 @@ function redisBackend(): Backend {
   };
 }
 
+function denoKvBackend(): Backend {
+  let kv: ClosableKv | undefined;
+  let file: ReturnType<typeof tempKvPath> | undefined;
+  const open = new Set<DenoKvStore>();
+  return {
+    name: "deno-kv",
+    settleMs: 5,
+    async setup() {
+      file = tempKvPath();
+      kv = await openDenoKv(file.path);
+    },
+    async teardown() {
+      await Promise.all([...open].map((store) => store.close()));
+      open.clear();
+      kv?.close();
+      file?.remove();
+    },
+    // One SQLite file per suite, a fresh key prefix per store.
+    create: () => {
+      const store = new DenoKvStore({ kv: kv!, prefix: `test${++stores}-${crypto.randomUUID().slice(0, 8)}` });
+      open.add(store);
+      return store;
+    },
+  };
+}
+
 /** Every backend the shared suites run against. */
 export const backends: readonly Backend[] = [
   { name: "memory", settleMs: 0, setup: async () => {}, teardown: async () => {}, create: () => new MemoryStore() },
   redisBackend(),
+  denoKvBackend(),
   {
     name: "unstorage",
     settleMs: 0,

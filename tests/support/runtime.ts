@@ -12,7 +12,7 @@ export const runtime: "deno" | "bun" | "node" = typeof Deno !== "undefined"
 
 /** The command that runs `script` (a .ts file) under the current runtime. */
 export function scriptCommand(script: string): [string, string[]] {
-  if (runtime === "deno") return [process.execPath, ["run", "--allow-all", script]];
+  if (runtime === "deno") return [process.execPath, ["run", "--allow-all", "--unstable-kv", script]];
   if (runtime === "bun") return [process.execPath, [script]];
   return [process.execPath, ["--import", "tsx", script]];
 }
