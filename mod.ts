@@ -75,3 +75,12 @@ export type { RedisBackedStorage, RedisClient, RedisConnection } from "./src/sto
 export { type KeyValueStorage, UnstorageStore, type UnstorageStoreOptions } from "./src/store/unstorage.ts";
 export { DenoKvStore, type DenoKvStoreOptions } from "./src/store/deno-kv/store.ts";
 export type { DenoKv } from "./src/store/deno-kv/kv.ts";
+export {
+  type ScheduleInfo,
+  Scheduler,
+  type SchedulerHost,
+  type SchedulerOptions,
+  type ScheduleTarget,
+} from "./src/scheduler/scheduler.ts";
+export type { CatchUpPolicy, OverlapPolicy, ScheduleOptions, ScheduleRecord, ScheduleState } from "./src/scheduler/schedule-options.ts";
+export { daily, dailyAt, every, hourly, type Weekday, weekly, type When } from "./src/scheduler/timing.ts";

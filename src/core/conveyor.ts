@@ -3,6 +3,7 @@ import type { QueueStore } from "../store/contract.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Queue } from "./queue.ts";
 import { Worker } from "./worker.ts";
+import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler.ts";
 import type { WorkerOptions } from "./worker-options.ts";
 
 export interface ConveyorOptions {
@@ -21,6 +22,7 @@ export class Conveyor {
   readonly clock: Clock;
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Set<Worker>();
+  readonly #schedulers = new Set<Scheduler>();
 
   constructor(options: ConveyorOptions = {}) {
     this.store = options.store ?? new MemoryStore();
@@ -52,8 +54,16 @@ export class Conveyor {
     return this.#workers;
   }
 
+  /** A scheduler firing the schedules stored in this conveyor's store; it starts on the next microtask unless `autostart: false`. */
+  scheduler(options?: SchedulerOptions): Scheduler {
+    const scheduler = new Scheduler(this, options);
+    this.#schedulers.add(scheduler);
+    return scheduler;
+  }
+
   /** Closes every worker (waiting for running jobs up to `timeoutMs`), every queue, then the store. */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    for (const scheduler of this.#schedulers) scheduler.close();
     await Promise.all([...this.#workers].map((worker) => worker.close(options)));
     for (const queue of this.#queues.values()) queue.close();
     await this.store.close();

@@ -82,16 +82,18 @@ export const JobSettingsSchema = v.strictObject({
 });
 
 /** Options of one add: everything must be plain data. */
+export const JobOptionsFields = v.strictObject({
+  ...settingsEntries,
+  backoff: v.optional(StoredBackoffSchema),
+  delayMs: v.optional(nonNegativeInt),
+  runAt: v.optional(v.union([nonNegativeInt, v.pipe(v.date(), v.transform((d) => d.getTime()))])),
+  // All-digit ids are the store's own; a custom one must not collide with them.
+  jobId: v.optional(v.pipe(key, v.regex(/\D/, "an id with at least one non-digit character"))),
+  dedupKey: v.optional(key),
+});
+
 export const JobOptionsSchema = v.pipe(
-  v.strictObject({
-    ...settingsEntries,
-    backoff: v.optional(StoredBackoffSchema),
-    delayMs: v.optional(nonNegativeInt),
-    runAt: v.optional(v.union([nonNegativeInt, v.pipe(v.date(), v.transform((d) => d.getTime()))])),
-    // All-digit ids are the store's own; a custom one must not collide with them.
-    jobId: v.optional(v.pipe(key, v.regex(/\D/, "an id with at least one non-digit character"))),
-    dedupKey: v.optional(key),
-  }),
+  JobOptionsFields,
   v.check((o) => o.delayMs === undefined || o.runAt === undefined, "give delayMs or runAt, not both"),
 );
 

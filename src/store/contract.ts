@@ -146,6 +146,16 @@ export interface QueueStore {
   setPaused(queue: string, paused: boolean, now: number): Promise<void>;
   isPaused(queue: string): Promise<boolean>;
 
+  /**
+   * Small JSON records kept beside the queues (schedules and their state), by namespace and
+   * key. Each write replaces the whole record; nothing here is a queue transition.
+   */
+  getRecord<T = unknown>(namespace: string, key: string): Promise<T | null>;
+  putRecord(namespace: string, key: string, value: unknown): Promise<void>;
+  deleteRecord(namespace: string, key: string): Promise<boolean>;
+  /** Every record of a namespace, in key order. */
+  listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]>;
+
   /** Publishes an event that is not a store transition (a worker's `drained`). */
   publish(queue: string, event: ConveyorEventData): void;
   /**

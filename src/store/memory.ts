@@ -106,6 +106,7 @@ export class MemoryStore implements QueueStore {
   });
 
   #queues = new Map<string, QueueData>();
+  readonly #records = new Map<string, Map<string, unknown>>();
   #seq = 0;
   #leases = 0;
   readonly #journal: boolean;
@@ -382,6 +383,26 @@ export class MemoryStore implements QueueStore {
 
   async isPaused(queue: string): Promise<boolean> {
     return this.#queue(queue).paused;
+  }
+
+  async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    const value = this.#records.get(namespace)?.get(key);
+    return value === undefined ? null : cloneData(value) as T;
+  }
+
+  async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
+    let records = this.#records.get(namespace);
+    if (!records) this.#records.set(namespace, records = new Map());
+    records.set(key, cloneData(value));
+  }
+
+  async deleteRecord(namespace: string, key: string): Promise<boolean> {
+    return this.#records.get(namespace)?.delete(key) ?? false;
+  }
+
+  async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    const records = [...this.#records.get(namespace) ?? []].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    return records.map(([key, value]) => ({ key, value: cloneData(value) as T }));
   }
 
   publish(queue: string, event: ConveyorEventData): void {

@@ -139,6 +139,26 @@ export class UnstorageStore implements QueueStore {
   isPaused(queue: string): Promise<boolean> {
     return this.#memory.isPaused(queue);
   }
+  // Records go straight to storage: this process owns it, so nothing needs keeping in step.
+  async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    return (await this.#storage.getItem(this.#recordKey(namespace, key)) ?? null) as T | null;
+  }
+  async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
+    await this.#storage.setItem(this.#recordKey(namespace, key), value);
+  }
+  async deleteRecord(namespace: string, key: string): Promise<boolean> {
+    const existed = await this.#storage.getItem(this.#recordKey(namespace, key)) !== null;
+    await this.#storage.removeItem(this.#recordKey(namespace, key));
+    return existed;
+  }
+  async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    const base = `${this.#prefix}_records:${encode(namespace)}:`;
+    const keys = (await this.#storage.getKeys(base)).filter((key) => key.startsWith(base)).sort();
+    const items = keys.length ? await this.#storage.getItems(keys) : [];
+    return items.map(({ key, value }) => ({ key: decodeURIComponent(key.slice(base.length)), value: value as T }))
+      .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  }
+
   publish(queue: string, event: ConveyorEventData): void {
     this.#memory.publish(queue, event);
   }
@@ -198,7 +218,7 @@ export class UnstorageStore implements QueueStore {
   }
 
   async #load(): Promise<void> {
-    const keys = await this.#storage.getKeys(this.#prefix);
+    const keys = (await this.#storage.getKeys(this.#prefix)).filter((key) => key.startsWith(`${this.#prefix}:`));
     const jobs = new Map<string, Job[]>();
     const paused = new Map<string, boolean>();
     const jobKeys = keys.filter((key) => key.split(":")[2] === "job");
@@ -214,6 +234,11 @@ export class UnstorageStore implements QueueStore {
     for (const queue of new Set([...jobs.keys(), ...paused.keys()])) {
       this.#memory.restore(queue, jobs.get(queue) ?? [], paused.get(queue) ?? false);
     }
+  }
+
+  #recordKey(namespace: string, key: string): string {
+    // Beside the queues' keys, not under them, so no queue name can collide with it.
+    return `${this.#prefix}_records:${encode(namespace)}:${encode(key)}`;
   }
 
   #ownerKey(): string {

@@ -411,5 +411,25 @@ export function storeConformance(backend: Backend): void {
       assert.deepEqual(events, [{ type: "drained", queue: Q, at: T0 }]);
       assert.deepEqual(elsewhere, []);
     });
+
+    it("keeps records by namespace and key: replaced whole, listed in key order, deleted", async (store) => {
+      assert.equal(await store.getRecord("schedules", "a"), null);
+      const value = { every: 1000, payload: { n: 1 }, note: "x y:z" };
+      await store.putRecord("schedules", "b:2", value);
+      await store.putRecord("schedules", "a 1", { n: 1 });
+      await store.putRecord("other", "a 1", { n: 99 });
+      value.payload.n = 7; // what was stored is a copy
+      assert.deepEqual(await store.getRecord("schedules", "b:2"), { every: 1000, payload: { n: 1 }, note: "x y:z" });
+      await store.putRecord("schedules", "a 1", { n: 2 });
+      assert.deepEqual(await store.listRecords("schedules"), [
+        { key: "a 1", value: { n: 2 } },
+        { key: "b:2", value: { every: 1000, payload: { n: 1 }, note: "x y:z" } },
+      ]);
+      assert.equal(await store.deleteRecord("schedules", "a 1"), true);
+      assert.equal(await store.deleteRecord("schedules", "a 1"), false);
+      assert.deepEqual((await store.listRecords("schedules")).map((r) => r.key), ["b:2"]);
+      assert.deepEqual(await store.getRecord("other", "a 1"), { n: 99 });
+      assert.deepEqual(await store.listRecords("none"), []);
+    });
   });
 }

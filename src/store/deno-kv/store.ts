@@ -273,6 +273,25 @@ export class DenoKvStore implements QueueStore {
     return (await this.#get<boolean>(this.#queue(queue).paused)).value === true;
   }
 
+  async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    return (await this.#kv.get<T>([this.#prefix, "records", namespace, key])).value;
+  }
+
+  async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
+    await this.#kv.atomic().set([this.#prefix, "records", namespace, key], value).commit();
+  }
+
+  async deleteRecord(namespace: string, key: string): Promise<boolean> {
+    const existed = (await this.#kv.get([this.#prefix, "records", namespace, key])).versionstamp !== null;
+    await this.#kv.atomic().delete([this.#prefix, "records", namespace, key]).commit();
+    return existed;
+  }
+
+  async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    const entries = await collect(this.#kv.list<T>({ prefix: [this.#prefix, "records", namespace] }));
+    return entries.map((entry) => ({ key: entry.key[3] as string, value: entry.value }));
+  }
+
   publish(queue: string, event: ConveyorEventData): void {
     const tx = new Tx(this.#kv, this.#queue(queue)).emit(event);
     void this.#commit(tx, queue, event.at).catch(() => {});

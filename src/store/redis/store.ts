@@ -250,6 +250,30 @@ export class RedisStore implements QueueStore {
     };
   }
 
+  async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    const raw = await (await this.client()).call("HGET", this.#recordsKey(namespace), key) as string | null;
+    return raw === null ? null : JSON.parse(raw) as T;
+  }
+
+  async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
+    await (await this.client()).call("HSET", this.#recordsKey(namespace), key, JSON.stringify(value));
+  }
+
+  async deleteRecord(namespace: string, key: string): Promise<boolean> {
+    return await (await this.client()).call("HDEL", this.#recordsKey(namespace), key) === 1;
+  }
+
+  async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    const flat = await (await this.client()).call("HGETALL", this.#recordsKey(namespace)) as string[];
+    const records: { key: string; value: T }[] = [];
+    for (let i = 0; i < flat.length; i += 2) records.push({ key: flat[i]!, value: JSON.parse(flat[i + 1]!) as T });
+    return records.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  }
+
+  #recordsKey(namespace: string): string {
+    return `${this.#prefix}:records:{${namespace}}`;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
