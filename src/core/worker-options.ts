@@ -1,4 +1,16 @@
 import * as v from "valibot";
+import type { RateLimiter } from "../rate-limit/limiter.ts";
+import type { Job } from "./job.ts";
+
+/**
+ * A rate limit on starting jobs. Without `key`, it limits the whole queue; with one, each key
+ * the function returns (a tenant, a customer; null for none) is limited on its own. With a
+ * limiter on a shared backend (Redis), every worker process shares the same limit.
+ */
+export interface WorkerRateLimit {
+  readonly limiter: RateLimiter;
+  readonly key?: (job: Job) => string | null;
+}
 
 export interface WorkerOptions {
   /** Jobs this worker runs at once. @default 1 */
@@ -17,6 +29,8 @@ export interface WorkerOptions {
   autostart?: boolean;
   /** Names this worker in leases and events. @default a random UUID */
   id?: string;
+  /** Jobs start only within all of these; a job over one waits, delayed until it may run, its attempt unspent. */
+  rateLimits?: readonly WorkerRateLimit[];
 }
 
 export const WORKER_DEFAULTS = Object.freeze({
@@ -40,4 +54,8 @@ export const WorkerOptionsSchema = v.strictObject({
   closeTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   autostart: v.optional(v.boolean()),
   id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200))),
+  rateLimits: v.optional(v.array(v.strictObject({
+    limiter: v.custom<RateLimiter>((value) => typeof (value as RateLimiter)?.consume === "function", "a RateLimiter"),
+    key: v.optional(v.custom<(job: Job) => string | null>((value) => typeof value === "function", "a function from job to key")),
+  }))),
 });

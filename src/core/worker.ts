@@ -10,7 +10,7 @@ import { type ContextHost, type JobContext, RunningJob } from "./job-context.ts"
 import type { Queue } from "./queue.ts";
 import { assertSafeForWorkers } from "./safety.ts";
 import { parseArgument } from "./validation.ts";
-import { WORKER_DEFAULTS, type WorkerOptions, WorkerOptionsSchema } from "./worker-options.ts";
+import { WORKER_DEFAULTS, type WorkerOptions, WorkerOptionsSchema, type WorkerRateLimit } from "./worker-options.ts";
 import { describeIssues } from "./validation.ts";
 
 export type JobHandler<D extends JobDefinition> = (
@@ -56,7 +56,7 @@ export class Worker extends EventTarget implements ContextHost {
   readonly queue: Queue;
   readonly #store: QueueStore;
   readonly #clock: Clock;
-  readonly #options: Required<Omit<WorkerOptions, "id">>;
+  readonly #options: Required<Omit<WorkerOptions, "id" | "rateLimits">>;
   readonly #handlers = new Map<string, Registered>();
   readonly #running = new Map<string, RunningJob>();
   #state: WorkerState = "idle";
@@ -83,6 +83,9 @@ export class Worker extends EventTarget implements ContextHost {
   #idleWaiters: (() => void)[] = [];
   #errorListeners = 0;
   #markStarted!: () => void;
+  readonly #limits: readonly WorkerRateLimit[];
+  /** The queue-wide rate limit is used up until then. */
+  #limitedUntil = 0;
   readonly #started = new Promise<void>((resolve) => this.#markStarted = resolve);
 
   constructor(queue: Queue, options: WorkerOptions = {}) {
@@ -93,7 +96,9 @@ export class Worker extends EventTarget implements ContextHost {
     assertSafeForWorkers(this.#store, queue.name);
     this.#clock = queue.context.clock;
     this.id = parsed.id ?? crypto.randomUUID();
-    this.#options = { ...WORKER_DEFAULTS, ...withoutUndefined(parsed) } as Required<Omit<WorkerOptions, "id">>;
+    const { rateLimits, ...rest } = parsed;
+    this.#limits = rateLimits ?? [];
+    this.#options = { ...WORKER_DEFAULTS, ...withoutUndefined(rest) } as Required<Omit<WorkerOptions, "id" | "rateLimits">>;
     if (this.#options.autostart) queueMicrotask(() => this.start());
   }
 
@@ -272,7 +277,7 @@ export class Worker extends EventTarget implements ContextHost {
       const batch = this.#outcomes;
       // Slots held: running jobs, less those whose outcome is on its way, plus claims on their way.
       const held = this.#running.size - this.#releasing - batch.length + this.#reserved;
-      const free = this.#state === "running" && this.#claimable ? this.#options.concurrency - held : 0;
+      const free = this.#state === "running" && this.#claimable && !this.#holdingForLimit() ? this.#options.concurrency - held : 0;
       if (batch.length === 0 && free <= 0) return;
       this.#outcomes = [];
       void this.#send(batch, Math.max(0, free));
@@ -331,6 +336,51 @@ export class Worker extends EventTarget implements ContextHost {
   #start(job: Job): void {
     const running = new RunningJob(job, this);
     this.#running.set(job.id, running);
+    if (this.#limits.length > 0) void this.#admit(running);
+    else this.#run(running);
+  }
+
+  /**
+   * A job starts only within every rate limit; over one, it goes back to the queue delayed until
+   * it may run, its attempt unspent. Over the queue-wide limit, the worker also stops claiming
+   * until then (the next jobs would be refused too).
+   */
+  async #admit(running: RunningJob): Promise<void> {
+    const { job } = running;
+    let waitMs = 0;
+    let queueWide = false;
+    try {
+      for (const limit of this.#limits) {
+        const key = limit.key ? limit.key(job) : `queue:${this.queue.name}`;
+        if (key === null) continue;
+        const decision = await limit.limiter.consume(key);
+        if (!decision.allowed) {
+          waitMs = decision.retryAfterMs;
+          queueWide = !limit.key;
+          break;
+        }
+      }
+    } catch (error) {
+      // The limiter's store failed: hold the job back briefly rather than run it unlimited.
+      this.#reportError(error);
+      waitMs = this.#options.errorRetryMs;
+    }
+    if (running.settled) return; // cancelled or closed meanwhile
+    if (waitMs === 0) return this.#run(running);
+    const now = this.#clock.now();
+    const runAt = now + waitMs;
+    if (queueWide) this.#limitedUntil = Math.max(this.#limitedUntil, runAt);
+    this.#settle(running, { kind: "dropped" });
+    try {
+      if (await this.#store.release(this.queue.name, job.id, running.token, now, runAt)) this.#armDueTimer(runAt);
+    } catch (error) {
+      // Its lease runs out and the stall check requeues it: late, not lost.
+      this.#reportError(error);
+    }
+  }
+
+  #run(running: RunningJob): void {
+    const { job } = running;
     const registered = this.#handlers.get(job.name);
     if (!registered) {
       const error = new ConveyorError("UNKNOWN_JOB", `Worker ${this.id} has no handler for job "${job.name}" in queue "${job.queue}"`);
@@ -413,6 +463,13 @@ export class Worker extends EventTarget implements ContextHost {
   #abortAndDrop(running: RunningJob, reason: ConveyorError): void {
     this.#abort(running, reason);
     this.#settle(running, { kind: "dropped" });
+  }
+
+  /** True while the queue-wide rate limit is used up; the due timer wakes the worker after. */
+  #holdingForLimit(): boolean {
+    if (this.#limitedUntil <= this.#clock.now()) return false;
+    this.#armDueTimer(this.#limitedUntil);
+    return true;
   }
 
   #noteDrained(): void {

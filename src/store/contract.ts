@@ -121,8 +121,11 @@ export interface QueueStore {
    * holds the job are skipped. Batching is how workers keep up with cheap jobs.
    */
   finish(queue: string, request: FinishRequest): Promise<FinishResult>;
-  /** Gives an active job back to waiting without spending an attempt (a worker shutting down). */
-  release(queue: string, id: string, token: string, now: number): Promise<boolean>;
+  /**
+   * Gives an active job back without spending an attempt: to waiting (a worker shutting down),
+   * or delayed until `runAt` (a worker over its rate limit).
+   */
+  release(queue: string, id: string, token: string, now: number, runAt?: number): Promise<boolean>;
   setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean>;
   appendLog(queue: string, id: string, token: string, line: string): Promise<boolean>;
   /** Finds active jobs whose lease expired: requeues them, or fails those stalled too often. */

@@ -229,14 +229,14 @@ export class MemoryStore implements QueueStore {
     return lost;
   }
 
-  async release(queue: string, id: string, token: string, now: number): Promise<boolean> {
+  async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
     const q = this.#queue(queue);
     const job = this.#held(q, id, token);
     if (!job) return false;
     this.#dropLease(q, job);
-    job.runAt = now;
+    job.runAt = runAt;
     this.#schedule(q, job, now);
-    this.#deliver(q, [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt: now, priority: job.priority }]);
+    this.#deliver(q, [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt, priority: job.priority }]);
     return true;
   }
 

@@ -99,8 +99,8 @@ export class UnstorageStore implements QueueStore {
   async extendLeases(queue: string, leases: readonly { id: string; token: string }[], leaseMs: number, now: number): Promise<string[]> {
     return await this.#write(this.#memory.extendLeases(queue, leases, leaseMs, now));
   }
-  async release(queue: string, id: string, token: string, now: number): Promise<boolean> {
-    return await this.#write(this.#memory.release(queue, id, token, now));
+  async release(queue: string, id: string, token: string, now: number, runAt?: number): Promise<boolean> {
+    return await this.#write(this.#memory.release(queue, id, token, now, runAt));
   }
   async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
     return await this.#write(this.#memory.setProgress(queue, id, token, progress, now));

@@ -251,6 +251,13 @@ export function storeConformance(backend: Backend): void {
       assert.equal(again.id, job.id);
       assert.equal(again.attemptsMade, 0);
       assert.equal(await store.release(Q, job.id, job.lease!.token, T0 + 10), false, "old token");
+      // Released for later (a worker over its rate limit): delayed until then, still unspent.
+      assert.equal(await store.release(Q, again.id, again.lease!.token, T0 + 20, T0 + 500), true);
+      assert.equal((await store.get(Q, job.id))?.state, "delayed");
+      const early = await store.claim(Q, { ...LEASE, limit: 1, now: T0 + 499 });
+      assert.deepEqual([early.jobs.length, early.nextDueAt], [0, T0 + 500]);
+      const later = await claimOne(store, T0 + 500);
+      assert.deepEqual([later.id, later.attemptsMade], [job.id, 0]);
     });
 
     it("cancels waiting, delayed and active jobs, and not finished ones", async (store, events) => {

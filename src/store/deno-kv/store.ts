@@ -140,10 +140,10 @@ export class DenoKvStore implements QueueStore {
     return leases.filter((lease) => !held.has(lease.id)).map((lease) => lease.id);
   }
 
-  async release(queue: string, id: string, token: string, now: number): Promise<boolean> {
+  async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
     return await this.#updateHeld(queue, id, token, (job) => ({
-      job: scheduled(job, now, this.#nextSeq(now), now),
-      events: [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt: now, priority: job.priority }],
+      job: scheduled(job, runAt, this.#nextSeq(now), now),
+      events: [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt, priority: job.priority }],
     }));
   }
 

@@ -7,9 +7,10 @@ export class LuaScript {
   readonly source: string;
   #sha: Promise<string> | undefined;
 
-  constructor(name: string, body: string) {
+  /** `prelude`: shared helpers put before the body (the queue scripts' own by default). */
+  constructor(name: string, body: string, prelude: string = COMMON) {
     this.name = name;
-    this.source = COMMON + body;
+    this.source = prelude + body;
   }
 
   async run(client: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {

@@ -142,8 +142,8 @@ export class RedisStore implements QueueStore {
     return await this.#run<string[]>("extendLeases", queue, now, args);
   }
 
-  async release(queue: string, id: string, token: string, now: number): Promise<boolean> {
-    return (await this.#run<number>("release", queue, now, [id, token])) === 1;
+  async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
+    return (await this.#run<number>("release", queue, now, [id, token, String(runAt)])) === 1;
   }
 
   async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {

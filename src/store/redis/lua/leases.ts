@@ -21,8 +21,8 @@ return lost
 `;
 
 /**
- * release — gives an active job back to waiting without spending an attempt.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token.
+ * release — gives an active job back to waiting (or delayed until runAt) without spending an attempt.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] runAt.
  * Returns 1 when released, 0 when the token no longer held the job.
  * Publishes: enqueued.
  */
@@ -31,8 +31,8 @@ local id = ARGV[4]
 if not held(id, ARGV[5]) then return 0 end
 rcall('ZREM', K.active, id)
 local h = rcall('HMGET', jobKey(id), 'prio', 'name')
-schedule(id, h[1], NOWS)
-emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[1])
+schedule(id, h[1], ARGV[6])
+emit('enqueued', id, h[2], ',"runAt":' .. ARGV[6] .. ',"priority":' .. h[1])
 return 1
 `;
 

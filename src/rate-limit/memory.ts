@@ -1,0 +1,77 @@
+import type { RateLimitDecision, RateLimitRule } from "./rules.ts";
+import type { RateLimitBackend } from "./limiter.ts";
+
+type State =
+  | { readonly kind: "window"; window: number; used: number }
+  | { readonly kind: "log"; uses: number[] }
+  | { readonly kind: "bucket"; tokens: number; at: number };
+
+/** Limits kept in this process's memory: exact and fast, but each process counts alone. */
+export class MemoryRateLimitBackend implements RateLimitBackend {
+  readonly sharedAcrossProcesses = false;
+  readonly #states = new Map<string, { state: State; expiresAt: number }>();
+  #calls = 0;
+
+  async consume(key: string, rule: RateLimitRule, cost: number, now: number): Promise<RateLimitDecision> {
+    if (++this.#calls % 1_000 === 0) this.#sweep(now);
+    const entry = this.#states.get(key);
+    const live = entry && entry.expiresAt > now ? entry.state : undefined;
+    switch (rule.algorithm) {
+      case "fixed-window": {
+        const window = Math.floor(now / rule.windowMs);
+        const state = live?.kind === "window" && live.window === window ? live : { kind: "window" as const, window, used: 0 };
+        const allowed = state.used + cost <= rule.limit;
+        if (allowed) state.used += cost;
+        const resetMs = (window + 1) * rule.windowMs - now;
+        this.#states.set(key, { state, expiresAt: now + resetMs });
+        return { allowed, limit: rule.limit, remaining: rule.limit - state.used, resetMs, retryAfterMs: allowed ? 0 : resetMs };
+      }
+      case "sliding-window": {
+        const state = live?.kind === "log" ? live : { kind: "log" as const, uses: [] };
+        const since = now - rule.windowMs;
+        let drop = 0;
+        while (drop < state.uses.length && state.uses[drop]! <= since) drop++;
+        if (drop > 0) state.uses.splice(0, drop);
+        const allowed = state.uses.length + cost <= rule.limit;
+        if (allowed) for (let i = 0; i < cost; i++) state.uses.push(now);
+        const oldest = state.uses[0] ?? now;
+        // Refused: wait until enough of the oldest uses leave the window to make room for `cost`.
+        const freeing = state.uses[Math.min(state.uses.length - 1, state.uses.length + cost - rule.limit - 1)] ?? now;
+        this.#states.set(key, { state, expiresAt: (state.uses.at(-1) ?? now) + rule.windowMs });
+        return {
+          allowed,
+          limit: rule.limit,
+          remaining: Math.max(0, rule.limit - state.uses.length),
+          resetMs: state.uses.length ? (state.uses.at(-1)! + rule.windowMs) - now : 0,
+          retryAfterMs: allowed ? 0 : Math.max(1, (cost > rule.limit ? oldest : freeing) + rule.windowMs - now),
+        };
+      }
+      case "token-bucket": {
+        const perMs = rule.refillPerSecond / 1_000;
+        const state = live?.kind === "bucket" ? live : { kind: "bucket" as const, tokens: rule.capacity, at: now };
+        state.tokens = Math.min(rule.capacity, state.tokens + (now - state.at) * perMs);
+        state.at = now;
+        const allowed = state.tokens >= cost;
+        if (allowed) state.tokens -= cost;
+        const resetMs = Math.ceil((rule.capacity - state.tokens) / perMs);
+        this.#states.set(key, { state, expiresAt: now + resetMs + 1 });
+        return {
+          allowed,
+          limit: rule.capacity,
+          remaining: Math.floor(state.tokens),
+          resetMs,
+          retryAfterMs: allowed ? 0 : Math.max(1, Math.ceil((cost - state.tokens) / perMs)),
+        };
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#states.clear();
+  }
+
+  /** Forgets keys whose state has run out, so one-off keys do not pile up. */
+  #sweep(now: number): void {
+    for (const [key, entry] of this.#states) if (entry.expiresAt <= now) this.#states.delete(key);
+  }
+}
