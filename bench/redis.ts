@@ -1,7 +1,7 @@
 // Conveyor's Redis store against BullMQ on one local redis-server (at its defaults, RDB
 // snapshots off so no fork lands inside a measurement).
 //
-//   npm run bench:redis            (JOBS=10000 ROUNDS=3 by default)
+//   npm run bench:redis            (JOBS=10000 ROUNDS=3 by default; PHASES=a,b for some of them)
 //
 // Each (system, phase) runs in a fresh child process, alternating which system goes first,
 // with FLUSHALL between runs; the median of ROUNDS runs is printed with the ratio
@@ -19,7 +19,9 @@ const JOBS = Number(process.env.JOBS ?? 10_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 type System = "conveyor" | "bullmq";
 type Phase = "add" | "addBulk" | "process-c1" | "process-c10" | "process-c100" | "latency" | "delayed";
-const PHASES: Phase[] = ["add", "addBulk", "process-c1", "process-c10", "process-c100", "latency", "delayed"];
+const ALL_PHASES: Phase[] = ["add", "addBulk", "process-c1", "process-c10", "process-c100", "latency", "delayed"];
+/** PHASES=process-c1,process-c100 runs just those. */
+const PHASES = process.env.PHASES ? ALL_PHASES.filter((p) => process.env.PHASES!.split(",").includes(p)) : ALL_PHASES;
 interface Sample {
   value: number;
   p50?: number;
