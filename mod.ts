@@ -89,3 +89,6 @@ export { MemoryRateLimitBackend } from "./src/rate-limit/memory.ts";
 export { RedisRateLimitBackend, type RedisRateLimitOptions } from "./src/rate-limit/redis.ts";
 export type { RateLimitDecision, RateLimitRule } from "./src/rate-limit/rules.ts";
 export type { WorkerRateLimit } from "./src/core/worker-options.ts";
+export { type AppOptions, createApp } from "./src/http/app.ts";
+export type { AuthOptions, Caller } from "./src/http/auth.ts";
+export type { HttpRateLimit } from "./src/http/rate-limit.ts";

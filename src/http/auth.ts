@@ -1,0 +1,82 @@
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
+import { HttpError } from "./errors.ts";
+
+export interface AuthOptions {
+  /** HS256 shared secret. */
+  secret?: string;
+  /** A public key (`CryptoKey`, e.g. from jose's importSPKI/importJWK) for RS256/ES256/EdDSA tokens. */
+  publicKey?: CryptoKey;
+  /** A JWKS endpoint; keys are fetched, cached and rotated by jose. */
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  /** Seconds of clock difference tolerated on exp/nbf/iat. @default 5 */
+  clockToleranceSec?: number;
+  /** Claim holding the scopes: a space-separated string or an array. @default "scope" */
+  scopeClaim?: string;
+}
+
+/** Who made a request, as the token says. */
+export interface Caller {
+  readonly subject: string | null;
+  readonly scopes: ReadonlySet<string>;
+}
+
+export const ANONYMOUS: Caller = Object.freeze({ subject: null, scopes: new Set(["admin"]) });
+
+/** Verifies bearer tokens with jose; one per app. */
+export class Authenticator {
+  readonly #key: Uint8Array | CryptoKey | ReturnType<typeof createRemoteJWKSet>;
+  readonly #options: AuthOptions;
+  readonly #algorithms: string[] | undefined;
+
+  constructor(options: AuthOptions) {
+    const given = [options.secret, options.publicKey, options.jwksUrl].filter((x) => x !== undefined).length;
+    if (given !== 1) throw new TypeError("auth needs exactly one of { secret, publicKey, jwksUrl } (or auth: false)");
+    if (options.secret !== undefined && options.secret.length < 32) throw new RangeError("auth.secret must be at least 32 characters for HS256");
+    this.#options = options;
+    this.#key = options.secret !== undefined
+      ? new TextEncoder().encode(options.secret)
+      : options.publicKey ?? createRemoteJWKSet(new URL(options.jwksUrl!));
+    this.#algorithms = options.secret !== undefined ? ["HS256"] : undefined;
+  }
+
+  async verify(header: string | undefined): Promise<Caller> {
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header ?? "");
+    if (!match) throw new HttpError(401, "UNAUTHENTICATED", "A bearer token is required (Authorization: Bearer <JWT>)", { headers: { "WWW-Authenticate": "Bearer" } });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, this.#key as Uint8Array, {
+        issuer: this.#options.issuer,
+        audience: this.#options.audience,
+        clockTolerance: this.#options.clockToleranceSec ?? 5,
+        algorithms: this.#algorithms,
+      }));
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? "";
+      const reason = code === "ERR_JWT_EXPIRED" ? "the token has expired"
+        : code === "ERR_JWT_CLAIM_VALIDATION_FAILED" ? `the token's "${(error as { claim?: string }).claim}" claim is not accepted`
+        : code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" ? "the token's signature does not verify"
+        : "the token could not be verified";
+      throw new HttpError(401, "UNAUTHENTICATED", `Unauthenticated: ${reason}`, { headers: { "WWW-Authenticate": 'Bearer error="invalid_token"' } });
+    }
+    const raw = payload[this.#options.scopeClaim ?? "scope"];
+    const scopes = new Set(typeof raw === "string" ? raw.split(" ").filter(Boolean) : Array.isArray(raw) ? raw.map(String) : []);
+    return { subject: payload.sub ?? null, scopes };
+  }
+}
+
+/**
+ * Whether a caller may do `action` ("jobs:read", "jobs:write", "schedules:write" …), on `queue`
+ * when given: `admin` may do everything, `jobs:write` any queue, `jobs:write:emails` one.
+ */
+export function permits(caller: Caller, action: string, queue?: string): boolean {
+  return caller.scopes.has("admin") || caller.scopes.has(action) || (queue !== undefined && caller.scopes.has(`${action}:${queue}`));
+}
+
+export function requireScope(caller: Caller, action: string, queue?: string): void {
+  if (!permits(caller, action, queue)) {
+    const needed = queue === undefined ? `"${action}"` : `"${action}" or "${action}:${queue}"`;
+    throw new HttpError(403, "FORBIDDEN", `Forbidden: this needs the scope ${needed}`);
+  }
+}

@@ -1,0 +1,46 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { RateLimiter } from "../rate-limit/limiter.ts";
+import type { Caller } from "./auth.ts";
+import { HttpError } from "./errors.ts";
+import type { AppEnv } from "./route.ts";
+
+export interface HttpRateLimit {
+  readonly limiter: RateLimiter;
+  /** Whom to count a request against. @default the token's subject, else the client address (X-Forwarded-For), else "anonymous" */
+  readonly key?: (c: Context<AppEnv>, caller: Caller) => string;
+}
+
+/** Requests allowed and refused since start, for health and metrics. */
+export interface RateLimitUsage {
+  allowed: number;
+  limited: number;
+}
+
+export function defaultKey(c: Context<AppEnv>, caller: Caller): string {
+  if (caller.subject) return `user:${caller.subject}`;
+  const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+  return forwarded ? `ip:${forwarded}` : "anonymous";
+}
+
+/**
+ * Answers 429 with `Retry-After` once a caller is over the limit; every answer carries the
+ * `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers (seconds).
+ */
+export function rateLimitMiddleware(options: HttpRateLimit, usage: RateLimitUsage): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const decision = await options.limiter.consume((options.key ?? defaultKey)(c, c.get("caller")));
+    const headers = {
+      "RateLimit-Limit": String(decision.limit),
+      "RateLimit-Remaining": String(decision.remaining),
+      "RateLimit-Reset": String(Math.ceil(decision.resetMs / 1_000)),
+    };
+    if (!decision.allowed) {
+      usage.limited++;
+      const retryAfter = String(Math.max(1, Math.ceil(decision.retryAfterMs / 1_000)));
+      throw new HttpError(429, "RATE_LIMITED", `Too many requests: try again in ${retryAfter} s`, { headers: { ...headers, "Retry-After": retryAfter } });
+    }
+    usage.allowed++;
+    await next();
+    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+  };
+}

@@ -1,0 +1,148 @@
+import { toJsonSchema } from "@valibot/to-json-schema";
+import type { Context, Hono } from "hono";
+import * as v from "valibot";
+import { describeIssues } from "../core/validation.ts";
+import { type Caller, requireScope } from "./auth.ts";
+import { HttpError } from "./errors.ts";
+
+type Schema = v.GenericSchema;
+
+/** What a route handler receives: everything already parsed, checked and authorised. */
+export interface RouteInput<P, Q, B> {
+  readonly c: Context<AppEnv>;
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  readonly caller: Caller;
+}
+
+export interface AppEnv {
+  Variables: { caller: Caller };
+}
+
+/**
+ * One endpoint, declared once: the same schemas validate its requests and describe it in the
+ * OpenAPI document, so the two cannot drift apart.
+ */
+export interface Route<P = unknown, Q = unknown, B = unknown> {
+  readonly method: "get" | "post" | "put" | "delete";
+  /** Hono path, e.g. "/queues/:queue/jobs/:id". */
+  readonly path: string;
+  readonly summary: string;
+  readonly tag: string;
+  /** Scope needed ("jobs:read" …), checked per queue when the path has `:queue`; null for public routes. */
+  readonly scope: string | null;
+  readonly params?: Schema;
+  readonly query?: Schema;
+  readonly body?: Schema;
+  /** Status of a successful answer. @default 200 */
+  readonly status?: 200 | 201;
+  handle(input: RouteInput<P, Q, B>): Promise<unknown> | unknown;
+}
+
+export function route<P extends Schema = v.ObjectSchema<{}, undefined>, Q extends Schema = v.ObjectSchema<{}, undefined>, B extends Schema = v.UnknownSchema>(
+  spec: Omit<Route, "handle" | "params" | "query" | "body"> & {
+    params?: P;
+    query?: Q;
+    body?: B;
+    handle(input: RouteInput<v.InferOutput<P>, v.InferOutput<Q>, v.InferOutput<B>>): Promise<unknown> | unknown;
+  },
+): Route {
+  return spec as unknown as Route;
+}
+
+function parsed(schema: Schema | undefined, value: unknown, where: string): unknown {
+  if (!schema) return value;
+  const result = v.safeParse(schema, value);
+  if (result.success) return result.output;
+  const issues = describeIssues(result.issues).map((i) => ({ ...i, path: i.path ? `${where}.${i.path}` : where }));
+  throw new HttpError(400, "VALIDATION_FAILED", `Invalid ${where}: ${issues.slice(0, 3).map((i) => `${i.path} ${i.message}`).join("; ")}`, { issues });
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON (Content-Type: application/json)");
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "INVALID_JSON", "The body is not valid JSON");
+  }
+}
+
+/** Registers routes on an app: parse, authorise, run, answer JSON (or the Response a handler made). */
+export function register(app: Hono<AppEnv>, routes: readonly Route[]): void {
+  for (const r of routes) {
+    app.on(r.method.toUpperCase(), r.path, async (c) => {
+      const params = parsed(r.params, c.req.param(), "path");
+      const query = parsed(r.query, c.req.query(), "query");
+      const body = r.body ? parsed(r.body, await readJson(c), "body") : undefined;
+      const caller = c.get("caller");
+      if (r.scope) requireScope(caller, r.scope, (params as { queue?: string } | undefined)?.queue);
+      const result = await r.handle({ c, params, query, body, caller });
+      if (result instanceof Response) return result;
+      return c.json(result as object, r.status ?? 200);
+    });
+  }
+}
+
+const errorSchema = {
+  type: "object",
+  properties: {
+    error: {
+      type: "object",
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        issues: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
+      },
+      required: ["code", "message", "issues"],
+    },
+  },
+  required: ["error"],
+};
+
+function jsonSchema(schema: Schema): Record<string, unknown> {
+  const { $schema: _, ...rest } = toJsonSchema(schema, { errorMode: "ignore" }) as Record<string, unknown>;
+  return rest;
+}
+
+function parametersOf(schema: Schema | undefined, where: "path" | "query"): unknown[] {
+  if (!schema) return [];
+  const object = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(object.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === "path" || (object.required ?? []).includes(name),
+    schema: s,
+  }));
+}
+
+/** The OpenAPI 3.1 document of the routes, from their own schemas. */
+export function openApi(routes: readonly Route[], info: { title: string; version: string }, basePath = ""): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const path = basePath + r.path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+    paths[path] ??= {};
+    const failures = Object.fromEntries(
+      [400, 401, 403, 404, 409, 413, 415, 429].map((status) => [String(status), { description: "Error", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } }]),
+    );
+    paths[path][r.method] = {
+      summary: r.summary,
+      tags: [r.tag],
+      ...(r.scope ? { security: [{ bearer: [] }], "x-scope": r.scope } : {}),
+      parameters: [...parametersOf(r.params, "path"), ...parametersOf(r.query, "query")],
+      ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } } : {}),
+      responses: { [String(r.status ?? 200)]: { description: "OK" }, ...failures },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info,
+    paths,
+    components: {
+      schemas: { Error: errorSchema },
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+    },
+  };
+}

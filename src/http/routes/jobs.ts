@@ -1,0 +1,145 @@
+import { streamSSE } from "hono/streaming";
+import * as v from "valibot";
+import type { Conveyor } from "../../core/conveyor.ts";
+import { EVENT_TYPES } from "../../core/events.ts";
+import { JOB_STATES } from "../../core/job.ts";
+import { JobOptionsFields } from "../../core/job-options.ts";
+import { NameSchema } from "../../core/names.ts";
+import { describeIssues } from "../../core/validation.ts";
+import { HttpError } from "../errors.ts";
+import { type Route, route } from "../route.ts";
+
+const QueueParams = v.object({ queue: NameSchema });
+const JobParams = v.object({ queue: NameSchema, id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)) });
+const count = (max: number) => v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number), v.maxValue(max)));
+const Page = { offset: count(1_000_000), limit: count(1_000) };
+export const NewJobBody = v.strictObject({
+  /** Name of a job definition registered on the queue. */
+  name: NameSchema,
+  payload: v.unknown(),
+  options: v.optional(JobOptionsFields),
+});
+
+/** Jobs, queues and the dead-letter store. */
+export function jobRoutes(conveyor: Conveyor): Route[] {
+  /** The job's definition, with the payload checked against its schema here, before the core sees it. */
+  const definition = (queue: string, name: string, payload: unknown, where: string) => {
+    const found = conveyor.queue(queue).definitions.get(name);
+    if (!found) throw new HttpError(400, "UNKNOWN_JOB", `No job named "${name}" is registered on queue "${queue}" in this server`);
+    const result = v.safeParse(found.schema, payload);
+    if (!result.success) {
+      const issues = describeIssues(result.issues).map((i) => ({ ...i, path: i.path ? `${where}.${i.path}` : where }));
+      throw new HttpError(400, "VALIDATION_FAILED", `Invalid ${where} for job "${name}": ${issues.slice(0, 3).map((i) => `${i.path} ${i.message}`).join("; ")}`, { issues });
+    }
+    return found;
+  };
+  const found = <T>(value: T | null, what: string): T => {
+    if (value === null) throw new HttpError(404, "JOB_NOT_FOUND", `No ${what}`);
+    return value;
+  };
+  return [
+    route({
+      method: "get", path: "/queues", tag: "queues", scope: "jobs:read", summary: "Every queue this server knows, with counts per state",
+      handle: async () => ({
+        queues: await Promise.all([...conveyor.queues.values()].map(async (q) => ({ name: q.name, paused: await q.isPaused(), counts: await q.counts() }))),
+      }),
+    }),
+    route({
+      method: "post", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:write", status: 201, summary: "Enqueue one job",
+      params: QueueParams, body: NewJobBody,
+      handle: async ({ params, body }) => ({
+        job: await conveyor.queue(params.queue).add(definition(params.queue, body.name, body.payload, "body.payload"), body.payload as never, body.options),
+      }),
+    }),
+    route({
+      method: "post", path: "/queues/:queue/jobs/bulk", tag: "jobs", scope: "jobs:write", status: 201, summary: "Enqueue up to 1,000 jobs, all or none",
+      params: QueueParams, body: v.strictObject({ jobs: v.pipe(v.array(NewJobBody), v.minLength(1), v.maxLength(1_000)) }),
+      handle: async ({ params, body }) => ({
+        jobs: await conveyor.queue(params.queue).addBulk(
+          body.jobs.map((j, i) => ({ job: definition(params.queue, j.name, j.payload, `body.jobs.${i}.payload`), payload: j.payload, options: j.options })),
+        ),
+      }),
+    }),
+    route({
+      method: "get", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:read", summary: "Jobs in one state, a page at a time",
+      params: QueueParams, query: v.strictObject({ state: v.picklist(JOB_STATES), ...Page }),
+      handle: async ({ params, query }) => ({ jobs: await conveyor.queue(params.queue).list(query.state, { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
+    }),
+    route({
+      method: "get", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:read", summary: "One job",
+      params: JobParams,
+      handle: async ({ params }) => ({ job: found(await conveyor.queue(params.queue).get(params.id), `job ${params.id} in queue "${params.queue}"`) }),
+    }),
+    route({
+      method: "post", path: "/queues/:queue/jobs/:id/cancel", tag: "jobs", scope: "jobs:write", summary: "Cancel a waiting, delayed or active job",
+      params: JobParams,
+      handle: async ({ params }) => ({ previous: await conveyor.queue(params.queue).cancel(params.id) }),
+    }),
+    route({
+      method: "post", path: "/queues/:queue/jobs/:id/retry", tag: "jobs", scope: "jobs:write", summary: "Retry a failed, dead or cancelled job",
+      params: JobParams,
+      handle: async ({ params }) => ({ job: await conveyor.queue(params.queue).retry(params.id) }),
+    }),
+    route({
+      method: "delete", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:write", summary: "Remove a job that is not active",
+      params: JobParams,
+      handle: async ({ params }) => {
+        await conveyor.queue(params.queue).remove(params.id);
+        return { removed: params.id };
+      },
+    }),
+    route({
+      method: "post", path: "/queues/:queue/pause", tag: "queues", scope: "jobs:write", summary: "Stop every worker of the queue taking jobs",
+      params: QueueParams,
+      handle: async ({ params }) => {
+        await conveyor.queue(params.queue).pause();
+        return { paused: true };
+      },
+    }),
+    route({
+      method: "post", path: "/queues/:queue/resume", tag: "queues", scope: "jobs:write", summary: "Let the queue's workers take jobs again",
+      params: QueueParams,
+      handle: async ({ params }) => {
+        await conveyor.queue(params.queue).resume();
+        return { paused: false };
+      },
+    }),
+    route({
+      method: "get", path: "/queues/:queue/dead", tag: "dead letters", scope: "jobs:read", summary: "The dead-letter store, newest first",
+      params: QueueParams, query: v.strictObject(Page),
+      handle: async ({ params, query }) => ({ jobs: await conveyor.queue(params.queue).list("dead", { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
+    }),
+    route({
+      method: "post", path: "/queues/:queue/dead/retry", tag: "dead letters", scope: "jobs:write", summary: "Retry dead jobs: the ids given, or up to 1,000",
+      params: QueueParams, body: v.strictObject({ ids: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(1_000))) }),
+      handle: async ({ params, body }) => {
+        const queue = conveyor.queue(params.queue);
+        const ids = body.ids ?? (await queue.list("dead", { limit: 1_000 })).map((j) => j.id);
+        const retried: string[] = [];
+        for (const id of ids) retried.push((await queue.retry(id)).id);
+        return { retried };
+      },
+    }),
+    route({
+      method: "delete", path: "/queues/:queue/dead", tag: "dead letters", scope: "jobs:write", summary: "Purge the dead-letter store",
+      params: QueueParams,
+      handle: async ({ params }) => ({ purged: await conveyor.queue(params.queue).clean("dead") }),
+    }),
+    route({
+      method: "get", path: "/queues/:queue/events", tag: "queues", scope: "jobs:read", summary: "Live lifecycle events as Server-Sent Events",
+      params: QueueParams, query: v.strictObject({ types: v.optional(v.pipe(v.string(), v.transform((s) => s.split(",")), v.array(v.picklist(EVENT_TYPES)))) }),
+      handle: ({ c, params, query }) => {
+        const queue = conveyor.queue(params.queue);
+        return streamSSE(c, async (sse) => {
+          const reader = queue.events.stream({ types: query.types }).getReader();
+          sse.onAbort(() => void reader.cancel());
+          await queue.events.ready();
+          await sse.writeSSE({ event: "ready", data: "{}" });
+          for (let next = await reader.read(); !next.done; next = await reader.read()) {
+            await sse.writeSSE({ event: next.value.type, data: JSON.stringify(next.value) });
+          }
+        });
+      },
+    }),
+  ];
+}
