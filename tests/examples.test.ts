@@ -29,3 +29,46 @@ test(`the demo runs to completion on ${runtime}`, async () => {
   assert.match(output, /poison-message: unrecoverable after 1 attempt\(s\)/);
   assert.match(output, /flaky-webhook retry 3/);
 });
+
+const SERVER = { node: "examples/server-node.ts", deno: "examples/server-deno.ts", bun: "examples/server-bun.ts" }[runtime];
+
+test(`the demo server serves the app over real HTTP on ${runtime}, with the token it prints`, async () => {
+  const [command, args] = scriptCommand(SERVER);
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PORT: "0", NO_COLOR: "1" } });
+  let output = "";
+  child.stdout.on("data", (chunk) => output += chunk);
+  child.stderr.on("data", (chunk) => output += chunk);
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    const started = Date.now();
+    while (!/token: \S+/.test(output)) {
+      if (Date.now() - started > 30_000 || child.exitCode !== null) throw new Error(`the server did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const url = output.match(/listening on (\S+)/)![1]!;
+    const token = output.match(/token: (\S+)/)![1]!;
+    const auth = { authorization: `Bearer ${token}` };
+    const added = await fetch(`${url}/queues/emails/jobs`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ name: "send-email", payload: { to: "ada@example.com" } }),
+    });
+    assert.equal(added.status, 201, await added.clone().text());
+    const { job } = await added.json() as { job: { id: string } };
+    let state = "";
+    for (let i = 0; i < 200 && state !== "completed"; i++) {
+      state = ((await (await fetch(`${url}/queues/emails/jobs/${job.id}`, { headers: auth })).json()) as { job: { state: string } }).job.state;
+      if (state !== "completed") await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(state, "completed", "the server's worker ran it");
+    assert.equal((await fetch(`${url}/queues`)).status, 401, "no token, no entry");
+    const bad = await fetch(`${url}/queues/emails/jobs`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{oops" });
+    assert.deepEqual([bad.status, ((await bad.json()) as { error: { code: string } }).error.code], [400, "INVALID_JSON"]);
+    const schedules = await (await fetch(`${url}/schedules`, { headers: auth })).json() as { schedules: { id: string }[] };
+    assert.deepEqual(schedules.schedules.map((s) => s.id), ["heartbeat"]);
+    assert.equal((await fetch(`${url}/openapi.json`)).status, 200);
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
+  }
+});

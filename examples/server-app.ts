@@ -1,0 +1,56 @@
+// The demo server's app, the same on every runtime: the embedded memory store, two workers, a
+// schedule, rate-limited JWT-protected routes under /jobs, and a token to try them with.
+import process from "node:process";
+import { Hono } from "hono";
+import { SignJWT } from "jose";
+import * as v from "valibot";
+import { createApp, createConveyor, defineJob, every, RateLimiter } from "../mod.ts";
+import { sendEmail } from "./demo-jobs.ts";
+
+export const heartbeat = defineJob("heartbeat", v.object({ note: v.string() }));
+
+export async function demoServer() {
+  const conveyor = createConveyor();
+  conveyor.worker("emails", { concurrency: 4 }).handle(sendEmail, async ({ to }, ctx) => {
+    await ctx.log(`sending to ${to}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return { delivered: to };
+  });
+  conveyor.worker("ops").handle(heartbeat, ({ note }) => ({ ok: note }));
+  const scheduler = conveyor.scheduler();
+  await scheduler.schedule("heartbeat", every(10, "seconds"), { queue: "ops", job: heartbeat, payload: { note: "still here" } });
+
+  // A fresh secret per start unless one is given: the token printed below is the way in.
+  const secret = process.env.CONVEYOR_SECRET ?? [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const auth = { secret, issuer: "conveyor-demo", audience: "conveyor" };
+  const app = new Hono();
+  app.get("/", (c) => c.text("Conveyor demo: the API is under /jobs (see /jobs/openapi.json)\n"));
+  app.route("/jobs", createApp(conveyor, {
+    auth,
+    scheduler,
+    basePath: "/jobs",
+    rateLimit: { limiter: new RateLimiter({ rule: { algorithm: "token-bucket", capacity: 100, refillPerSecond: 50 } }) },
+  }));
+  const token = await new SignJWT({ scope: "admin" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject("demo")
+    .setIssuer(auth.issuer)
+    .setAudience(auth.audience)
+    .setExpirationTime("12h")
+    .sign(new TextEncoder().encode(secret));
+  return { app, conveyor, token };
+}
+
+/** What every runtime's server prints once it listens. */
+export function announce(port: number, token: string): void {
+  const url = `http://127.0.0.1:${port}/jobs`;
+  console.log(`Conveyor demo listening on ${url}`);
+  console.log(`token: ${token}`);
+  console.log("try:");
+  console.log(`  export TOKEN=${token}`);
+  console.log(`  curl -s -H "Authorization: Bearer $TOKEN" ${url}/queues`);
+  console.log(`  curl -s -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\`);
+  console.log(`    -d '{"name":"send-email","payload":{"to":"ada@example.com"}}' ${url}/queues/emails/jobs`);
+  console.log(`  curl -s -H "Authorization: Bearer $TOKEN" "${url}/health?format=text"`);
+  console.log(`  curl -sN -H "Authorization: Bearer $TOKEN" ${url}/queues/emails/events`);
+}
