@@ -134,4 +134,27 @@ describe("Redis across processes", () => {
     await Promise.all(workers.map((w) => w.kill()));
     await conveyor.close();
   });
+
+  test("an HTTP rate limit on Redis is shared by two server processes", async () => {
+    const prefix = `http-${crypto.randomUUID().slice(0, 8)}`;
+    const servers = [0, 1].map(() => startScript("tests/fixtures/http-server.ts", { REDIS_URL: redis.url, PREFIX: prefix }));
+    children.push(...servers);
+    const ports: number[] = [];
+    for (const server of servers) {
+      await waitUntil(() => /listening \d+/.test(server.output()), 20_000, "the server to listen").catch(() => {
+        throw new Error(server.output());
+      });
+      ports.push(Number(server.output().match(/listening (\d+)/)![1]));
+    }
+    const statuses: number[] = [];
+    for (let i = 0; i < 16; i++) {
+      const res = await fetch(`http://127.0.0.1:${ports[i % 2]}/queues`);
+      statuses.push(res.status);
+      if (res.status === 429) assert.ok(Number(res.headers.get("retry-after")) > 0);
+      await res.body?.cancel();
+    }
+    assert.equal(statuses.filter((s) => s === 200).length, 10, `one limit of 10 across both servers: ${statuses.join(",")}`);
+    assert.deepEqual(statuses.slice(10), [429, 429, 429, 429, 429, 429]);
+    await Promise.all(servers.map((s) => s.kill()));
+  });
 });

@@ -335,8 +335,9 @@ export class Scheduler {
     const next = armed.timing.next(evaluatedAt);
     const now = clock.now();
     if (next === null || next > armed.lastEligible) return;
-    // Timers may fire a little early; the evaluation then finds nothing due and re-arms.
-    armed.timer = clock.setTimeout(() => void this.#run(armed), Math.max(1, next - now));
+    // A tick already past (the evaluation took a while) runs at once; a timer that fires a little
+    // early finds nothing due and re-arms for the rest.
+    armed.timer = clock.setTimeout(() => void this.#run(armed), Math.max(0, next - now));
   }
 
   #disarm(id: string): void {
