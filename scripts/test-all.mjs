@@ -48,8 +48,8 @@ const steps = [
 ].filter(([name]) => only.length === 0 || only.some((o) => name.startsWith(o)));
 
 // A runtime that hangs (a handle left open, a deadlock) is killed with everything it started
-// and counted as failed, so the command always ends. Each takes about a minute here.
-const stepLimitMs = Number(process.env.CONVEYOR_TEST_STEP_LIMIT_MS ?? 6 * 60_000);
+// and counted as failed, so the command always ends. Each takes one to two minutes here.
+const stepLimitMs = Number(process.env.CONVEYOR_TEST_STEP_LIMIT_MS ?? 10 * 60_000);
 
 function run(command, args) {
   return new Promise((resolve) => {
