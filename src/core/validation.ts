@@ -14,7 +14,8 @@ export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): Validat
   });
 }
 
-function summarise(issues: readonly ValidationIssue[]): string {
+/** The first few issues in one line, for an error message. */
+export function summarise(issues: readonly ValidationIssue[]): string {
   const shown = issues.slice(0, 3).map((i) => `${i.path || "(root)"} ${i.message}`).join("; ");
   return issues.length > 3 ? `${shown}; and ${issues.length - 3} more` : shown;
 }

@@ -467,7 +467,11 @@ export class Worker extends EventTarget implements ContextHost {
 
   /** True while the queue-wide rate limit is used up; the due timer wakes the worker after. */
   #holdingForLimit(): boolean {
-    if (this.#limitedUntil <= this.#clock.now()) return false;
+    if (this.#limitedUntil === 0) return false; // the pump's fast path: no clock read
+    if (this.#limitedUntil <= this.#clock.now()) {
+      this.#limitedUntil = 0;
+      return false;
+    }
     this.#armDueTimer(this.#limitedUntil);
     return true;
   }

@@ -1,7 +1,7 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { Context, Hono } from "hono";
 import * as v from "valibot";
-import { describeIssues } from "../core/validation.ts";
+import { describeIssues, summarise } from "../core/validation.ts";
 import { type Caller, requireScope } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 
@@ -51,12 +51,16 @@ export function route<P extends Schema = v.ObjectSchema<{}, undefined>, Q extend
   return spec as unknown as Route;
 }
 
-function parsed(schema: Schema | undefined, value: unknown, where: string): unknown {
-  if (!schema) return value;
+/** Parses part of a request; failure is a 400 whose issue paths start at `where` ("body.payload.to"). */
+export function validated<S extends Schema>(schema: S, value: unknown, where: string, what = where): v.InferOutput<S> {
   const result = v.safeParse(schema, value);
   if (result.success) return result.output;
   const issues = describeIssues(result.issues).map((i) => ({ ...i, path: i.path ? `${where}.${i.path}` : where }));
-  throw new HttpError(400, "VALIDATION_FAILED", `Invalid ${where}: ${issues.slice(0, 3).map((i) => `${i.path} ${i.message}`).join("; ")}`, { issues });
+  throw new HttpError(400, "VALIDATION_FAILED", `Invalid ${what}: ${summarise(issues)}`, { issues });
+}
+
+function parsed(schema: Schema | undefined, value: unknown, where: string): unknown {
+  return schema ? validated(schema, value, where) : value;
 }
 
 async function readJson(c: Context): Promise<unknown> {

@@ -1,4 +1,4 @@
-import { connect, type RedisClient, type RedisConnection } from "../store/redis/connection.ts";
+import { closeClient, connect, type RedisClient, type RedisConnection } from "../store/redis/connection.ts";
 import { LuaScript } from "../store/redis/scripts.ts";
 import type { RateLimitBackend } from "./limiter.ts";
 import type { RateLimitDecision, RateLimitRule } from "./rules.ts";
@@ -95,6 +95,6 @@ export class RedisRateLimitBackend implements RateLimitBackend {
 
   async close(): Promise<void> {
     const { client, owned } = await this.#connection.catch(() => ({ client: undefined, owned: false }));
-    if (owned && client) await client.quit().catch(() => client.disconnect());
+    if (owned && client) await closeClient(client);
   }
 }

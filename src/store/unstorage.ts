@@ -153,7 +153,7 @@ export class UnstorageStore implements QueueStore {
   }
   async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
     const base = `${this.#prefix}_records:${encode(namespace)}:`;
-    const keys = (await this.#storage.getKeys(base)).filter((key) => key.startsWith(base)).sort();
+    const keys = (await this.#storage.getKeys(base)).filter((key) => key.startsWith(base));
     const items = keys.length ? await this.#storage.getItems(keys) : [];
     return items.map(({ key, value }) => ({ key: decodeURIComponent(key.slice(base.length)), value: value as T }))
       .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);

@@ -5,9 +5,8 @@ import { EVENT_TYPES } from "../../core/events.ts";
 import { JOB_STATES } from "../../core/job.ts";
 import { JobOptionsFields } from "../../core/job-options.ts";
 import { NameSchema } from "../../core/names.ts";
-import { describeIssues } from "../../core/validation.ts";
 import { HttpError } from "../errors.ts";
-import { type Route, route } from "../route.ts";
+import { type Route, route, validated } from "../route.ts";
 
 const QueueParams = v.object({ queue: NameSchema });
 const JobParams = v.object({ queue: NameSchema, id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)) });
@@ -26,11 +25,7 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
   const definition = (queue: string, name: string, payload: unknown, where: string) => {
     const found = conveyor.queue(queue).definitions.get(name);
     if (!found) throw new HttpError(400, "UNKNOWN_JOB", `No job named "${name}" is registered on queue "${queue}" in this server`);
-    const result = v.safeParse(found.schema, payload);
-    if (!result.success) {
-      const issues = describeIssues(result.issues).map((i) => ({ ...i, path: i.path ? `${where}.${i.path}` : where }));
-      throw new HttpError(400, "VALIDATION_FAILED", `Invalid ${where} for job "${name}": ${issues.slice(0, 3).map((i) => `${i.path} ${i.message}`).join("; ")}`, { issues });
-    }
+    validated(found.schema, payload, where, `${where} for job "${name}"`);
     return found;
   };
   const found = <T>(value: T | null, what: string): T => {

@@ -35,10 +35,6 @@ export class EventHub {
     this.#watch = options.watch;
   }
 
-  wants(queue: string, type: ConveyorEventType): boolean {
-    return (this.#queues.get(queue)?.byType.get(type)?.size ?? 0) > 0;
-  }
-
   deliver(queue: string, events: readonly ConveyorEventData[]): void {
     const listeners = this.#queues.get(queue);
     if (!listeners) return;

@@ -123,7 +123,7 @@ export class DenoKvStore implements QueueStore {
         if (rule) retention.set(step.job.state, rule);
       };
     });
-    for (const [state, rule] of retention) await this.#applyRetention(keys, state, rule, now);
+    for (const [state, rule] of retention) await this.#applyRetention(keys, queue, state, rule, now);
     const claim = request.claim;
     const claimedJobs = claim ? await this.claim(queue, { ...claim, now }) : undefined;
     return { finished, claimed: claimedJobs };
@@ -173,7 +173,7 @@ export class DenoKvStore implements QueueStore {
       for (const event of step.events) tx.emit(event);
       if (!await this.#commit(tx, queue, now)) continue;
       (step.requeued ? requeued : failed).push(step.job);
-      if (step.job.state === "failed") await this.#applyRetention(keys, "failed", step.job.removeOnFail, now);
+      if (step.job.state === "failed") await this.#applyRetention(keys, queue, "failed", step.job.removeOnFail, now);
     }
     return { requeued, failed };
   }
@@ -192,7 +192,7 @@ export class DenoKvStore implements QueueStore {
     });
     if ((result as CancelResult).status === "cancelled") {
       const job = await this.#read(keys, id);
-      if (job) await this.#applyRetention(keys, "cancelled", job.job.removeOnFail, now);
+      if (job) await this.#applyRetention(keys, queue, "cancelled", job.job.removeOnFail, now);
     }
     return result;
   }
@@ -536,8 +536,7 @@ export class DenoKvStore implements QueueStore {
   }
 
   /** Trims one finished state to a retention rule, oldest first. Best effort: it runs after the commit. */
-  async #applyRetention(keys: QueueKeys, state: JobState, rule: RetentionRule, now: number): Promise<void> {
-    const queue = keys.base[2] as string;
+  async #applyRetention(keys: QueueKeys, queue: string, state: JobState, rule: RetentionRule, now: number): Promise<void> {
     if (rule.count !== null) {
       const excess = counterValue((await this.#get(keys.count(state))).value) - rule.count;
       if (excess > 0) await this.#deleteIndexed(keys, queue, { prefix: keys.index(state) }, excess);
