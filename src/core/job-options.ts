@@ -37,6 +37,8 @@ export interface JobOptions extends JobSettings {
   jobId?: string;
   /** While a job with this key is waiting, delayed or active, adding another returns it. @default none */
   dedupKey?: string;
+  /** Who enqueues the job, kept on it for the audit trail. Not accepted from HTTP bodies: the app sets it from the token. @default null */
+  createdBy?: string;
 }
 
 export const DEFAULT_RETENTION: RetentionRule = Object.freeze({ count: 1000, ageMs: null });
@@ -93,7 +95,7 @@ export const JobOptionsFields = v.strictObject({
 });
 
 export const JobOptionsSchema = v.pipe(
-  JobOptionsFields,
+  v.strictObject({ ...JobOptionsFields.entries, createdBy: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))) }),
   v.check((o) => o.delayMs === undefined || o.runAt === undefined, "give delayMs or runAt, not both"),
 );
 
@@ -129,5 +131,6 @@ export function buildNewJob(
     removeOnComplete: retentionRule(o?.removeOnComplete ?? defaults.removeOnComplete),
     removeOnFail: retentionRule(o?.removeOnFail ?? defaults.removeOnFail),
     deadLetter: o?.deadLetter ?? defaults.deadLetter ?? true,
+    createdBy: o?.createdBy ?? null,
   };
 }

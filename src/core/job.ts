@@ -36,6 +36,13 @@ export interface DeadLetterInfo {
   readonly error: ErrorInfo | null;
 }
 
+/** The last hand-made change to a job, and who made it (the caller's id, e.g. a JWT subject). */
+export interface JobChange {
+  readonly action: "cancel" | "retry";
+  readonly by: string;
+  readonly at: number;
+}
+
 /** The holder of an active job; only the holder of `token` may finish it. */
 export interface Lease {
   readonly token: string;
@@ -81,6 +88,10 @@ export interface Job<Payload = unknown, Result = unknown> {
   /** Final failures go to the dead-letter store (`dead`) rather than `failed`. */
   readonly deadLetter: boolean;
   readonly dead: DeadLetterInfo | null;
+  /** Who enqueued the job, when the producer said (`add(…, { createdBy })`; the HTTP app gives the token's subject). */
+  readonly createdBy: string | null;
+  /** The last cancel or retry made with `{ by }`. */
+  readonly changedBy: JobChange | null;
 }
 
 /** What a producer hands the store; the store assigns id (unless given), seq and state. */
@@ -98,6 +109,7 @@ export interface NewJob {
   readonly removeOnComplete: RetentionRule;
   readonly removeOnFail: RetentionRule;
   readonly deadLetter: boolean;
+  readonly createdBy: string | null;
 }
 
 export const PENDING_STATES: ReadonlySet<JobState> = new Set(["waiting", "delayed", "active"]);
@@ -135,5 +147,7 @@ export function initialJob(input: NewJob, id: string, queue: string, seq: number
     removeOnFail: input.removeOnFail,
     deadLetter: input.deadLetter,
     dead: null,
+    createdBy: input.createdBy,
+    changedBy: null,
   };
 }

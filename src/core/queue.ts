@@ -25,6 +25,15 @@ const PageSchema = v.strictObject({
 });
 const StateSchema = v.picklist(JOB_STATES);
 
+/** Options of a hand-made change (cancel, retry). */
+export interface ChangeOptions {
+  /** Who makes the change, recorded on the job as `changedBy`. @default nobody named */
+  by?: string;
+}
+
+const ChangeOptionsSchema = v.strictObject({ by: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))) });
+const changer = (options: ChangeOptions) => parseArgument(ChangeOptionsSchema, options, "change options").by ?? null;
+
 /**
  * The producer's and operator's view of one named queue: add jobs, look them up, cancel,
  * retry, pause. Workers consume it; events from every worker arrive on `events`.
@@ -109,16 +118,16 @@ export class Queue {
    * Cancels a waiting, delayed or active job (an active job's signal is aborted). Returns the
    * state it was in.
    */
-  async cancel(id: string): Promise<JobState> {
-    const result = await this.#store.cancel(this.name, id, this.#clock.now());
+  async cancel(id: string, options: ChangeOptions = {}): Promise<JobState> {
+    const result = await this.#store.cancel(this.name, id, this.#clock.now(), changer(options));
     if (result.status === "cancelled") return result.previous;
     if (result.status === "not-found") throw this.#notFound(id);
     throw new ConveyorError("INVALID_STATE", `Job ${id} is already ${result.state}; only waiting, delayed or active jobs can be cancelled`);
   }
 
   /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts. */
-  async retry(id: string): Promise<Job> {
-    const job = await this.#store.retry(this.name, id, this.#clock.now());
+  async retry(id: string, options: ChangeOptions = {}): Promise<Job> {
+    const job = await this.#store.retry(this.name, id, this.#clock.now(), changer(options));
     if (job) return job;
     const current = await this.#store.get(this.name, id);
     if (!current) throw this.#notFound(id);

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Conveyor } from "../core/conveyor.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
@@ -22,6 +22,26 @@ export interface AppOptions {
   scheduler?: Scheduler;
   /** Where the app is mounted, for the paths in /openapi.json. @default "" */
   basePath?: string;
+}
+
+/**
+ * Bodies over `maxBytes` get 413. A declared Content-Length is checked from the header alone:
+ * hono's bodyLimit reads `c.req.raw.body`, which makes @hono/node-server build a full Request
+ * for every call (measured: a third of the app's throughput); streamed bodies still go through it.
+ */
+function sizeLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+  const tooLarge = () => {
+    throw new HttpError(413, "PAYLOAD_TOO_LARGE", `The body is larger than ${maxBytes} bytes`);
+  };
+  const streamed = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  return async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      return Number(length) > maxBytes ? tooLarge() : await next();
+    }
+    return await streamed(c, next);
+  };
 }
 
 /**
@@ -55,12 +75,7 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   app.onError(errorResponse);
   app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`), 404));
   app.get("/openapi.json", (c) => c.json(document));
-  app.use("*", bodyLimit({
-    maxSize: options.bodyLimitBytes ?? 1024 * 1024,
-    onError: () => {
-      throw new HttpError(413, "PAYLOAD_TOO_LARGE", `The body is larger than ${options.bodyLimitBytes ?? 1024 * 1024} bytes`);
-    },
-  }));
+  app.use("*", sizeLimit(options.bodyLimitBytes ?? 1024 * 1024));
   app.use("*", async (c, next) => {
     c.set("caller", authenticator ? await authenticator.verify(c.req.header("authorization")) : ANONYMOUS);
     await next();

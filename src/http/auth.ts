@@ -24,19 +24,27 @@ export interface Caller {
 
 export const ANONYMOUS: Caller = Object.freeze({ subject: null, scopes: new Set(["admin"]) });
 
+/** Tokens verified lately, so a client's every request does not pay for a signature check. */
+const VERIFIED_CACHE_SIZE = 1_000;
+/** A cached verification is reused this long at most (a key removed from a JWKS stops working within it). */
+const VERIFIED_CACHE_MS = 60_000;
+
 /** Verifies bearer tokens with jose; one per app. */
 export class Authenticator {
-  readonly #key: Uint8Array | CryptoKey | ReturnType<typeof createRemoteJWKSet>;
+  readonly #key: Promise<CryptoKey> | CryptoKey | ReturnType<typeof createRemoteJWKSet>;
   readonly #options: AuthOptions;
   readonly #algorithms: string[] | undefined;
+  /** token → who it names and until when that may be reused (the token's exp, capped). Insertion order is age. */
+  readonly #verified = new Map<string, { caller: Caller; until: number }>();
 
   constructor(options: AuthOptions) {
     const given = [options.secret, options.publicKey, options.jwksUrl].filter((x) => x !== undefined).length;
     if (given !== 1) throw new TypeError("auth needs exactly one of { secret, publicKey, jwksUrl } (or auth: false)");
     if (options.secret !== undefined && options.secret.length < 32) throw new RangeError("auth.secret must be at least 32 characters for HS256");
     this.#options = options;
+    // An imported key, once: jose would import raw secret bytes again on every verification.
     this.#key = options.secret !== undefined
-      ? new TextEncoder().encode(options.secret)
+      ? crypto.subtle.importKey("raw", new TextEncoder().encode(options.secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
       : options.publicKey ?? createRemoteJWKSet(new URL(options.jwksUrl!));
     this.#algorithms = options.secret !== undefined ? ["HS256"] : undefined;
   }
@@ -44,9 +52,14 @@ export class Authenticator {
   async verify(header: string | undefined): Promise<Caller> {
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header ?? "");
     if (!match) throw new HttpError(401, "UNAUTHENTICATED", "A bearer token is required (Authorization: Bearer <JWT>)", { headers: { "WWW-Authenticate": "Bearer" } });
+    const token = match[1]!;
+    const now = Date.now();
+    const cached = this.#verified.get(token);
+    if (cached && cached.until > now) return cached.caller;
+    if (cached) this.#verified.delete(token);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(match[1]!, this.#key as Uint8Array, {
+      ({ payload } = await jwtVerify(token, (await this.#key) as CryptoKey, {
         issuer: this.#options.issuer,
         audience: this.#options.audience,
         clockTolerance: this.#options.clockToleranceSec ?? 5,
@@ -62,7 +75,16 @@ export class Authenticator {
     }
     const raw = payload[this.#options.scopeClaim ?? "scope"];
     const scopes = new Set(typeof raw === "string" ? raw.split(" ").filter(Boolean) : Array.isArray(raw) ? raw.map(String) : []);
-    return { subject: payload.sub ?? null, scopes };
+    const caller: Caller = { subject: payload.sub ?? null, scopes };
+    this.#remember(token, caller, payload, now);
+    return caller;
+  }
+
+  #remember(token: string, caller: Caller, payload: JWTPayload, now: number): void {
+    // Only tokens that are already valid and say when they end; nbf-in-the-future ones are checked each time.
+    if (typeof payload.exp !== "number" || (typeof payload.nbf === "number" && payload.nbf * 1000 > now)) return;
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(token, { caller, until: Math.min(payload.exp * 1000, now + VERIFIED_CACHE_MS) });
   }
 }
 

@@ -292,7 +292,11 @@ export class Scheduler {
       throw new ConveyorError("UNKNOWN_JOB", `Schedule "${record.id}" enqueues job "${record.job}", which is not registered on queue "${record.queue}" in this process`);
     }
     const jobId = tick === undefined ? undefined : `schedule:${record.id}:${tick}`;
-    return await queue.add(definition, record.payload as never, { ...record.jobOptions, ...(jobId ? { jobId } : {}) } as JobOptions);
+    return await queue.add(definition, record.payload as never, {
+      ...record.jobOptions,
+      ...(jobId ? { jobId } : {}),
+      createdBy: `schedule:${record.id}`,
+    } as JobOptions);
   }
 
   async #refresh(): Promise<void> {

@@ -131,9 +131,10 @@ export interface QueueStore {
   /** Finds active jobs whose lease expired: requeues them, or fails those stalled too often. */
   recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult>;
 
-  cancel(queue: string, id: string, now: number): Promise<CancelResult>;
-  /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts. */
-  retry(queue: string, id: string, now: number): Promise<Job | null>;
+  /** `by`, when given, is recorded on the job as `changedBy`. */
+  cancel(queue: string, id: string, now: number, by?: string | null): Promise<CancelResult>;
+  /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts; records `by` like cancel. */
+  retry(queue: string, id: string, now: number, by?: string | null): Promise<Job | null>;
   /** Deletes a job that is not active; false if it does not exist or is active. */
   remove(queue: string, id: string, now: number): Promise<boolean>;
   /** Deletes up to `limit` jobs of one finished state that finished at or before `cutoff`, oldest first. */

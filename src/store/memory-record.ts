@@ -42,6 +42,8 @@ export function copyJob(job: JobRecord): Job {
     removeOnFail: job.removeOnFail,
     deadLetter: job.deadLetter,
     dead: job.dead,
+    createdBy: job.createdBy,
+    changedBy: job.changedBy,
   };
 }
 

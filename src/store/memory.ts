@@ -286,12 +286,13 @@ export class MemoryStore implements QueueStore {
     return { requeued, failed };
   }
 
-  async cancel(queue: string, id: string, now: number): Promise<CancelResult> {
+  async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
     const q = this.#queue(queue);
     const job = q.jobs.get(id);
     if (!job) return { status: "not-found" };
     if (!PENDING_STATES.has(job.state)) return { status: "finished", state: job.state };
     const previous = job.state;
+    if (by !== null) job.changedBy = { action: "cancel", by, at: now };
     this.#finish(q, job, "cancelled", now);
     this.#compact(q);
     this.#applyRetention(q, "cancelled", job.removeOnFail, now);
@@ -299,7 +300,7 @@ export class MemoryStore implements QueueStore {
     return { status: "cancelled", previous };
   }
 
-  async retry(queue: string, id: string, now: number): Promise<Job | null> {
+  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<Job | null> {
     const q = this.#queue(queue);
     const job = q.jobs.get(id);
     if (!job || !(job.state === "failed" || job.state === "dead" || job.state === "cancelled")) return null;
@@ -307,6 +308,7 @@ export class MemoryStore implements QueueStore {
       if (q.dedup.has(job.dedupKey)) return null;
       q.dedup.set(job.dedupKey, id);
     }
+    if (by !== null) job.changedBy = { action: "retry", by, at: now };
     job.attemptsMade = 0;
     job.stalls = 0;
     job.dead = null;

@@ -111,11 +111,11 @@ export class UnstorageStore implements QueueStore {
   async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
     return await this.#write(this.#memory.recoverStalled(queue, now, maxStalls));
   }
-  async cancel(queue: string, id: string, now: number): Promise<CancelResult> {
-    return await this.#write(this.#memory.cancel(queue, id, now));
+  async cancel(queue: string, id: string, now: number, by?: string | null): Promise<CancelResult> {
+    return await this.#write(this.#memory.cancel(queue, id, now, by));
   }
-  async retry(queue: string, id: string, now: number): Promise<Job | null> {
-    return await this.#write(this.#memory.retry(queue, id, now));
+  async retry(queue: string, id: string, now: number, by?: string | null): Promise<Job | null> {
+    return await this.#write(this.#memory.retry(queue, id, now, by));
   }
   async remove(queue: string, id: string, now: number): Promise<boolean> {
     return await this.#write(this.#memory.remove(queue, id, now));

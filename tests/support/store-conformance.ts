@@ -25,6 +25,7 @@ export function newJob(overrides: Partial<NewJob> = {}): NewJob {
     removeOnComplete: { count: null, ageMs: null },
     removeOnFail: { count: null, ageMs: null },
     deadLetter: true,
+    createdBy: null,
     ...overrides,
   };
 }
@@ -217,6 +218,21 @@ export function storeConformance(backend: Backend): void {
       const failed = await fail(store, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
       assert.equal(failed?.state, "failed");
       assert.equal(failed?.dead, null);
+    });
+
+    it("records who enqueued a job and who last cancelled or retried it", async (store) => {
+      const [named, anonymous] = await store.enqueue(Q, [newJob({ createdBy: "alice" }), newJob()], T0);
+      assert.equal(named!.job.createdBy, "alice");
+      assert.equal((await store.get(Q, named!.job.id))?.createdBy, "alice");
+      assert.equal((await store.get(Q, anonymous!.job.id))?.createdBy, null);
+      await store.cancel(Q, named!.job.id, T0 + 1, "bob");
+      const cancelled = await store.get(Q, named!.job.id);
+      assert.deepEqual([cancelled?.state, cancelled?.createdBy, cancelled?.changedBy], ["cancelled", "alice", { action: "cancel", by: "bob", at: T0 + 1 }]);
+      const retried = await store.retry(Q, named!.job.id, T0 + 2, "carol");
+      assert.deepEqual(retried?.changedBy, { action: "retry", by: "carol", at: T0 + 2 });
+      assert.deepEqual((await store.get(Q, named!.job.id))?.changedBy, { action: "retry", by: "carol", at: T0 + 2 });
+      await store.cancel(Q, anonymous!.job.id, T0 + 3);
+      assert.equal((await store.get(Q, anonymous!.job.id))?.changedBy, null, "a change without a name records nothing");
     });
 
     it("extends leases held by their token and reports the rest as lost", async (store) => {

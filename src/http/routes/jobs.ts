@@ -5,6 +5,7 @@ import { EVENT_TYPES } from "../../core/events.ts";
 import { JOB_STATES } from "../../core/job.ts";
 import { JobOptionsFields } from "../../core/job-options.ts";
 import { NameSchema } from "../../core/names.ts";
+import type { Caller } from "../auth.ts";
 import { HttpError } from "../errors.ts";
 import { type Route, route, validated } from "../route.ts";
 
@@ -18,6 +19,10 @@ export const NewJobBody = v.strictObject({
   payload: v.unknown(),
   options: v.optional(JobOptionsFields),
 });
+
+/** The token's subject, recorded on the jobs a caller enqueues or changes; nothing when auth is off. */
+const actor = (caller: Caller) => (caller.subject === null ? {} : { createdBy: caller.subject.slice(0, 256) });
+const by = (caller: Caller) => (caller.subject === null ? {} : { by: caller.subject.slice(0, 256) });
 
 /** Jobs, queues and the dead-letter store. */
 export function jobRoutes(conveyor: Conveyor): Route[] {
@@ -42,16 +47,23 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     route({
       method: "post", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:write", status: 201, summary: "Enqueue one job",
       params: QueueParams, body: NewJobBody,
-      handle: async ({ params, body }) => ({
-        job: await conveyor.queue(params.queue).add(definition(params.queue, body.name, body.payload, "body.payload"), body.payload as never, body.options),
+      handle: async ({ params, body, caller }) => ({
+        job: await conveyor.queue(params.queue).add(definition(params.queue, body.name, body.payload, "body.payload"), body.payload as never, {
+          ...body.options,
+          ...actor(caller),
+        }),
       }),
     }),
     route({
       method: "post", path: "/queues/:queue/jobs/bulk", tag: "jobs", scope: "jobs:write", status: 201, summary: "Enqueue up to 1,000 jobs, all or none",
       params: QueueParams, body: v.strictObject({ jobs: v.pipe(v.array(NewJobBody), v.minLength(1), v.maxLength(1_000)) }),
-      handle: async ({ params, body }) => ({
+      handle: async ({ params, body, caller }) => ({
         jobs: await conveyor.queue(params.queue).addBulk(
-          body.jobs.map((j, i) => ({ job: definition(params.queue, j.name, j.payload, `body.jobs.${i}.payload`), payload: j.payload, options: j.options })),
+          body.jobs.map((j, i) => ({
+            job: definition(params.queue, j.name, j.payload, `body.jobs.${i}.payload`),
+            payload: j.payload,
+            options: { ...j.options, ...actor(caller) },
+          })),
         ),
       }),
     }),
@@ -68,12 +80,12 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     route({
       method: "post", path: "/queues/:queue/jobs/:id/cancel", tag: "jobs", scope: "jobs:write", summary: "Cancel a waiting, delayed or active job",
       params: JobParams,
-      handle: async ({ params }) => ({ previous: await conveyor.queue(params.queue).cancel(params.id) }),
+      handle: async ({ params, caller }) => ({ previous: await conveyor.queue(params.queue).cancel(params.id, by(caller)) }),
     }),
     route({
       method: "post", path: "/queues/:queue/jobs/:id/retry", tag: "jobs", scope: "jobs:write", summary: "Retry a failed, dead or cancelled job",
       params: JobParams,
-      handle: async ({ params }) => ({ job: await conveyor.queue(params.queue).retry(params.id) }),
+      handle: async ({ params, caller }) => ({ job: await conveyor.queue(params.queue).retry(params.id, by(caller)) }),
     }),
     route({
       method: "delete", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:write", summary: "Remove a job that is not active",
@@ -107,11 +119,11 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     route({
       method: "post", path: "/queues/:queue/dead/retry", tag: "dead letters", scope: "jobs:write", summary: "Retry dead jobs: the ids given, or up to 1,000",
       params: QueueParams, body: v.strictObject({ ids: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(1_000))) }),
-      handle: async ({ params, body }) => {
+      handle: async ({ params, body, caller }) => {
         const queue = conveyor.queue(params.queue);
         const ids = body.ids ?? (await queue.list("dead", { limit: 1_000 })).map((j) => j.id);
         const retried: string[] = [];
-        for (const id of ids) retried.push((await queue.retry(id)).id);
+        for (const id of ids) retried.push((await queue.retry(id, by(caller))).id);
         return { retried };
       },
     }),

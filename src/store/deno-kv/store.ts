@@ -178,7 +178,7 @@ export class DenoKvStore implements QueueStore {
     return { requeued, failed };
   }
 
-  async cancel(queue: string, id: string, now: number): Promise<CancelResult> {
+  async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
     const keys = this.#queue(queue);
     let result: CancelResult = { status: "not-found" };
     await this.#transact(queue, now, async (tx) => {
@@ -186,7 +186,8 @@ export class DenoKvStore implements QueueStore {
       if (!held) return result = { status: "not-found" };
       if (!PENDING_STATES.has(held.job.state)) return result = { status: "finished", state: held.job.state };
       const previous = held.job.state;
-      this.#write(tx, keys, held, finishedAs(held.job, "cancelled", now));
+      const changedBy = by === null ? held.job.changedBy : { action: "cancel" as const, by, at: now };
+      this.#write(tx, keys, held, finishedAs(held.job, "cancelled", now, { changedBy }));
       tx.emit({ type: "cancelled", queue, at: now, jobId: id, name: held.job.name, previous });
       result = { status: "cancelled", previous };
     });
@@ -197,7 +198,7 @@ export class DenoKvStore implements QueueStore {
     return result;
   }
 
-  async retry(queue: string, id: string, now: number): Promise<Job | null> {
+  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<Job | null> {
     const keys = this.#queue(queue);
     let result: Job | null = null;
     await this.#transact(queue, now, async (tx) => {
@@ -209,7 +210,7 @@ export class DenoKvStore implements QueueStore {
         if ((await this.#get(keys.dedup(held.job.dedupKey))).versionstamp !== null) return;
         tx.check(keys.dedup(held.job.dedupKey), null).set(keys.dedup(held.job.dedupKey), id);
       }
-      const next = retried(held.job, this.#nextSeq(now), now);
+      const next = retried(held.job, this.#nextSeq(now), now, by);
       tx.put(held, next);
       tx.emit({ type: "enqueued", queue, at: now, jobId: id, name: next.name, runAt: now, priority: next.priority });
       result = next;

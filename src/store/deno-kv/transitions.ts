@@ -69,6 +69,7 @@ export function stalled(job: Job, maxStalls: number, seq: number, now: number): 
 }
 
 /** A failed, dead or cancelled job sent back with a fresh set of attempts. */
-export function retried(job: Job, seq: number, now: number): Job {
-  return scheduled(job, now, seq, now, { attemptsMade: 0, stalls: 0, dead: null, finishedAt: null });
+export function retried(job: Job, seq: number, now: number, by: string | null): Job {
+  const changedBy = by === null ? job.changedBy : { action: "retry" as const, by, at: now };
+  return scheduled(job, now, seq, now, { attemptsMade: 0, stalls: 0, dead: null, finishedAt: null, changedBy });
 }

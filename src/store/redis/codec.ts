@@ -24,6 +24,7 @@ type JobData = Pick<
   | "removeOnComplete"
   | "removeOnFail"
   | "deadLetter"
+  | "createdBy"
 >;
 
 export function encodeNewJob(job: NewJob): string[] {
@@ -39,6 +40,7 @@ export function encodeNewJob(job: NewJob): string[] {
     removeOnComplete: job.removeOnComplete,
     removeOnFail: job.removeOnFail,
     deadLetter: job.deadLetter,
+    createdBy: job.createdBy,
   };
   const ret = [
     job.removeOnComplete.count,
@@ -87,6 +89,8 @@ export function decodeJob(queue: string, [flat, logs, id]: Snapshot): Job {
     removeOnFail: data.removeOnFail,
     deadLetter: data.deadLetter,
     dead: json(h.dead) ?? null,
+    createdBy: data.createdBy ?? null,
+    changedBy: json(h.chg) ?? null,
   };
 }
 

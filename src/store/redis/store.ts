@@ -162,15 +162,15 @@ export class RedisStore implements QueueStore {
     };
   }
 
-  async cancel(queue: string, id: string, now: number): Promise<CancelResult> {
-    const [status, state] = await this.#run<[string, string?]>("cancel", queue, now, [id]);
+  async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
+    const [status, state] = await this.#run<[string, string?]>("cancel", queue, now, [id, by ?? ""]);
     if (status === "cancelled") return { status, previous: state as JobState };
     if (status === "finished") return { status, state: state as JobState };
     return { status: "not-found" };
   }
 
-  async retry(queue: string, id: string, now: number): Promise<Job | null> {
-    const reply = await this.#run<Snapshot | "">("retry", queue, now, [id]);
+  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<Job | null> {
+    const reply = await this.#run<Snapshot | "">("retry", queue, now, [id, by ?? ""]);
     return reply === "" ? null : decodeJob(queue, reply);
   }
 

@@ -58,6 +58,12 @@ local function emit(kind, id, name, extra)
     ',"jobId":' .. str(id) .. ',"name":' .. str(name) .. (extra or '') .. '}')
 end
 
+-- Records who made a hand-made change, as JSON the codec reads back as changedBy.
+local function changedBy(id, action, by)
+  if by == '' then return end
+  rcall('HSET', jobKey(id), 'chg', '{"action":"' .. action .. '","by":' .. str(by) .. ',"at":' .. NOWS .. '}')
+end
+
 -- A job with everything a caller needs: its hash, its log lines (read only when it has some), its id.
 local function snapshot(id)
   local flat = rcall('HGETALL', jobKey(id))

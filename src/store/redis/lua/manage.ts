@@ -1,6 +1,6 @@
 /**
  * cancel — cancels a waiting, delayed or active job.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
  * Returns { 'cancelled', previous state } | { 'finished', state } | { 'not-found' }.
  * Publishes: cancelled.
  */
@@ -10,6 +10,7 @@ local h = rcall('HMGET', jobKey(id), 'state', 'name', 'ret', 'dk')
 if not h[1] then return { 'not-found' } end
 if not PENDING[h[1]] then return { 'finished', h[1] } end
 finish(id, h[1], 'cancelled', h[4])
+changedBy(id, 'cancel', ARGV[5])
 emit('cancelled', id, h[2], ',"previous":"' .. h[1] .. '"')
 local _, _, rfCount, rfAge = rules(h[3])
 retain(K.cancelled, rfCount, rfAge)
@@ -18,7 +19,7 @@ return { 'cancelled', h[1] }
 
 /**
  * retry — sends a failed, dead or cancelled job back to waiting with fresh attempts.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
  * Returns the job's snapshot, or '' when it is missing, in another state, or its dedupKey is
  * held by another pending job.  Publishes: enqueued.
  */
@@ -33,6 +34,7 @@ if h[4] and h[4] ~= '' then
 end
 rcall('ZREM', K[state], id)
 rcall('HDEL', jobKey(id), 'dead', 'end')
+changedBy(id, 'retry', ARGV[5])
 schedule(id, h[3], NOWS, { 'att', 0, 'stalls', 0 })
 emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[3])
 return snapshot(id)
