@@ -1,6 +1,5 @@
 // The demo server's app, the same on every runtime: the embedded memory store, two workers, a
 // schedule, rate-limited JWT-protected routes under /jobs, and a token to try them with.
-import process from "node:process";
 import { Hono } from "hono";
 import { SignJWT } from "jose";
 import * as v from "valibot";
@@ -9,19 +8,24 @@ import { sendEmail } from "./demo-jobs.ts";
 
 export const heartbeat = defineJob("heartbeat", v.object({ note: v.string() }));
 
-export async function demoServer() {
+/**
+ * `secret`: the HS256 secret tokens are signed with (@default a fresh random one per start).
+ * `edge`: nothing runs on its own timers; the host calls `conveyor.drain()` and `scheduler.tick()`.
+ */
+export async function demoServer(options: { secret?: string; edge?: boolean } = {}) {
   const conveyor = createConveyor();
-  conveyor.worker("emails", { concurrency: 4 }).handle(sendEmail, async ({ to }, ctx) => {
+  const autostart = !options.edge;
+  conveyor.worker("emails", { concurrency: 4, autostart }).handle(sendEmail, async ({ to }, ctx) => {
     await ctx.log(`sending to ${to}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
     return { delivered: to };
   });
-  conveyor.worker("ops").handle(heartbeat, ({ note }) => ({ ok: note }));
-  const scheduler = conveyor.scheduler();
+  conveyor.worker("ops", { autostart }).handle(heartbeat, ({ note }) => ({ ok: note }));
+  const scheduler = conveyor.scheduler({ autostart });
   await scheduler.schedule("heartbeat", every(10, "seconds"), { queue: "ops", job: heartbeat, payload: { note: "still here" } });
 
   // A fresh secret per start unless one is given: the token printed below is the way in.
-  const secret = process.env.CONVEYOR_SECRET ?? [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const secret = options.secret ?? [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
   const auth = { secret, issuer: "conveyor-demo", audience: "conveyor" };
   const app = new Hono();
   app.get("/", (c) => c.text("Conveyor demo: the API is under /jobs (see /jobs/openapi.json)\n"));
@@ -38,7 +42,7 @@ export async function demoServer() {
     .setAudience(auth.audience)
     .setExpirationTime("12h")
     .sign(new TextEncoder().encode(secret));
-  return { app, conveyor, token };
+  return { app, conveyor, scheduler, token };
 }
 
 /** What every runtime's server prints once it listens. */

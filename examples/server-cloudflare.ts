@@ -1,17 +1,31 @@
 // The app on Cloudflare Workers (wrangler: main = "examples/server-cloudflare.ts", a Cron Trigger
-// "* * * * *"). A Worker lives per request, so schedules fire from the Cron Trigger through
-// tick(), and jobs belong in a store every invocation shares (the in-memory default is per isolate).
+// "* * * * *"). Code runs only while a request or trigger is handled: timers set in one do not
+// fire after it ends. So jobs run inside `ctx.waitUntil(conveyor.drain())` after each request,
+// and schedules fire from the Cron Trigger through tick(). Jobs belong in a store every
+// invocation shares (the in-memory default lives and dies with one isolate).
 import { demoServer } from "./server-app.ts";
 
 // Built on first use: Workers allow no timers or I/O at global scope.
 let ready: ReturnType<typeof demoServer> | undefined;
 
+interface ExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+interface Env {
+  /** The HS256 secret tokens are signed with (`wrangler secret put CONVEYOR_SECRET`). */
+  CONVEYOR_SECRET?: string;
+}
+
 export default {
-  async fetch(request: Request): Promise<Response> {
-    return (await (ready ??= demoServer())).app.fetch(request);
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const { app, conveyor } = await (ready ??= demoServer({ secret: env.CONVEYOR_SECRET, edge: true }));
+    const response = await app.fetch(request);
+    ctx.waitUntil(conveyor.drain());
+    return response;
   },
-  async scheduled(controller: { scheduledTime: number }, _env: unknown, ctx: { waitUntil(p: Promise<unknown>): void }): Promise<void> {
-    const { conveyor } = await (ready ??= demoServer());
-    ctx.waitUntil(conveyor.scheduler({ autostart: false }).tick(controller.scheduledTime));
+  async scheduled(controller: { scheduledTime: number }, env: Env, ctx: ExecutionContext): Promise<void> {
+    const { conveyor, scheduler } = await (ready ??= demoServer({ secret: env.CONVEYOR_SECRET, edge: true }));
+    ctx.waitUntil(scheduler.tick(controller.scheduledTime).then(() => conveyor.drain()));
   },
 };

@@ -6,5 +6,5 @@ declare const Deno: {
   serve(options: { port: number; hostname: string; onListen(addr: { port: number }): void }, handler: (request: Request) => Response | Promise<Response>): unknown;
 };
 
-const { app, token } = await demoServer();
+const { app, token } = await demoServer({ secret: process.env.CONVEYOR_SECRET });
 Deno.serve({ port: Number(process.env.PORT ?? 3000), hostname: "127.0.0.1", onListen: ({ port }) => announce(port, token) }, app.fetch);

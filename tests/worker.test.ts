@@ -32,6 +32,27 @@ for (const backend of backends) {
       await h.close();
     });
 
+    test("drain() runs every due job, then resolves, leaving delayed ones (request-scoped runtimes)", async () => {
+      const h = await setup(backend);
+      const queue = h.conveyor.queue("q");
+      const ran: number[] = [];
+      const worker = h.conveyor.worker("q", { autostart: false, concurrency: 2 }).handle(echo, async ({ n }) => {
+        await Promise.resolve();
+        ran.push(n);
+      });
+      await queue.addBulk(Array.from({ length: 7 }, (_, n) => ({ job: echo, payload: { n } })));
+      const later = await queue.add(echo, { n: 99 }, { delayMs: 60_000 });
+      await worker.drain();
+      assert.deepEqual(ran.sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6]);
+      assert.equal(worker.activeCount, 0);
+      assert.equal((await queue.counts()).completed, 7);
+      assert.equal((await queue.get(later.id))?.state, "delayed");
+      await queue.add(echo, { n: 7 });
+      await h.conveyor.drain();
+      assert.ok(ran.includes(7), "a second drain takes what came since");
+      await h.close();
+    });
+
     test("starts new jobs at once, without polling or time passing", async () => {
       const h = await setup(backend);
       const queue = h.conveyor.queue("q");

@@ -62,6 +62,11 @@ export class Conveyor {
   }
 
   /** Closes every worker (waiting for running jobs up to `timeoutMs`), every queue, then the store. */
+  /** Every worker's `drain()`: for request-scoped runtimes, `ctx.waitUntil(conveyor.drain())`. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.#workers].map((worker) => worker.drain()));
+  }
+
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     for (const scheduler of this.#schedulers) scheduler.close();
     await Promise.all([...this.#workers].map((worker) => worker.close(options)));

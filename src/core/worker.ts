@@ -81,6 +81,7 @@ export class Worker extends EventTarget implements ContextHost {
   #subscription: Subscription | undefined;
   #closing: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
+  #quietWaiters: (() => void)[] = [];
   #errorListeners = 0;
   #markStarted!: () => void;
   readonly #limits: readonly WorkerRateLimit[];
@@ -163,6 +164,18 @@ export class Worker extends EventTarget implements ContextHost {
   }
 
   /**
+   * Takes jobs until none is due and no handler runs, then resolves (delayed jobs stay for
+   * later). For runtimes that run code only while a request or trigger is handled, such as
+   * Cloudflare Workers: `ctx.waitUntil(worker.drain())`. Starts the worker if it was not.
+   */
+  async drain(): Promise<void> {
+    this.start();
+    await this.ready();
+    this.#wake();
+    while (!this.#isQuiet()) await new Promise<void>((resolve) => this.#quietWaiters.push(resolve));
+  }
+
+  /**
    * Stops taking jobs and waits for running ones up to `timeoutMs`; jobs still running then
    * have their signal aborted and go back to the queue for another worker.
    */
@@ -218,6 +231,7 @@ export class Worker extends EventTarget implements ContextHost {
     this.#clearTimer(this.#leaseTimer);
     this.#subscription?.close();
     this.#state = "closed";
+    this.#notifyQuiet();
   }
 
   /** Aborts handlers still running at the close deadline and returns their jobs to waiting. */
@@ -263,6 +277,7 @@ export class Worker extends EventTarget implements ContextHost {
     queueMicrotask(() => {
       this.#wakeQueued = false;
       this.#pump();
+      this.#notifyQuiet();
     });
   }
 
@@ -324,6 +339,7 @@ export class Worker extends EventTarget implements ContextHost {
     }
     if (this.#running.size === 0) this.#notifyIdle();
     this.#pump();
+    this.#notifyQuiet();
   }
 
   #startClaimed({ jobs, nextDueAt }: ClaimResult): void {
@@ -536,6 +552,19 @@ export class Worker extends EventTarget implements ContextHost {
       this.#retryTimer = undefined;
       this.#wake();
     }, this.#options.errorRetryMs);
+  }
+
+  /** Nothing running, nothing asked of the store, and nothing more to claim for now. */
+  #isQuiet(): boolean {
+    const claiming = this.#state === "running" && this.#claimable && !this.#holdingForLimit();
+    return this.#running.size === 0 && this.#inFlight === 0 && !this.#wakeQueued && !claiming;
+  }
+
+  #notifyQuiet(): void {
+    if (this.#quietWaiters.length === 0 || !this.#isQuiet()) return;
+    const waiters = this.#quietWaiters;
+    this.#quietWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   #notifyIdle(): void {
