@@ -57,7 +57,7 @@ describe(`the Cloudflare Workers example in workerd (driven from ${runtime})`, (
   });
 
   test("a Cron Trigger fires the schedule's due ticks through tick(), once however often it is delivered", async () => {
-    const worker = await mf.getWorker();
+    const worker = await mf.getWorker() as unknown as { scheduled(options: { scheduledTime: Date; cron: string }): Promise<unknown> };
     const heartbeats = async () => {
       const list = async (state: string) =>
         ((await (await mf.dispatchFetch(`http://worker/jobs/queues/ops/jobs?state=${state}&limit=100`, { headers: auth })).json()) as { jobs: { id: string }[] }).jobs;

@@ -18,7 +18,7 @@ async function signed(key: PrivateKey, alg: string, claims: { kid?: string; audi
     .sign(key);
 }
 
-async function status(app: Hono, token: string) {
+async function status(app: { request: Hono["request"] }, token: string) {
   const res = await app.request("/queues", { headers: { authorization: `Bearer ${token}` } });
   const body = await res.json() as { error?: { code: string } };
   return [res.status, body.error?.code ?? "ok"];

@@ -1,0 +1,23 @@
+// Cloudflare Workers: serving is `export default { fetch: app.fetch }`. WebSockets are refused:
+// a Worker may only touch a socket from the request that opened it, so one request cannot
+// fan a message out to sockets other requests hold. That needs a Durable Object owning every
+// socket of a channel, which Conveyor does not provide yet.
+import type { Context } from "hono";
+import type { UpgradeWebSocket } from "hono/ws";
+import { body } from "../http/errors.ts";
+import type { RuntimeAdapter } from "./contract.ts";
+
+export const WORKERS_WEBSOCKET_REFUSAL = "Broadcasting over WebSockets is not available on Cloudflare Workers: a Worker can only use a socket " +
+  "from the request that opened it, so it cannot fan messages out to other clients. Run the broadcaster on Node, Bun or Deno " +
+  "(publish to it from the Worker through the Pusher HTTP API).";
+
+export function cloudflareAdapter(): RuntimeAdapter {
+  const refuse = ((() => (c: Context) => c.json(body("WEBSOCKET_UNSUPPORTED", WORKERS_WEBSOCKET_REFUSAL), 501)) as unknown) as UpgradeWebSocket;
+  return {
+    runtime: "cloudflare",
+    upgradeWebSocket: refuse,
+    serve(): never {
+      throw new TypeError("On Cloudflare Workers, export the app instead: export default { fetch: app.fetch }");
+    },
+  };
+}

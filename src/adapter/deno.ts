@@ -1,0 +1,28 @@
+// Deno: Deno.serve with hono's Deno WebSocket helper (Deno.upgradeWebSocket).
+import type { Hono } from "hono";
+import { upgradeWebSocket } from "hono/deno";
+import type { UpgradeWebSocket } from "hono/ws";
+import type { RuntimeAdapter, Served, ServeOptions } from "./contract.ts";
+
+declare const Deno: {
+  serve(
+    options: { port: number; hostname: string; onListen(addr: { port: number }): void },
+    handler: Hono["fetch"],
+  ): { shutdown(): Promise<void>; finished: Promise<void> };
+};
+
+export function denoAdapter(): RuntimeAdapter {
+  return {
+    runtime: "deno",
+    upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket,
+    serve(app: Hono, options: ServeOptions = {}): Promise<Served> {
+      return new Promise((resolve) => {
+        const server = Deno.serve({
+          port: options.port ?? 3000,
+          hostname: options.hostname ?? "127.0.0.1",
+          onListen: ({ port }) => resolve({ port, close: () => server.shutdown() }),
+        }, app.fetch);
+      });
+    },
+  };
+}

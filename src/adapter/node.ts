@@ -1,0 +1,36 @@
+// Node: serving with @hono/node-server, WebSockets with @hono/node-ws (the `ws` package).
+import { serve as serveNode } from "@hono/node-server";
+import { createNodeWebSocket } from "@hono/node-ws";
+import type { Hono } from "hono";
+import type { RuntimeAdapter, Served, ServeOptions } from "./contract.ts";
+
+/** Largest WebSocket frame `ws` accepts before closing the socket (1009); the broadcaster's own limit is lower. */
+const MAX_FRAME_BYTES = 1024 * 1024;
+
+export function nodeAdapter(): RuntimeAdapter {
+  // node-ws routes upgrade requests through the app it is given; that app exists only at serve().
+  let served: Hono | undefined;
+  const ws = createNodeWebSocket({ app: { request: (...args: Parameters<Hono["request"]>) => served!.request(...args) } as unknown as Hono });
+  (ws.wss.options as { maxPayload?: number }).maxPayload = MAX_FRAME_BYTES;
+  return {
+    runtime: "node",
+    upgradeWebSocket: ws.upgradeWebSocket,
+    serve(app: Hono, options: ServeOptions = {}): Promise<Served> {
+      served = app;
+      return new Promise((resolve) => {
+        const server = serveNode({ fetch: app.fetch, port: options.port ?? 3000, hostname: options.hostname ?? "127.0.0.1" }, (info) => {
+          resolve({
+            port: info.port,
+            close: () =>
+              new Promise<void>((done) => {
+                for (const client of ws.wss.clients) client.terminate();
+                server.close(() => done());
+                (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+              }),
+          });
+        });
+        ws.injectWebSocket(server as Parameters<typeof ws.injectWebSocket>[0]);
+      });
+    },
+  };
+}

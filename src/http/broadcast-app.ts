@@ -1,0 +1,183 @@
+// Broadcasting over HTTP: the Pusher WebSocket endpoint, the channel auth endpoint and the
+// Pusher HTTP API (so the official `pusher` server SDK can publish), as one Hono app.
+import { md5 } from "@noble/hashes/legacy.js";
+import { type Context, Hono } from "hono";
+import type { UpgradeWebSocket } from "hono/ws";
+import * as v from "valibot";
+import type { Broadcaster } from "../broadcast/broadcaster.ts";
+import type { Connection } from "../broadcast/connection.ts";
+import { ChannelNameSchema, channelKind } from "../broadcast/protocol.ts";
+import { equalInConstantTime, toHex } from "../broadcast/signature.ts";
+import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
+import { body as errorBody, errorResponse, HttpError } from "./errors.ts";
+import { validated } from "./route.ts";
+
+export interface BroadcastAppOptions {
+  /** Verifies the JWT of whoever asks for channel auth (the HTTP app's settings), or `false`. */
+  auth: AuthOptions | false;
+  /** The runtime's WebSocket upgrade, from its adapter (`conveyor/adapter/node` …). Without it, /app/:key answers 501. */
+  upgradeWebSocket?: UpgradeWebSocket;
+  /** Largest HTTP API body. @default 10 KiB per event × 10, as Pusher */
+  bodyLimitBytes?: number;
+}
+
+/** Seconds an HTTP API request's signature stays valid, as Pusher's servers allow. */
+const SIGNATURE_WINDOW_SEC = 600;
+
+const AuthRequest = v.object({ socket_id: v.pipe(v.string(), v.regex(/^\d+\.\d+$/, "a socket id like 1234.5678")), channel_name: ChannelNameSchema });
+const EventName = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
+const TriggerBody = v.object({
+  name: EventName,
+  data: v.string(),
+  channels: v.optional(v.pipe(v.array(ChannelNameSchema), v.minLength(1), v.maxLength(100))),
+  channel: v.optional(ChannelNameSchema),
+  socket_id: v.optional(v.pipe(v.string(), v.regex(/^\d+\.\d+$/))),
+  info: v.optional(v.string()),
+});
+const BatchBody = v.object({
+  batch: v.pipe(
+    v.array(v.object({ name: EventName, data: v.string(), channel: ChannelNameSchema, socket_id: v.optional(v.pipe(v.string(), v.regex(/^\d+\.\d+$/))) })),
+    v.minLength(1),
+    v.maxLength(10),
+  ),
+});
+
+export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastAppOptions): Hono {
+  if (!options || (options.auth !== false && typeof options.auth !== "object")) {
+    throw new TypeError("createBroadcastApp() needs { auth }: the JWT settings for channel auth, or auth: false");
+  }
+  const authenticator = options.auth === false ? null : new Authenticator(options.auth);
+  const bodyLimit = options.bodyLimitBytes ?? 102_400;
+  const app = new Hono();
+  app.onError(errorResponse);
+
+  app.get("/app/:key", async (c, next) => {
+    if (!options.upgradeWebSocket) {
+      throw new HttpError(501, "WEBSOCKET_UNSUPPORTED", "This server was built without a WebSocket adapter: pass upgradeWebSocket from conveyor's adapter for your runtime");
+    }
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new HttpError(426, "UPGRADE_REQUIRED", "Connect with a WebSocket");
+    const key = c.req.param("key");
+    const protocol = c.req.query("protocol") ?? null;
+    let connection: Connection | null = null;
+    const upgrade = options.upgradeWebSocket(() => ({
+      onOpen(_event, ws) {
+        connection = broadcaster.accept({ send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) }, { key, protocol });
+      },
+      onMessage(event) {
+        if (!connection) return;
+        const text = typeof event.data === "string" ? event.data : "\u0000binary";
+        void connection.receive(text);
+      },
+      onClose() {
+        if (connection) void broadcaster.disconnect(connection);
+      },
+      onError() {
+        if (connection) void broadcaster.disconnect(connection);
+      },
+    }));
+    return await upgrade(c, next);
+  });
+
+  // Channel auth, as pusher-js and Laravel Echo call it: form or JSON with socket_id and channel_name.
+  app.post("/broadcasting/auth", async (c) => {
+    const caller = authenticator ? await authenticator.verify(c.req.header("authorization")) : ANONYMOUS;
+    const type = c.req.header("content-type") ?? "";
+    let raw: unknown;
+    if (/^application\/json\b/i.test(type)) raw = await c.req.json().catch(() => null);
+    else if (/^application\/x-www-form-urlencoded\b/i.test(type)) raw = Object.fromEntries(new URLSearchParams(await c.req.text()));
+    else throw new HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "Send socket_id and channel_name as a form or as JSON");
+    const { socket_id, channel_name } = validated(AuthRequest, raw, "body");
+    if (channelKind(channel_name) === "public") throw new HttpError(400, "VALIDATION_FAILED", "Public channels need no auth");
+    const answer = await broadcaster.authorizeChannel(caller, socket_id, channel_name);
+    if (!answer) throw new HttpError(403, "FORBIDDEN", `Not allowed on channel ${channel_name}`);
+    return c.json(answer);
+  });
+
+  // The Pusher HTTP API: every request signed with the app secret.
+  const signed = async (c: Context, body: string | null) => {
+    if (c.req.param("appId") !== broadcaster.appId) throw new HttpError(404, "APP_NOT_FOUND", `No app ${c.req.param("appId")}`);
+    const query = c.req.query();
+    if (query.auth_key !== broadcaster.key) throw new HttpError(401, "UNAUTHENTICATED", "Unknown or missing auth_key");
+    const timestamp = Number(query.auth_timestamp);
+    if (!Number.isFinite(timestamp) || Math.abs(broadcaster.clock.now() / 1000 - timestamp) > SIGNATURE_WINDOW_SEC) {
+      throw new HttpError(401, "UNAUTHENTICATED", `auth_timestamp must be within ${SIGNATURE_WINDOW_SEC} s of the server's time`);
+    }
+    if (body !== null && body.length > 0) {
+      const digest = toHex(md5(new TextEncoder().encode(body)));
+      if (query.body_md5 !== digest) throw new HttpError(401, "UNAUTHENTICATED", "body_md5 does not match the body");
+    }
+    const ordered = Object.keys(query).filter((k) => k !== "auth_signature").sort().map((k) => `${k.toLowerCase()}=${query[k]}`).join("&");
+    const expected = await broadcaster.sign(`${c.req.method}\n${c.req.path}\n${ordered}`);
+    if (!equalInConstantTime(expected, query.auth_signature ?? "")) throw new HttpError(401, "UNAUTHENTICATED", "auth_signature does not verify");
+  };
+  const readBody = async (c: Context) => {
+    const text = await c.req.text();
+    if (text.length > bodyLimit) throw new HttpError(413, "PAYLOAD_TOO_LARGE", `The body is larger than ${bodyLimit} bytes`);
+    return text;
+  };
+  const json = (text: string) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new HttpError(400, "INVALID_JSON", "The body is not valid JSON");
+    }
+  };
+  const tooLarge = (data: string) => {
+    if (data.length > broadcaster.maxMessageBytes) throw new HttpError(413, "PAYLOAD_TOO_LARGE", `Event data is larger than ${broadcaster.maxMessageBytes} bytes`);
+  };
+
+  app.post("/apps/:appId/events", async (c) => {
+    const text = await readBody(c);
+    await signed(c, text);
+    const event = validated(TriggerBody, json(text), "body");
+    const channels = event.channels ?? (event.channel ? [event.channel] : []);
+    if (channels.length === 0) throw new HttpError(400, "VALIDATION_FAILED", "Give channels or channel");
+    tooLarge(event.data);
+    await broadcaster.publish(channels, event.name, event.data, { exceptSocketId: event.socket_id ?? null });
+    return c.json({});
+  });
+
+  app.post("/apps/:appId/batch_events", async (c) => {
+    const text = await readBody(c);
+    await signed(c, text);
+    const { batch } = validated(BatchBody, json(text), "body");
+    for (const event of batch) tooLarge(event.data);
+    for (const event of batch) await broadcaster.publish(event.channel, event.name, event.data, { exceptSocketId: event.socket_id ?? null });
+    return c.json({ batch: batch.map(() => ({})) });
+  });
+
+  app.get("/apps/:appId/channels", async (c) => {
+    await signed(c, null);
+    const prefix = c.req.query("filter_by_prefix") ?? "";
+    const wantUsers = (c.req.query("info") ?? "").split(",").includes("user_count");
+    const channels: Record<string, { user_count?: number }> = {};
+    for (const name of broadcaster.localChannels().keys()) {
+      if (!name.startsWith(prefix)) continue;
+      channels[name] = wantUsers && channelKind(name) === "presence" ? { user_count: (await broadcaster.members(name)).length } : {};
+    }
+    return c.json({ channels });
+  });
+
+  app.get("/apps/:appId/channels/:channel", async (c) => {
+    await signed(c, null);
+    const channel = validated(ChannelNameSchema, c.req.param("channel"), "path.channel");
+    const info = (c.req.query("info") ?? "").split(",");
+    const local = broadcaster.localChannels().get(channel) ?? 0;
+    const users = channelKind(channel) === "presence" ? (await broadcaster.members(channel)).length : 0;
+    return c.json({
+      occupied: local > 0 || users > 0,
+      ...(info.includes("subscription_count") ? { subscription_count: local } : {}),
+      ...(info.includes("user_count") && channelKind(channel) === "presence" ? { user_count: users } : {}),
+    });
+  });
+
+  app.get("/apps/:appId/channels/:channel/users", async (c) => {
+    await signed(c, null);
+    const channel = validated(ChannelNameSchema, c.req.param("channel"), "path.channel");
+    if (channelKind(channel) !== "presence") throw new HttpError(400, "VALIDATION_FAILED", "Only presence channels have users");
+    return c.json({ users: (await broadcaster.members(channel)).map((m) => ({ id: m.user_id })) });
+  });
+
+  app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`), 404));
+  return app;
+}
