@@ -20,13 +20,13 @@ export const authorize: BroadcasterOptions["authorize"] = (user, channel) => {
   return true;
 };
 
-export async function startBroadcastServer(options: Partial<BroadcasterOptions> = {}) {
+export async function startBroadcastServer(options: Partial<BroadcasterOptions> = {}, port = 0) {
   const adapter = await currentAdapter();
   const broadcaster = new Broadcaster({ ...APP, authorize, ...options });
   await broadcaster.ready();
   const host = new Hono();
   host.route("/", createBroadcastApp(broadcaster, { auth: { secret: JWT_SECRET }, upgradeWebSocket: adapter.upgradeWebSocket }));
-  const served = await adapter.serve(host, { port: 0 });
+  const served = await adapter.serve(host, { port });
   return {
     broadcaster,
     port: served.port,
