@@ -92,3 +92,24 @@ export type { WorkerRateLimit } from "./src/core/worker-options.ts";
 export { type AppOptions, createApp } from "./src/http/app.ts";
 export type { AuthOptions, Caller } from "./src/http/auth.ts";
 export type { HttpRateLimit } from "./src/http/rate-limit.ts";
+export {
+  Broadcaster,
+  type BroadcasterOptions,
+  type ChannelAuthorizer,
+  type ChannelUser,
+  type PublishOptions,
+} from "./src/broadcast/broadcaster.ts";
+export {
+  type BroadcastBackend,
+  type BroadcastMessage,
+  type JoinResult,
+  type LeaveResult,
+  MemoryBroadcastBackend,
+  type PresenceMember,
+} from "./src/broadcast/backend.ts";
+export { RedisBroadcastBackend, type RedisBroadcastOptions } from "./src/broadcast/redis.ts";
+export { broadcastJobEvents, jobChannel, type JobBroadcastOptions, queueChannel } from "./src/broadcast/job-events.ts";
+export type { SocketLike } from "./src/broadcast/connection.ts";
+export { CLOSE as PUSHER_CLOSE_CODES, ERROR as PUSHER_ERROR_CODES } from "./src/broadcast/protocol.ts";
+export { type BroadcastAppOptions, createBroadcastApp } from "./src/http/broadcast-app.ts";
+export type { RuntimeAdapter, Served, ServeOptions } from "./src/adapter/contract.ts";

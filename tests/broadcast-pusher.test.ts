@@ -4,6 +4,8 @@ import { after, before, describe, test } from "node:test";
 import Echo from "laravel-echo";
 import PusherServer from "pusher";
 import Pusher from "pusher-js";
+import * as v from "valibot";
+import { broadcastJobEvents, createConveyor, defineJob, jobChannel, queueChannel } from "../mod.ts";
 import { APP, startBroadcastServer, userToken } from "./support/broadcast-server.ts";
 import { runtime } from "./support/runtime.ts";
 
@@ -111,6 +113,31 @@ describe(`Broadcasting with pusher-js, laravel-echo and the pusher SDK (${runtim
     assert.deepEqual(await received, { who: "alice" });
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(echoed, false);
+  });
+
+  test("job lifecycle and progress go out on the queue's and the job's private channels", async () => {
+    const conveyor = createConveyor();
+    const report = defineJob("report", v.object({ pages: v.number() }));
+    const queue = conveyor.queue("reports");
+    const stop = broadcastJobEvents(server.broadcaster, queue);
+    const pusher = open(await userToken("alice"));
+    const job = pusher.subscribe(jobChannel("reports", "monthly:2026-11"));
+    const all = pusher.subscribe(queueChannel("reports"));
+    await Promise.all([subscribed(job), subscribed(all)]);
+    assert.equal(jobChannel("reports", "monthly:2026-11"), "private-conveyor.job.reports.monthly_2026-11");
+    const progress = once(job, "job.progress");
+    const completed = once(job, "job.completed");
+    const enqueued = once(all, "job.enqueued");
+    conveyor.worker(queue).handle(report, async ({ pages }, ctx) => {
+      await ctx.progress({ done: pages / 2 });
+      return { pages };
+    });
+    await queue.add(report, { pages: 10 }, { jobId: "monthly:2026-11" });
+    assert.equal((await enqueued).jobId, "monthly:2026-11");
+    assert.deepEqual((await progress).progress, { done: 5 });
+    assert.deepEqual((await completed).result, { pages: 10 });
+    stop();
+    await conveyor.close();
   });
 
   test("laravel-echo joins private and presence channels through the same endpoint", async () => {

@@ -1,0 +1,38 @@
+// Job lifecycle events as broadcasts: opt-in per queue, to one channel for the queue and one per job.
+import type { ConveyorEventData, ConveyorEventType } from "../core/events.ts";
+import type { Queue } from "../core/queue.ts";
+import { reportError } from "../util/report-error.ts";
+import type { Broadcaster } from "./broadcaster.ts";
+
+export interface JobBroadcastOptions {
+  /** Which events go out. @default every job event (not drained/paused/resumed) */
+  types?: readonly ConveyorEventType[];
+  /** The channels of one event. @default the queue's and the job's: see `queueChannel` and `jobChannel` */
+  channels?: (event: ConveyorEventData) => readonly string[];
+}
+
+const JOB_EVENT_TYPES: readonly ConveyorEventType[] = ["enqueued", "active", "progress", "completed", "failed", "retrying", "cancelled", "dead", "stalled", "removed"];
+
+/** Pusher channel names allow letters, digits and `_-=@,.;`; anything else in a name becomes `_`. */
+const safe = (text: string) => text.replace(/[^A-Za-z0-9_\-=@,.;]/g, "_");
+
+/** `private-conveyor.queue.<queue>`: every broadcast event of the queue. */
+export const queueChannel = (queue: string) => `private-conveyor.queue.${safe(queue)}`.slice(0, 164);
+/** `private-conveyor.job.<queue>.<id>`: one job's events, e.g. for a progress bar. */
+export const jobChannel = (queue: string, id: string) => `private-conveyor.job.${safe(queue)}.${safe(id)}`.slice(0, 164);
+
+/**
+ * Broadcasts `queue`'s job events (as `job.<type>`, the event's data as the message) until the
+ * returned function is called. Private channels by default: the authoriser decides who may listen.
+ */
+export function broadcastJobEvents(broadcaster: Broadcaster, queue: Queue, options: JobBroadcastOptions = {}): () => void {
+  const channels = options.channels ?? ((event: ConveyorEventData) => "jobId" in event ? [queueChannel(event.queue), jobChannel(event.queue, event.jobId)] : [queueChannel(event.queue)]);
+  const reader = queue.events.stream({ types: [...(options.types ?? JOB_EVENT_TYPES)] }).getReader();
+  void (async () => {
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      const event = next.value;
+      await broadcaster.publish(channels(event), `job.${event.type}`, event).catch((error) => reportError(error, `broadcasting ${event.type} of queue "${queue.name}"`));
+    }
+  })().catch((error) => reportError(error, `job event broadcast of queue "${queue.name}"`));
+  return () => void reader.cancel();
+}
