@@ -3,16 +3,21 @@
 import { Hono } from "hono";
 import { SignJWT } from "jose";
 import * as v from "valibot";
-import { createApp, createConveyor, defineJob, every, RateLimiter } from "../mod.ts";
+import type { UpgradeWebSocket } from "hono/ws";
+import { Broadcaster, broadcastJobEvents, createApp, createBroadcastApp, createConveyor, defineJob, every, RateLimiter } from "../mod.ts";
 import { sendEmail } from "./demo-jobs.ts";
 
 export const heartbeat = defineJob("heartbeat", v.object({ note: v.string() }));
 
+/** The Pusher app the demo's broadcaster answers as (clients: `new Pusher("conveyor-demo", { wsHost, wsPort })`). */
+export const PUSHER_APP = { appId: "1", key: "conveyor-demo" };
+
 /**
  * `secret`: the HS256 secret tokens are signed with (@default a fresh random one per start).
  * `edge`: nothing runs on its own timers; the host calls `conveyor.drain()` and `scheduler.tick()`.
+ * `upgradeWebSocket`: the runtime adapter's, for the Pusher WebSocket endpoint at /app/:key.
  */
-export async function demoServer(options: { secret?: string; edge?: boolean } = {}) {
+export async function demoServer(options: { secret?: string; edge?: boolean; upgradeWebSocket?: UpgradeWebSocket } = {}) {
   const conveyor = createConveyor();
   const autostart = !options.edge;
   conveyor.worker("emails", { concurrency: 4, autostart }).handle(sendEmail, async ({ to }, ctx) => {
@@ -27,8 +32,19 @@ export async function demoServer(options: { secret?: string; edge?: boolean } = 
   // A fresh secret per start unless one is given: the token printed below is the way in.
   const secret = options.secret ?? [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
   const auth = { secret, issuer: "conveyor-demo", audience: "conveyor" };
+  // Broadcasting: job events of "emails" on private channels, presence for any signed-in user.
+  const broadcaster = new Broadcaster({
+    ...PUSHER_APP,
+    secret: secret.slice(0, 32),
+    authorize: (user, channel) => {
+      if (channel.startsWith("presence-")) return { info: { name: user.subject } };
+      return channel.startsWith("private-conveyor.") ? user.scopes.has("admin") || user.scopes.has("jobs:read") : true;
+    },
+  });
+  broadcastJobEvents(broadcaster, conveyor.queue("emails"));
   const app = new Hono();
-  app.get("/", (c) => c.text("Conveyor demo: the API is under /jobs (see /jobs/openapi.json)\n"));
+  app.get("/", (c) => c.text("Conveyor demo: the API is under /jobs (see /jobs/openapi.json); Pusher clients connect to /app/conveyor-demo\n"));
+  app.route("/", createBroadcastApp(broadcaster, { auth, upgradeWebSocket: options.upgradeWebSocket }));
   app.route("/jobs", createApp(conveyor, {
     auth,
     scheduler,
@@ -42,7 +58,7 @@ export async function demoServer(options: { secret?: string; edge?: boolean } = 
     .setAudience(auth.audience)
     .setExpirationTime("12h")
     .sign(new TextEncoder().encode(secret));
-  return { app, conveyor, scheduler, token };
+  return { app, conveyor, scheduler, broadcaster, token };
 }
 
 /** What every runtime's server prints once it listens. */
@@ -57,4 +73,7 @@ export function announce(port: number, token: string): void {
   console.log(`    -d '{"name":"send-email","payload":{"to":"ada@example.com"}}' ${url}/queues/emails/jobs`);
   console.log(`  curl -s -H "Authorization: Bearer $TOKEN" "${url}/health?format=text"`);
   console.log(`  curl -sN -H "Authorization: Bearer $TOKEN" ${url}/queues/emails/events`);
+  console.log(`broadcasting (Pusher protocol 7): new Pusher("${PUSHER_APP.key}", { wsHost: "127.0.0.1", wsPort: ${port}, forceTLS: false,`);
+  console.log(`  channelAuthorization: { endpoint: "http://127.0.0.1:${port}/broadcasting/auth", headers: { Authorization: "Bearer <token>" } } })`);
+  console.log(`  job events of "emails" arrive on private-conveyor.queue.emails as job.enqueued, job.active, job.completed …`);
 }

@@ -1,8 +1,10 @@
-// `npm start`: the demo server on Node (@hono/node-server). PORT=0 picks a free port.
+// `npm start`: the demo server on Node (@hono/node-server + @hono/node-ws). PORT=0 picks a free port.
 import process from "node:process";
-import { serve } from "@hono/node-server";
+import { nodeAdapter } from "../src/adapter/node.ts";
 import { announce, demoServer } from "./server-app.ts";
 
-const { app, token } = await demoServer({ secret: process.env.CONVEYOR_SECRET });
-const server = serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 3000), hostname: "127.0.0.1" }, (info) => announce(info.port, token));
-process.on("SIGTERM", () => server.close());
+const adapter = nodeAdapter();
+const { app, token, broadcaster } = await demoServer({ secret: process.env.CONVEYOR_SECRET, upgradeWebSocket: adapter.upgradeWebSocket });
+const served = await adapter.serve(app, { port: Number(process.env.PORT ?? 3000) });
+announce(served.port, token);
+process.on("SIGTERM", () => void broadcaster.close().then(() => served.close()));

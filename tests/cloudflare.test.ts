@@ -56,6 +56,14 @@ describe(`the Cloudflare Workers example in workerd (driven from ${runtime})`, (
     assert.equal(state, "completed");
   });
 
+  test("WebSockets are refused with the reason; the Pusher HTTP API still answers", async () => {
+    const res = await mf.dispatchFetch("http://worker/app/conveyor-demo?protocol=7", { headers: { upgrade: "websocket" } });
+    assert.equal(res.status, 501);
+    const body = await res.json() as { error: { code: string; message: string } };
+    assert.equal(body.error.code, "WEBSOCKET_UNSUPPORTED");
+    assert.match(body.error.message, /only use a socket from the request that opened it/);
+  });
+
   test("a Cron Trigger fires the schedule's due ticks through tick(), once however often it is delivered", async () => {
     const worker = await mf.getWorker() as unknown as { scheduled(options: { scheduledTime: Date; cron: string }): Promise<unknown> };
     const heartbeats = async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
+import Pusher from "pusher-js";
 import { runtime, scriptCommand } from "./support/runtime.ts";
 
 function run(script: string, timeoutMs: number): Promise<{ code: number | null; output: string }> {
@@ -48,6 +49,18 @@ test(`the demo server serves the app over real HTTP on ${runtime}, with the toke
     const url = output.match(/listening on (\S+)/)![1]!;
     const token = output.match(/token: (\S+)/)![1]!;
     const auth = { authorization: `Bearer ${token}` };
+    // A pusher-js client on the demo's broadcasting endpoint hears the job's events.
+    const port = Number(new URL(url).port);
+    const pusher = new Pusher("conveyor-demo", {
+      cluster: "local", wsHost: "127.0.0.1", wsPort: port, forceTLS: false, enabledTransports: ["ws"], disableStats: true,
+      channelAuthorization: { endpoint: `http://127.0.0.1:${port}/broadcasting/auth`, transport: "ajax", headers: auth },
+    });
+    const channel = pusher.subscribe("private-conveyor.queue.emails");
+    await new Promise((resolve, reject) => {
+      channel.bind("pusher:subscription_succeeded", resolve);
+      channel.bind("pusher:subscription_error", reject);
+    });
+    const completedEvent = new Promise<{ jobId: string }>((resolve) => channel.bind("job.completed", resolve));
     const added = await fetch(`${url}/queues/emails/jobs`, {
       method: "POST",
       headers: { ...auth, "content-type": "application/json" },
@@ -61,6 +74,8 @@ test(`the demo server serves the app over real HTTP on ${runtime}, with the toke
       if (state !== "completed") await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal(state, "completed", "the server's worker ran it");
+    assert.equal((await completedEvent).jobId, job.id, "broadcast to the queue's channel");
+    pusher.disconnect();
     assert.equal((await fetch(`${url}/queues`)).status, 401, "no token, no entry");
     const bad = await fetch(`${url}/queues/emails/jobs`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{oops" });
     assert.deepEqual([bad.status, ((await bad.json()) as { error: { code: string } }).error.code], [400, "INVALID_JSON"]);
