@@ -6,11 +6,10 @@ import PusherServer from "pusher";
 import Pusher from "pusher-js";
 import * as v from "valibot";
 import { broadcastJobEvents, createConveyor, defineJob, jobChannel, queueChannel } from "../mod.ts";
-import { APP, startBroadcastServer, userToken } from "./support/broadcast-server.ts";
+import { APP, once, startBroadcastServer, subscribed, userToken } from "./support/broadcast-server.ts";
 import { runtime } from "./support/runtime.ts";
 
 type Server = Awaited<ReturnType<typeof startBroadcastServer>>;
-type Channel = ReturnType<Pusher["subscribe"]>;
 
 function client(server: Server, token: string | null): Pusher {
   return new Pusher(APP.key, {
@@ -28,20 +27,6 @@ function client(server: Server, token: string | null): Pusher {
   });
 }
 
-/** Resolves with the first `event` on `channel` (or the connection), rejects after a while. */
-function once<T = any>(target: { bind(event: string, fn: (data: T) => void): unknown; unbind(event: string, fn: (data: T) => void): unknown }, event: string, timeoutMs = 5_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
-    const handler = (data: T) => {
-      clearTimeout(timer);
-      target.unbind(event, handler);
-      resolve(data);
-    };
-    target.bind(event, handler);
-  });
-}
-
-const subscribed = (channel: Channel) => once(channel, "pusher:subscription_succeeded");
 
 describe(`Broadcasting with pusher-js, laravel-echo and the pusher SDK (${runtime})`, () => {
   let server: Server;

@@ -4,25 +4,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import PusherServer from "pusher";
 import Pusher from "pusher-js";
-import { APP, userToken } from "./support/broadcast-server.ts";
+import { APP, once, subscribed, userToken } from "./support/broadcast-server.ts";
 import { type Child, startScript } from "./support/processes.ts";
 import { freePort, type RedisServer, startRedis } from "./support/redis-server.ts";
 import { runtime } from "./support/runtime.ts";
 
-type Channel = ReturnType<Pusher["subscribe"]>;
 
-function once<T = any>(target: { bind(e: string, f: (d: T) => void): unknown; unbind(e: string, f: (d: T) => void): unknown }, event: string, timeoutMs = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
-    const handler = (data: T) => {
-      clearTimeout(timer);
-      target.unbind(event, handler);
-      resolve(data);
-    };
-    target.bind(event, handler);
-  });
-}
-const subscribed = (channel: Channel) => once(channel, "pusher:subscription_succeeded");
 
 describe(`Broadcasting across two nodes on Redis (${runtime})`, () => {
   let redis: RedisServer;

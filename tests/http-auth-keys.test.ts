@@ -63,7 +63,7 @@ describe("HTTP auth with asymmetric keys", () => {
         return c.json({ keys });
       });
       const port = await new Promise<number>((resolve) => {
-        const server = serve({ fetch: jwks.fetch, port: 0, hostname: "127.0.0.1" }, (info) => resolve(info.port));
+        const server = serve({ fetch: jwks.fetch, port: 0, hostname: "127.0.0.1", overrideGlobalObjects: false }, (info) => resolve(info.port));
         close = () => server.close();
       });
       url = `http://127.0.0.1:${port}/.well-known/jwks.json`;

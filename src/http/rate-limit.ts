@@ -40,7 +40,8 @@ export function rateLimitMiddleware(options: HttpRateLimit, usage: RateLimitUsag
       throw new HttpError(429, "RATE_LIMITED", `Too many requests: try again in ${retryAfter} s`, { headers: { ...headers, "Retry-After": retryAfter } });
     }
     usage.allowed++;
+    // Set before the handler answers, so they ride on whatever Response it builds.
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
     await next();
-    for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }

@@ -79,3 +79,20 @@ export async function rawClient(port: number, path = `/app/${APP.key}?protocol=7
     },
   };
 }
+
+type Bindable<T> = { bind(event: string, fn: (data: T) => void): unknown; unbind(event: string, fn: (data: T) => void): unknown };
+
+/** Resolves with the first `event` on a pusher-js channel or connection; rejects after a while. */
+export function once<T = any>(target: Bindable<T>, event: string, timeoutMs = 10_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
+    const handler = (data: T) => {
+      clearTimeout(timer);
+      target.unbind(event, handler);
+      resolve(data);
+    };
+    target.bind(event, handler);
+  });
+}
+
+export const subscribed = (channel: Bindable<any>) => once(channel, "pusher:subscription_succeeded");
