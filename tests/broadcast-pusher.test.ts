@@ -6,27 +6,14 @@ import PusherServer from "pusher";
 import Pusher from "pusher-js";
 import * as v from "valibot";
 import { broadcastJobEvents, createConveyor, defineJob, jobChannel, queueChannel } from "../mod.ts";
-import { APP, once, startBroadcastServer, subscribed, userToken } from "./support/broadcast-server.ts";
+import { APP, once, pusherOptions, startBroadcastServer, subscribed, userToken } from "./support/broadcast-server.ts";
 import { runtime } from "./support/runtime.ts";
 
 type Server = Awaited<ReturnType<typeof startBroadcastServer>>;
 
 function client(server: Server, token: string | null): Pusher {
-  return new Pusher(APP.key, {
-    cluster: "local",
-    wsHost: "127.0.0.1",
-    wsPort: server.port,
-    forceTLS: false,
-    enabledTransports: ["ws"],
-    disableStats: true,
-    channelAuthorization: {
-      endpoint: `${server.url}/broadcasting/auth`,
-      transport: "ajax",
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-    },
-  });
+  return new Pusher(APP.key, pusherOptions(server.port, token));
 }
-
 
 describe(`Broadcasting with pusher-js, laravel-echo and the pusher SDK (${runtime})`, () => {
   let server: Server;
@@ -126,15 +113,12 @@ describe(`Broadcasting with pusher-js, laravel-echo and the pusher SDK (${runtim
   });
 
   test("laravel-echo joins private and presence channels through the same endpoint", async () => {
+    // Echo's own authEndpoint/auth options, as Laravel apps configure it.
+    const { channelAuthorization: _, ...connection } = pusherOptions(server.port, null);
     const echo = new Echo({
       broadcaster: "pusher",
       key: APP.key,
-      cluster: "local",
-      wsHost: "127.0.0.1",
-      wsPort: server.port,
-      forceTLS: false,
-      enabledTransports: ["ws"],
-      disableStats: true,
+      ...connection,
       authEndpoint: `${server.url}/broadcasting/auth`,
       auth: { headers: { Authorization: `Bearer ${await userToken("carol")}` } },
       Pusher,

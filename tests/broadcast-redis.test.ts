@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import PusherServer from "pusher";
 import Pusher from "pusher-js";
-import { APP, once, subscribed, userToken } from "./support/broadcast-server.ts";
+import { APP, once, pusherOptions, subscribed, userToken } from "./support/broadcast-server.ts";
 import { type Child, startScript } from "./support/processes.ts";
 import { freePort, type RedisServer, startRedis } from "./support/redis-server.ts";
 import { runtime } from "./support/runtime.ts";
@@ -16,10 +16,7 @@ describe(`Broadcasting across two nodes on Redis (${runtime})`, () => {
   const nodes: { child: Child; port: number }[] = [];
   const clients: Pusher[] = [];
   const open = (port: number, token: string | null) => {
-    const c = new Pusher(APP.key, {
-      cluster: "local", wsHost: "127.0.0.1", wsPort: port, forceTLS: false, enabledTransports: ["ws"], disableStats: true,
-      channelAuthorization: { endpoint: `http://127.0.0.1:${port}/broadcasting/auth`, transport: "ajax", headers: token ? { Authorization: `Bearer ${token}` } : {} },
-    });
+    const c = new Pusher(APP.key, pusherOptions(port, token));
     clients.push(c);
     return c;
   };

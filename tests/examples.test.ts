@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import Pusher from "pusher-js";
+import { pusherOptions } from "./support/broadcast-server.ts";
 import { runtime, scriptCommand } from "./support/runtime.ts";
 
 function run(script: string, timeoutMs: number): Promise<{ code: number | null; output: string }> {
@@ -51,10 +52,7 @@ test(`the demo server serves the app over real HTTP on ${runtime}, with the toke
     const auth = { authorization: `Bearer ${token}` };
     // A pusher-js client on the demo's broadcasting endpoint hears the job's events.
     const port = Number(new URL(url).port);
-    const pusher = new Pusher("conveyor-demo", {
-      cluster: "local", wsHost: "127.0.0.1", wsPort: port, forceTLS: false, enabledTransports: ["ws"], disableStats: true,
-      channelAuthorization: { endpoint: `http://127.0.0.1:${port}/broadcasting/auth`, transport: "ajax", headers: auth },
-    });
+    const pusher = new Pusher("conveyor-demo", pusherOptions(port, token));
     const channel = pusher.subscribe("private-conveyor.queue.emails");
     await new Promise((resolve, reject) => {
       channel.bind("pusher:subscription_succeeded", resolve);

@@ -94,6 +94,7 @@ export class RedisBroadcastBackend implements BroadcastBackend {
   readonly #heartbeatMs: number;
   readonly #nodeTimeoutMs: number;
   #subscriber: RedisClient | undefined;
+  #deliverLocal: ((message: BroadcastMessage) => void) | undefined;
   #heartbeat: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -121,8 +122,6 @@ export class RedisBroadcastBackend implements BroadcastBackend {
     });
     await subscriber.subscribe(this.#key("messages"));
   }
-
-  #deliverLocal: ((message: BroadcastMessage) => void) | undefined;
 
   async publish(message: BroadcastMessage): Promise<void> {
     // This node's sockets get it at once; the others through Redis.

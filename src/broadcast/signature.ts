@@ -1,4 +1,5 @@
 // HMAC-SHA256 signatures, as Pusher uses them for channel auth and its HTTP API, on crypto.subtle.
+import { toHex } from "../util/hex.ts";
 
 const encoder = new TextEncoder();
 
@@ -19,12 +20,6 @@ export class Signer {
   async verify(text: string, given: string): Promise<boolean> {
     return equalInConstantTime(await this.hex(text), given);
   }
-}
-
-export function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
-  return out;
 }
 
 export function equalInConstantTime(a: string, b: string): boolean {

@@ -1,5 +1,4 @@
-import { Hono, type MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { Hono } from "hono";
 import type { Conveyor } from "../core/conveyor.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
@@ -9,6 +8,7 @@ import { type AppEnv, openApi, register } from "./route.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
+import { sizeLimit } from "./size-limit.ts";
 import { ExecutionStats } from "./stats.ts";
 
 export interface AppOptions {
@@ -22,26 +22,6 @@ export interface AppOptions {
   scheduler?: Scheduler;
   /** Where the app is mounted, for the paths in /openapi.json. @default "" */
   basePath?: string;
-}
-
-/**
- * Bodies over `maxBytes` get 413. A declared Content-Length is checked from the header alone:
- * hono's bodyLimit reads `c.req.raw.body`, which makes @hono/node-server build a full Request
- * for every call (measured: a third of the app's throughput); streamed bodies still go through it.
- */
-function sizeLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
-  const tooLarge = () => {
-    throw new HttpError(413, "PAYLOAD_TOO_LARGE", `The body is larger than ${maxBytes} bytes`);
-  };
-  const streamed = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
-  return async (c, next) => {
-    if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
-    const length = c.req.header("content-length");
-    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
-      return Number(length) > maxBytes ? tooLarge() : await next();
-    }
-    return await streamed(c, next);
-  };
 }
 
 /**

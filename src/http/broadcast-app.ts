@@ -7,10 +7,12 @@ import * as v from "valibot";
 import type { Broadcaster } from "../broadcast/broadcaster.ts";
 import type { Connection } from "../broadcast/connection.ts";
 import { ChannelNameSchema, channelKind } from "../broadcast/protocol.ts";
-import { equalInConstantTime, toHex } from "../broadcast/signature.ts";
+import { equalInConstantTime } from "../broadcast/signature.ts";
+import { toHex } from "../util/hex.ts";
 import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
 import { body as errorBody, errorResponse, HttpError } from "./errors.ts";
 import { validated } from "./route.ts";
+import { sizeLimit } from "./size-limit.ts";
 
 export interface BroadcastAppOptions {
   /** Verifies the JWT of whoever asks for channel auth (the HTTP app's settings), or `false`. */
@@ -47,9 +49,9 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     throw new TypeError("createBroadcastApp() needs { auth }: the JWT settings for channel auth, or auth: false");
   }
   const authenticator = options.auth === false ? null : new Authenticator(options.auth);
-  const bodyLimit = options.bodyLimitBytes ?? 102_400;
   const app = new Hono();
   app.onError(errorResponse);
+  app.use("*", sizeLimit(options.bodyLimitBytes ?? 102_400));
 
   app.get("/app/:key", async (c, next) => {
     if (!options.upgradeWebSocket) {
@@ -110,11 +112,6 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     const expected = await broadcaster.sign(`${c.req.method}\n${c.req.path}\n${ordered}`);
     if (!equalInConstantTime(expected, query.auth_signature ?? "")) throw new HttpError(401, "UNAUTHENTICATED", "auth_signature does not verify");
   };
-  const readBody = async (c: Context) => {
-    const text = await c.req.text();
-    if (text.length > bodyLimit) throw new HttpError(413, "PAYLOAD_TOO_LARGE", `The body is larger than ${bodyLimit} bytes`);
-    return text;
-  };
   const json = (text: string) => {
     try {
       return JSON.parse(text) as unknown;
@@ -127,7 +124,7 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
   };
 
   app.post("/apps/:appId/events", async (c) => {
-    const text = await readBody(c);
+    const text = await c.req.text();
     await signed(c, text);
     const event = validated(TriggerBody, json(text), "body");
     const channels = event.channels ?? (event.channel ? [event.channel] : []);
@@ -138,7 +135,7 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
   });
 
   app.post("/apps/:appId/batch_events", async (c) => {
-    const text = await readBody(c);
+    const text = await c.req.text();
     await signed(c, text);
     const { batch } = validated(BatchBody, json(text), "body");
     for (const event of batch) tooLarge(event.data);

@@ -80,6 +80,23 @@ export async function rawClient(port: number, path = `/app/${APP.key}?protocol=7
   };
 }
 
+/** pusher-js settings for a Conveyor server on loopback, authorising channels with `token`. */
+export function pusherOptions(port: number, token: string | null) {
+  return {
+    cluster: "local",
+    wsHost: "127.0.0.1",
+    wsPort: port,
+    forceTLS: false,
+    enabledTransports: ["ws" as const],
+    disableStats: true,
+    channelAuthorization: {
+      endpoint: `http://127.0.0.1:${port}/broadcasting/auth`,
+      transport: "ajax" as const,
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    },
+  };
+}
+
 type Bindable<T> = { bind(event: string, fn: (data: T) => void): unknown; unbind(event: string, fn: (data: T) => void): unknown };
 
 /** Resolves with the first `event` on a pusher-js channel or connection; rejects after a while. */

@@ -1,4 +1,5 @@
 import { COMMON } from "./lua/common.ts";
+import { toHex } from "../../util/hex.ts";
 import type { RedisClient } from "./connection.ts";
 
 /** One Lua transition: loaded once by SHA, re-sent in full when the server has forgotten it. */
@@ -27,5 +28,5 @@ export class LuaScript {
 
 async function sha1Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(digest));
 }
