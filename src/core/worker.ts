@@ -77,6 +77,8 @@ export class Worker extends EventTarget implements ContextHost {
   #dueTimer: { handle: TimerHandle; at: number } | undefined;
   #leaseTimer: TimerHandle | undefined;
   #stallTimer: TimerHandle | undefined;
+  /** When the first stall check started: later ones fall on its grid. */
+  #stallGridStart: number | undefined;
   #retryTimer: TimerHandle | undefined;
   #subscription: Subscription | undefined;
   #closing: Promise<void> | undefined;
@@ -531,8 +533,10 @@ export class Worker extends EventTarget implements ContextHost {
   }
 
   async #checkStalled(): Promise<void> {
-    // A fixed cadence from each check's start, however long the store takes to answer.
+    // Checks keep to a grid of stallCheckMs from the first one, however long the store takes to
+    // answer: a late check does not push the later ones back.
     const startedAt = this.#clock.now();
+    this.#stallGridStart ??= startedAt;
     try {
       await this.#store.recoverStalled(this.queue.name, this.#clock.now(), this.#options.maxStalls);
       // Also a safety net: a wake-up lost with a dropped connection costs at most one interval.
@@ -541,7 +545,9 @@ export class Worker extends EventTarget implements ContextHost {
       this.#reportError(error);
     }
     if (this.#state === "running" || this.#state === "paused") {
-      const wait = Math.max(0, startedAt + this.#options.stallCheckMs - this.#clock.now());
+      const every = this.#options.stallCheckMs;
+      const nextAt = this.#stallGridStart + (Math.floor((startedAt - this.#stallGridStart) / every) + 1) * every;
+      const wait = Math.max(0, nextAt - this.#clock.now());
       this.#stallTimer = this.#clock.setTimeout(() => void this.#checkStalled(), wait);
     }
   }
