@@ -22,6 +22,7 @@ export { type JobHandler, Worker, WorkerErrorEvent } from "./src/core/worker.ts"
 export { WORKER_DEFAULTS, type WorkerOptions } from "./src/core/worker-options.ts";
 export type { JobContext } from "./src/core/job-context.ts";
 export { DEFAULT_RETENTION, type JobOptions, type JobSettings, type Retention } from "./src/core/job-options.ts";
+export { MAX_DATA_DEPTH } from "./src/core/job-data.ts";
 export type { Backoff, BackoffFunction } from "./src/core/backoff.ts";
 export { MAX_PRIORITY, PRIORITIES, type Priority, type PriorityName } from "./src/core/priority.ts";
 export {
@@ -52,7 +53,7 @@ export {
   UnrecoverableError,
   type ValidationIssue,
 } from "./src/core/errors.ts";
-export { type Clock, systemClock, type TimerHandle } from "./src/core/clock.ts";
+export { type Clock, MAX_TIMER_DELAY_MS, systemClock, type TimerHandle } from "./src/core/clock.ts";
 export { FakeClock, type FakeClockOptions } from "./src/core/fake-clock.ts";
 export type {
   CancelResult,
@@ -70,7 +71,7 @@ export type {
   Subscription,
 } from "./src/store/contract.ts";
 export { type JournalEntry, MemoryStore } from "./src/store/memory.ts";
-export { RedisStore, type RedisStoreOptions } from "./src/store/redis/store.ts";
+export { type LeaseClock, RedisStore, type RedisStoreOptions } from "./src/store/redis/store.ts";
 export type { RedisBackedStorage, RedisClient, RedisConnection } from "./src/store/redis/connection.ts";
 export { type KeyValueStorage, UnstorageStore, type UnstorageStoreOptions } from "./src/store/unstorage.ts";
 export { DenoKvStore, type DenoKvStoreOptions } from "./src/store/deno-kv/store.ts";
@@ -84,7 +85,7 @@ export {
 } from "./src/scheduler/scheduler.ts";
 export type { CatchUpPolicy, OverlapPolicy, ScheduleOptions, ScheduleRecord, ScheduleState } from "./src/scheduler/schedule-options.ts";
 export { daily, dailyAt, every, hourly, type Weekday, weekly, type When } from "./src/scheduler/timing.ts";
-export { type RateLimitBackend, RateLimiter, type RateLimiterOptions } from "./src/rate-limit/limiter.ts";
+export { type RateLimitBackend, RateLimiter, type RateLimiterOptions, type RateLimitOutcome, type RateLimitRequest } from "./src/rate-limit/limiter.ts";
 export { MemoryRateLimitBackend } from "./src/rate-limit/memory.ts";
 export { RedisRateLimitBackend, type RedisRateLimitOptions } from "./src/rate-limit/redis.ts";
 export type { RateLimitDecision, RateLimitRule } from "./src/rate-limit/rules.ts";

@@ -115,7 +115,7 @@ describe("Redis across processes", () => {
     await store.close();
   });
 
-  test("a rate limit on Redis holds across worker processes: never more than 5 starts in any second", async () => {
+  test("a rate limit on Redis holds across worker processes: never more than 5 admissions in any second", async () => {
     const prefix = `limit-${crypto.randomUUID().slice(0, 8)}`;
     const { store, conveyor, queue } = await producer(redis.url, prefix);
     const workers = ["x", "y"].map((id) =>
@@ -124,10 +124,13 @@ describe("Redis across processes", () => {
     await Promise.all(workers.map((w) => w.waitFor("ready")));
     await queue.addBulk(Array.from({ length: 20 }, (_, n) => ({ job: work, payload: { n }, options: { removeOnComplete: false } })));
     await waitUntil(async () => (await queue.counts()).completed === 20, 30_000, "20 completions");
-    const starts = (await (await store.client()).call("LRANGE", `${prefix}:starts`, 0, -1) as string[]).map(Number).sort((a, b) => a - b);
-    assert.equal(starts.length, 20, "each job started once");
-    for (let i = 5; i < starts.length; i++) {
-      assert.ok(starts[i]! - starts[i - 5]! >= 1_000 - 15, `start ${i} came ${starts[i]! - starts[i - 5]!} ms after start ${i - 5}`);
+    assert.equal((await recorded(store, prefix)).length, 20, "each job started once");
+    // Admissions in the limiter's own time (the `now` each decision was made at, in either
+    // process): what the limit promises, exactly, however late a busy machine starts a handler.
+    const admitted = (await (await store.client()).call("LRANGE", `${prefix}:admissions`, 0, -1) as string[]).map(Number).sort((a, b) => a - b);
+    assert.equal(admitted.length, 20, "each job admitted once");
+    for (let i = 5; i < admitted.length; i++) {
+      assert.ok(admitted[i]! - admitted[i - 5]! >= 1_000, `admission ${i} came ${admitted[i]! - admitted[i - 5]!} ms after admission ${i - 5}`);
     }
     const byWorker = await queue.list("completed", { limit: 20 });
     assert.ok(byWorker.every((job) => job.attemptsMade === 1), "limited jobs waited without spending attempts");

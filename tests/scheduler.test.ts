@@ -13,6 +13,7 @@ import {
   hourly,
   isConveyorError,
   type Job,
+  MAX_TIMER_DELAY_MS,
   type QueueStore,
   type Scheduler,
   weekly,
@@ -47,6 +48,63 @@ function drifting(base: FakeClock, offsetMs: number): Clock {
     clearTimeout: (handle) => base.clearTimeout(handle),
   };
 }
+
+/** A clock that records every delay asked of it: a scheduler must never ask for NaN, Infinity or more than a runtime timer holds. */
+function recording(base: FakeClock): Clock & { delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    now: () => base.now(),
+    setTimeout: (callback, delayMs) => {
+      delays.push(delayMs);
+      return base.setTimeout(callback, delayMs);
+    },
+    clearTimeout: (handle) => base.clearTimeout(handle),
+  };
+}
+
+/**
+ * A view of `store` through which one read of a schedule's state can be held back: the read
+ * happens, its answer arrives only when released. This is a node that read the state just
+ * before another node claimed a tick, and acts on what it read after that node's job is gone.
+ */
+function withStaleRead(store: QueueStore) {
+  let held: { read: () => void; release: Promise<void> } | undefined;
+  let reached!: Promise<void>;
+  let release!: () => void;
+  const view = new Proxy(store, {
+    get(target, property) {
+      if (property === "getRecord") {
+        return async (namespace: string, key: string) => {
+          const value = await target.getRecord(namespace, key);
+          const hold = namespace === "schedule-state" ? held : undefined;
+          if (hold) {
+            held = undefined;
+            hold.read();
+            await hold.release;
+          }
+          return value;
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return {
+    store: view,
+    /** Holds the next read of a schedule state; `reached` settles once that read was made. */
+    hold() {
+      let read!: () => void;
+      reached = new Promise<void>((resolve) => read = resolve);
+      const gate = new Promise<void>((resolve) => release = resolve);
+      held = { read, release: gate };
+    },
+    reached: () => reached,
+    release: () => release(),
+  };
+}
+
+const DAY = 86_400_000;
 
 for (const backend of backends) {
   describe(`Scheduler (${backend.name})`, () => {
@@ -165,13 +223,118 @@ for (const backend of backends) {
       for (const scheduler of schedulers) await scheduler.schedule("beat", "* * * * * *", target, { overlap: "allow" });
       await Promise.all(schedulers.map((s) => s.start()));
       await run(base, 15);
-      await eventually(base, async () => (await scheduledJobs(store)).length >= 14);
+      // Fake time outruns a store's real round trips: wait for the ticks to catch up with it.
+      await eventually(base, async () => (await scheduledJobs(store)).some((job) => tickOf(job) >= T0 + 15 * SECOND));
       const ticks = (await scheduledJobs(store)).map(tickOf);
       assert.equal(new Set(ticks).size, ticks.length, "no tick fired twice");
       for (let i = 1; i < ticks.length; i++) assert.equal(ticks[i]! - ticks[i - 1]!, SECOND, "no gap");
       assert.ok(ticks[0]! <= T0 + SECOND && ticks.at(-1)! >= T0 + 15 * SECOND, `ticks cover the whole run: ${ticks.length}`);
       for (const scheduler of schedulers) scheduler.close();
       await store.close();
+    });
+
+    test("a tick stays fired when its job is already gone: a node that read the state before the claim enqueues nothing", async () => {
+      const clock = new FakeClock({ settleMs: backend.settleMs });
+      const store = await backend.create();
+      const late = withStaleRead(store);
+      const a = createConveyor({ store, clock }).scheduler({ autostart: false });
+      const b = createConveyor({ store: late.store, clock }).scheduler({ autostart: false });
+      try {
+        const deletedOnComplete = { ...target, options: { removeOnComplete: true } };
+        for (const node of [a, b]) await node.schedule("beat", "* * * * * *", deletedOnComplete, { overlap: "allow" });
+        const at = T0 + SECOND;
+
+        late.hold();
+        const lateFired = b.tick(at);
+        await late.reached(); // b has read the state: nothing fired yet
+        const fired = await a.tick(at);
+        assert.deepEqual(fired.map((j) => j.id), [`schedule:beat:${at}`]);
+        // A worker completes the job, which deletes it: no job is left to say the tick fired.
+        const { jobs } = await store.claim("reports", { workerId: "w", limit: 10, leaseMs: 60_000, now: at });
+        await store.finish("reports", { outcomes: jobs.map((j) => ({ id: j.id, token: j.lease!.token, kind: "completed" as const, result: null })), now: at });
+        assert.equal(await store.get("reports", fired[0]!.id), null);
+        late.release();
+
+        assert.deepEqual(await lateFired, [], "the late node finds the tick claimed");
+        assert.equal((await store.counts("reports")).waiting, 0);
+        assert.equal((await a.get("beat"))?.runs, 1);
+        assert.deepEqual(await b.tick(at + 500), [], "and later in the same second too");
+      } finally {
+        for (const node of [a, b]) node.close();
+        await store.close();
+      }
+    });
+
+    test("runs loses no update when two nodes change the state at once", async () => {
+      const clock = new FakeClock({ settleMs: backend.settleMs });
+      const store = await backend.create();
+      const late = withStaleRead(store);
+      const a = createConveyor({ store, clock }).scheduler({ autostart: false });
+      const b = createConveyor({ store: late.store, clock }).scheduler({ autostart: false });
+      try {
+        for (const node of [a, b]) await node.schedule("beat", "0 3 * * *", target);
+        late.hold();
+        const byB = b.trigger("beat");
+        await late.reached(); // b read runs = 0
+        const byA = await a.trigger("beat");
+        late.release();
+        await byB;
+        const info = await a.get("beat");
+        assert.equal(info?.runs, 2, "both runs counted");
+        assert.notEqual(info?.lastJobId, byA.id, "the later write is b's, made on the state a left");
+      } finally {
+        for (const node of [a, b]) node.close();
+        await store.close();
+      }
+    });
+
+    test("a yearly cron sleeps in steps a runtime timer can hold and fires once, at its time", async () => {
+      const base = new FakeClock({ settleMs: backend.settleMs });
+      const clock = recording(base);
+      const store = await backend.create();
+      const scheduler = createConveyor({ store, clock }).scheduler({ autostart: false, refreshMs: MAX_TIMER_DELAY_MS });
+      try {
+        const newYear = Date.UTC(2027, 0, 1);
+        assert.equal((await scheduler.schedule("yearly", "0 0 1 1 *", target)).nextRunAt, newYear);
+        await scheduler.start();
+        while (base.now() < newYear - DAY) await base.advance(Math.min(7 * DAY, newYear - DAY - base.now()));
+        await base.advance(DAY - 1);
+        await base.flush();
+        assert.equal((await scheduledJobs(store)).length, 0, "nothing before its time");
+        await base.advance(1);
+        await eventually(base, async () => (await scheduledJobs(store)).length === 1);
+        await base.advance(30 * DAY);
+        const jobs = await scheduledJobs(store);
+        assert.deepEqual(jobs.map((j) => [tickOf(j), j.createdAt]), [[newYear, newYear]], "one run, enqueued at its tick");
+        assert.ok(clock.delays.every((d) => Number.isFinite(d) && d >= 0 && d <= MAX_TIMER_DELAY_MS), `delays: ${clock.delays.join(", ")}`);
+        assert.ok(clock.delays.length < 40, `a timer every ~24.8 days, not a spin: ${clock.delays.length} timers in 13 months`);
+      } finally {
+        scheduler.close();
+        await store.close();
+      }
+    });
+
+    test("an interval past a Date's range is refused; one of 31,700 years waits without spinning", async () => {
+      const base = new FakeClock({ settleMs: backend.settleMs });
+      const clock = recording(base);
+      const store = await backend.create();
+      const scheduler = createConveyor({ store, clock }).scheduler({ autostart: false, refreshMs: MAX_TIMER_DELAY_MS });
+      try {
+        for (const everyMs of [1e300, Infinity, Number.MAX_VALUE, NaN]) {
+          await assert.rejects(scheduler.schedule("far", { everyMs }, target), (e) => isConveyorError(e, "VALIDATION_FAILED") && /range of a Date/.test(e.message));
+        }
+        assert.throws(() => createConveyor({ store, clock }).scheduler({ refreshMs: 1e300 }), /refreshMs/);
+        const info = await scheduler.schedule("far", { everyMs: 1e15 }, target);
+        assert.equal(info.nextRunAt, 1e15);
+        await scheduler.start();
+        for (let i = 0; i < 12; i++) await base.advance(30 * DAY);
+        assert.equal((await scheduledJobs(store)).length, 0);
+        assert.ok(clock.delays.every((d) => Number.isFinite(d) && d >= 0 && d <= MAX_TIMER_DELAY_MS), `delays: ${clock.delays.join(", ")}`);
+        assert.ok(clock.delays.length < 40, `${clock.delays.length} timers in a year`);
+      } finally {
+        scheduler.close();
+        await store.close();
+      }
     });
 
     test("tick(now) fires what is due since the last tick, once: calling it again adds nothing", async () => {
@@ -195,7 +358,7 @@ for (const backend of backends) {
       await h.scheduler.schedule("three", "* * * * * *", { ...target, queue: "three" }, { overlap: "allow", maxRuns: 3 });
       await h.scheduler.start();
       await run(h.clock, 8);
-      await eventually(h.clock, async () => (await h.store.counts("three")).waiting === 3);
+      await eventually(h.clock, async () => (await h.store.counts("three")).waiting === 3 && (await h.store.counts("reports")).waiting === 3);
       await h.clock.flush();
       assert.deepEqual((await scheduledJobs(h.store)).map((j) => (tickOf(j) - T0) / SECOND), [3, 4, 5]);
       assert.deepEqual((await scheduledJobs(h.store, "three")).map((j) => (tickOf(j) - T0) / SECOND), [1, 2, 3]);

@@ -4,7 +4,7 @@ import { type Clock, systemClock } from "../core/clock.ts";
 import { parseArgument } from "../core/validation.ts";
 import { reportError } from "../util/report-error.ts";
 import { type BroadcastBackend, type BroadcastMessage, MemoryBroadcastBackend, type PresenceMember } from "./backend.ts";
-import { Connection, type SocketLike } from "./connection.ts";
+import { Connection, type ConnectionHub, type SocketLike } from "./connection.ts";
 import { ChannelNameSchema, channelKind, CLOSE, frame, PROTOCOL_VERSION } from "./protocol.ts";
 import { Signer } from "./signature.ts";
 
@@ -42,6 +42,11 @@ export interface BroadcasterOptions {
   maxMessageBytes?: number;
   /** Connections this node accepts; more are closed with 4100. @default 100_000 */
   maxConnections?: number;
+  /**
+   * Times liveness (pings, pong timeouts, the dead-node sweep), client-event rate limits and
+   * the HTTP API's signature window. A backend takes its own (`RedisBroadcastOptions.clock`).
+   * @default systemClock
+   */
   clock?: Clock;
 }
 
@@ -60,7 +65,7 @@ export interface PublishOptions {
   exceptSocketId?: string | null;
 }
 
-export class Broadcaster {
+export class Broadcaster implements ConnectionHub {
   readonly appId: string;
   readonly key: string;
   readonly clock: Clock;

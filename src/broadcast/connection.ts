@@ -1,13 +1,26 @@
 // One client's WebSocket, speaking Pusher protocol 7: subscriptions, client events, liveness.
 import * as v from "valibot";
-import type { PresenceMember } from "./backend.ts";
-import type { Broadcaster } from "./broadcaster.ts";
+import type { Clock } from "../core/clock.ts";
+import type { BroadcastMessage, PresenceMember } from "./backend.ts";
 import { ChannelDataSchema, channelKind, type ClientFrame, ClientFrameSchema, ERROR, errorFrame, frame } from "./protocol.ts";
 
 /** What a runtime adapter hands over for one accepted WebSocket. */
 export interface SocketLike {
   send(text: string): void;
   close(code?: number, reason?: string): void;
+}
+
+/**
+ * What a connection asks of the hub it belongs to (the Broadcaster). Declared here, so the hub
+ * depends on connections and never the other way round.
+ */
+export interface ConnectionHub {
+  readonly clock: Clock;
+  readonly maxMessageBytes: number;
+  subscribe(connection: Connection, channel: string, member: PresenceMember | null): Promise<void>;
+  unsubscribe(connection: Connection, channel: string): Promise<void>;
+  verifySubscription(socketId: string, channel: string, auth: string, channelData?: string): Promise<boolean>;
+  publishRaw(message: BroadcastMessage): Promise<void>;
 }
 
 /** Client events each connection may send per second, as Pusher allows. */
@@ -21,11 +34,11 @@ export class Connection {
   lastSeenAt: number;
   pingSentAt: number | null = null;
   closed = false;
-  readonly #hub: Broadcaster;
+  readonly #hub: ConnectionHub;
   #windowStart = 0;
   #eventsInWindow = 0;
 
-  constructor(hub: Broadcaster, socket: SocketLike, socketId: string, now: number) {
+  constructor(hub: ConnectionHub, socket: SocketLike, socketId: string, now: number) {
     this.#hub = hub;
     this.socket = socket;
     this.socketId = socketId;

@@ -18,6 +18,7 @@ export type ConveyorErrorCode =
   | "UNSAFE_SETUP"
   | "STORE_CLOSED"
   | "STORE_CONFLICT"
+  | "STORE_UNAVAILABLE"
   | "RATE_LIMITED";
 
 /** One problem found by schema validation, with the path to the offending value. */

@@ -17,6 +17,11 @@ export interface FakeClockOptions {
    * round trip) settles before time moves on. @default 0 (one macrotask)
    */
   settleMs?: number;
+  /**
+   * Real milliseconds `advance` waits, before firing each timer, for work handed to `track`
+   * (store calls a worker judges by time) to answer. For stores across a network. @default 0
+   */
+  trackedWaitMs?: number;
 }
 
 /**
@@ -29,10 +34,34 @@ export class FakeClock implements Clock {
   #nextId = 1;
   #timers = new Map<number, PendingTimer>();
   readonly #settle: () => Promise<void>;
+  readonly #trackedWaitMs: number;
+  readonly #tracked = new Set<Promise<unknown>>();
 
   constructor(options: FakeClockOptions = {}) {
     this.#now = options.startMs ?? Date.UTC(2026, 0, 1);
     this.#settle = settleFor(options.settleMs ?? 0);
+    this.#trackedWaitMs = options.trackedWaitMs ?? 0;
+  }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    if (this.#trackedWaitMs === 0) return work;
+    const settled = work.then(() => {}, () => {});
+    this.#tracked.add(settled);
+    void settled.then(() => this.#tracked.delete(settled));
+    return work;
+  }
+
+  /** Waits (in real time, up to `trackedWaitMs`) for tracked work to answer. */
+  async #awaitTracked(): Promise<void> {
+    if (this.#tracked.size === 0) return;
+    let timer: ReturnType<typeof globalThis.setTimeout> | undefined;
+    const limit = new Promise<void>((resolve) => timer = globalThis.setTimeout(resolve, this.#trackedWaitMs));
+    for (let round = 0; round < 10 && this.#tracked.size > 0; round++) {
+      const done = await Promise.race([Promise.all([...this.#tracked]).then(() => true), limit.then(() => false)]);
+      if (!done) break;
+      await this.#settle(); // answers start more work, which may be tracked too
+    }
+    globalThis.clearTimeout(timer);
   }
 
   now(): number {
@@ -41,7 +70,7 @@ export class FakeClock implements Clock {
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     const id = this.#nextId++;
-    this.#timers.set(id, { id, at: this.#now + Math.max(0, delayMs), callback });
+    this.#timers.set(id, { id, at: this.#now + (Number.isNaN(delayMs) ? 0 : Math.max(0, delayMs)), callback });
     return id;
   }
 
@@ -62,6 +91,8 @@ export class FakeClock implements Clock {
     for (;;) {
       const next = this.#earliest();
       if (!next || next.at > target) break;
+      await this.#awaitTracked();
+      if (!this.#timers.has(next.id)) continue; // cleared by what answered
       this.#timers.delete(next.id);
       this.#now = Math.max(this.#now, next.at);
       next.callback();

@@ -1,6 +1,7 @@
 import type { Outcome } from "../store/contract.ts";
 import type { TimerHandle } from "./clock.ts";
 import type { Job } from "./job.ts";
+import { jobDataError } from "./job-data.ts";
 
 /** What a handler gets besides its payload. */
 export interface JobContext {
@@ -16,7 +17,7 @@ export interface JobContext {
    * lost (`LEASE_LOST`) or the worker shuts down (`WORKER_CLOSED`); `signal.reason` says which.
    */
   readonly signal: AbortSignal;
-  /** Records progress (any JSON value) and emits a `progress` event. */
+  /** Records progress (any JSON value nested at most `MAX_DATA_DEPTH` deep, else `VALIDATION_FAILED`) and emits a `progress` event. */
   progress(value: unknown): Promise<void>;
   /** Appends a line to the job's log. */
   log(line: string): Promise<void>;
@@ -44,6 +45,11 @@ export class RunningJob implements JobContext {
   timer: TimerHandle | undefined = undefined;
   /** The outcome waiting to go to the store in the worker's next batch. */
   outcome: Outcome | undefined = undefined;
+  /**
+   * Until when, on the worker's clock, the lease surely holds: the send time of the last
+   * claim or renewal the store confirmed, plus the lease. Past it another worker may take the job.
+   */
+  leaseSureUntil = 0;
 
   constructor(job: Job, host: ContextHost) {
     this.job = job;
@@ -68,6 +74,8 @@ export class RunningJob implements JobContext {
   }
 
   progress(value: unknown): Promise<void> {
+    const unstorable = jobDataError(value, `progress of job ${this.job.id}`);
+    if (unstorable) return Promise.reject(unstorable);
     return this.#host.setProgress(this, value);
   }
 

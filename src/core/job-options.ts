@@ -96,7 +96,7 @@ export const JobOptionsFields = v.strictObject({
 
 export const JobOptionsSchema = v.pipe(
   v.strictObject({ ...JobOptionsFields.entries, createdBy: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))) }),
-  v.check((o) => o.delayMs === undefined || o.runAt === undefined, "give delayMs or runAt, not both"),
+  v.check((o) => o.delayMs === undefined || o.runAt === undefined, "delayMs or runAt, not both"),
 );
 
 export function retentionRule(retention: Retention | undefined): RetentionRule {

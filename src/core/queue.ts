@@ -4,6 +4,7 @@ import type { Clock } from "./clock.ts";
 import { isJobDefinition, type JobDefinition, type PayloadInput, type PayloadOutput } from "./define-job.ts";
 import { ConveyorError } from "./errors.ts";
 import { QueueEvents } from "./events.ts";
+import { checkJobData } from "./job-data.ts";
 import { FINISHED_STATES, type Job, type JobCounts, type JobState, JOB_STATES } from "./job.ts";
 import { buildNewJob, type JobOptions } from "./job-options.ts";
 import { NameSchema } from "./names.ts";
@@ -92,6 +93,8 @@ export class Queue {
         throw new TypeError(`addBulk() entry ${index} needs a job definition made by defineJob()`);
       }
       const definition = this.#remember(entry.job);
+      // Depth first: a schema walking a 10,000-level payload could overflow the stack itself.
+      checkJobData(entry.payload, `payload for job "${definition.name}"`);
       parseData(definition.schema, entry.payload, `payload for job "${definition.name}"`);
       return buildNewJob(definition.name, entry.payload, definition.defaults, entry.options, now);
     });

@@ -8,8 +8,8 @@ import { ConveyorError, type ValidationIssue } from "./errors.ts";
 export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): ValidationIssue[] {
   return issues.map((issue) => {
     const path = v.getDotPath(issue) ?? "";
-    // A custom check's message is ours (it says what is expected); valibot's own messages quote the input.
-    const expected = issue.type === "custom" ? `expected ${issue.message}` : issue.expected ? `expected ${issue.expected}` : `failed the ${issue.type} check`;
+    // Custom and check messages are ours (they say what is expected); valibot's own messages quote the input.
+    const expected = issue.type === "custom" || issue.type === "check" ? `expected ${issue.message}` : issue.expected ? `expected ${issue.expected}` : `failed the ${issue.type} check`;
     return { path, message: `${issue.kind === "schema" ? "wrong type" : issue.type}: ${expected}` };
   });
 }

@@ -1,47 +1,26 @@
-import * as v from "valibot";
-import type { ClaimResult, Outcome as StoreOutcome, QueueStore, Subscription } from "../store/contract.ts";
-import { backoffDelay } from "./backoff.ts";
+import type { QueueStore, Subscription } from "../store/contract.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
-import type { JobDefinition, PayloadOutput } from "./define-job.ts";
-import { ConveyorError, toErrorInfo, UnrecoverableError } from "./errors.ts";
+import type { JobDefinition } from "./define-job.ts";
+import { ConveyorError } from "./errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
 import type { Job } from "./job.ts";
-import { type ContextHost, type JobContext, RunningJob } from "./job-context.ts";
+import { type ContextHost, RunningJob } from "./job-context.ts";
 import type { Queue } from "./queue.ts";
 import { assertSafeForWorkers } from "./safety.ts";
 import { parseArgument } from "./validation.ts";
+import { admit } from "./worker-admission.ts";
+import { type AttemptHost, type AttemptOutcome, type JobHandler, type Registered, runAttempt, storeOutcome } from "./worker-attempt.ts";
 import { WORKER_DEFAULTS, type WorkerOptions, WorkerOptionsSchema, type WorkerRateLimit } from "./worker-options.ts";
-import { describeIssues } from "./validation.ts";
+import { WorkerEventTarget } from "./worker-events.ts";
+import { WorkerPump } from "./worker-pump.ts";
+import { WorkerUpkeep } from "./worker-upkeep.ts";
+import { WorkerWakeups } from "./worker-wakeups.ts";
 
-export type JobHandler<D extends JobDefinition> = (
-  payload: PayloadOutput<D>,
-  context: JobContext,
-) => unknown;
+export type { JobHandler } from "./worker-attempt.ts";
 
-interface Registered {
-  readonly definition: JobDefinition;
-  readonly handler: JobHandler<JobDefinition>;
-}
-
-type Outcome =
-  | { readonly kind: "completed"; readonly value: unknown }
-  | { readonly kind: "failed"; readonly error: unknown; readonly unrecoverable: boolean }
-  /** The store has already moved the job on (cancelled, lease lost, released). */
-  | { readonly kind: "dropped" };
-
-/** An error the worker survived (a store call failed); the worker goes on. */
-export class WorkerErrorEvent extends Event {
-  readonly error: unknown;
-  constructor(error: unknown) {
-    super("error");
-    this.error = error;
-  }
-}
+export { WorkerErrorEvent } from "./worker-events.ts";
 
 type WorkerState = "idle" | "running" | "paused" | "closing" | "closed";
-
-/** Store calls a worker keeps in flight: one being answered while the next is queued. */
-const PIPELINE_DEPTH = 2;
 
 /** The events a worker acts on: new work, and cancellation of its own jobs. */
 const WAKE_EVENTS: readonly ConveyorEventType[] = ["enqueued", "resumed", "cancelled"];
@@ -51,7 +30,7 @@ const WAKE_EVENTS: readonly ConveyorEventType[] = ["enqueued", "resumed", "cance
  * priority first. Leases are renewed while handlers run; timeouts, cancellation and shutdown
  * reach handlers through their `AbortSignal`. Nothing a handler or the store throws stops it.
  */
-export class Worker extends EventTarget implements ContextHost {
+export class Worker extends WorkerEventTarget implements ContextHost {
   readonly id: string;
   readonly queue: Queue;
   readonly #store: QueueStore;
@@ -60,35 +39,16 @@ export class Worker extends EventTarget implements ContextHost {
   readonly #handlers = new Map<string, Registered>();
   readonly #running = new Map<string, RunningJob>();
   #state: WorkerState = "idle";
-  /** Outcomes waiting to be sent to the store in the next batch. */
-  #outcomes: RunningJob[] = [];
-  /** Store calls of the pump under way. */
-  #inFlight = 0;
-  /** Outcomes sent and not yet confirmed; their jobs still hold slots until then. */
-  #releasing = 0;
-  /** Slots promised to claims under way. */
-  #reserved = 0;
-  /** The queue may have due jobs; cleared when a claim comes back short. */
-  #claimable = true;
-  /** Counts wake-ups, so a short claim sent before one does not clear `#claimable`. */
-  #wakes = 0;
-  #wakeQueued = false;
-  #claimedSinceDrain = false;
-  #dueTimer: { handle: TimerHandle; at: number } | undefined;
-  #leaseTimer: TimerHandle | undefined;
-  #stallTimer: TimerHandle | undefined;
-  /** When the first stall check started: later ones fall on its grid. */
-  #stallGridStart: number | undefined;
-  #retryTimer: TimerHandle | undefined;
+  readonly #pump: WorkerPump;
+  readonly #wakeups: WorkerWakeups;
+  readonly #upkeep: WorkerUpkeep;
+  readonly #attemptHost: AttemptHost;
   #subscription: Subscription | undefined;
   #closing: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
   #quietWaiters: (() => void)[] = [];
-  #errorListeners = 0;
   #markStarted!: () => void;
   readonly #limits: readonly WorkerRateLimit[];
-  /** The queue-wide rate limit is used up until then. */
-  #limitedUntil = 0;
   readonly #started = new Promise<void>((resolve) => this.#markStarted = resolve);
 
   constructor(queue: Queue, options: WorkerOptions = {}) {
@@ -102,6 +62,47 @@ export class Worker extends EventTarget implements ContextHost {
     const { rateLimits, ...rest } = parsed;
     this.#limits = rateLimits ?? [];
     this.#options = { ...WORKER_DEFAULTS, ...withoutUndefined(rest) } as Required<Omit<WorkerOptions, "id" | "rateLimits">>;
+    this.#wakeups = new WorkerWakeups(this.#clock, () => this.#wake());
+    this.#attemptHost = {
+      workerId: this.id,
+      clock: this.#clock,
+      settle: (running, outcome) => this.#settle(running, outcome),
+      abort: (running, reason) => this.#abort(running, reason),
+    };
+    this.#pump = new WorkerPump({
+      workerId: this.id,
+      queueName: queue.name,
+      store: this.#store,
+      clock: this.#clock,
+      concurrency: this.#options.concurrency,
+      leaseMs: this.#options.leaseMs,
+      running: this.#running,
+      mayClaim: () => this.#state === "running" && !this.#wakeups.holdingForLimit(),
+      start: (job, sureUntil) => this.#start(job, sureUntil),
+      giveBack: (job) => void this.#giveBackLate(job),
+      dueAt: (at) => this.#armDueTimer(at),
+      retryLater: () => this.#retryLater(),
+      tracked: (work) => this.#tracked(work),
+      reportError: (error) => this.#reportError(error),
+      settled: () => {
+        if (this.#running.size === 0) this.#notifyIdle();
+        this.#notifyQuiet();
+      },
+    });
+    this.#upkeep = new WorkerUpkeep({
+      workerId: this.id,
+      queueName: queue.name,
+      store: this.#store,
+      clock: this.#clock,
+      leaseMs: this.#options.leaseMs,
+      stallCheckMs: this.#options.stallCheckMs,
+      maxStalls: this.#options.maxStalls,
+      running: () => this.#running.values(),
+      drop: (running, reason) => this.#abortAndDrop(running, reason),
+      tracked: (work) => this.#tracked(work),
+      reportError: (error) => this.#reportError(error),
+      wake: () => this.#wake(),
+    });
     if (this.#options.autostart) queueMicrotask(() => this.start());
   }
 
@@ -134,8 +135,7 @@ export class Worker extends EventTarget implements ContextHost {
     this.#subscription = this.#store.subscribe(this.queue.name, (event) => this.#onEvent(event), WAKE_EVENTS);
     // Jobs added before the subscription was live sent their wake-up to nobody: look again.
     this.#subscription.ready.then(() => this.#wake(), (error) => this.#reportError(error));
-    this.#armLeaseTimer();
-    void this.#checkStalled();
+    this.#upkeep.start();
     this.#wake();
   }
 
@@ -186,17 +186,6 @@ export class Worker extends EventTarget implements ContextHost {
     return this.#closing;
   }
 
-  override addEventListener(
-    type: "error",
-    listener: ((event: WorkerErrorEvent) => void) | EventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions) {
-    if (type === "error" && listener) this.#errorListeners++;
-    super.addEventListener(type, listener, options);
-  }
-
   // ContextHost: what a handler's context calls.
 
   async setProgress(running: RunningJob, value: unknown): Promise<void> {
@@ -215,10 +204,8 @@ export class Worker extends EventTarget implements ContextHost {
       return;
     }
     this.#state = "closing";
-    this.#clearTimer(this.#dueTimer?.handle);
-    this.#dueTimer = undefined;
-    this.#clearTimer(this.#stallTimer);
-    this.#clearTimer(this.#retryTimer);
+    this.#wakeups.clear();
+    this.#upkeep.stopStallChecks();
     if (this.#running.size > 0) {
       let deadline: TimerHandle | undefined;
       const timedOut = await Promise.race([
@@ -230,7 +217,7 @@ export class Worker extends EventTarget implements ContextHost {
       // Outcomes already gathered still go to the store before the worker lets go.
       await this.whenIdle();
     }
-    this.#clearTimer(this.#leaseTimer);
+    this.#upkeep.stop();
     this.#subscription?.close();
     this.#state = "closed";
     this.#notifyQuiet();
@@ -267,95 +254,25 @@ export class Worker extends EventTarget implements ContextHost {
     }
   }
 
-  /**
-   * Something may be claimable (new job, due timer, resumed queue): pump on the next microtask,
-   * so many wake-ups in one turn cost one store call.
-   */
   #wake(): void {
-    this.#claimable = true;
-    this.#wakes++;
-    if (this.#wakeQueued) return;
-    this.#wakeQueued = true;
-    queueMicrotask(() => {
-      this.#wakeQueued = false;
-      this.#pump();
-      this.#notifyQuiet();
-    });
+    this.#pump.wake();
   }
 
-  /**
-   * The worker's only path to the store for outcomes and claims. Each call sends every outcome
-   * gathered so far and claims for the slots free once they are recorded. Up to
-   * PIPELINE_DEPTH calls are in flight, so the store always has the next batch queued while
-   * the worker handles the last reply; batches grow with load and cost stays flat per job.
-   */
-  #pump(): void {
-    while (this.#inFlight < PIPELINE_DEPTH) {
-      const batch = this.#outcomes;
-      // Slots held: running jobs, less those whose outcome is on its way, plus claims on their way.
-      const held = this.#running.size - this.#releasing - batch.length + this.#reserved;
-      const free = this.#state === "running" && this.#claimable && !this.#holdingForLimit() ? this.#options.concurrency - held : 0;
-      if (batch.length === 0 && free <= 0) return;
-      this.#outcomes = [];
-      void this.#send(batch, Math.max(0, free));
-    }
-  }
-
-  async #send(batch: RunningJob[], limit: number): Promise<void> {
-    this.#inFlight++;
-    this.#releasing += batch.length;
-    this.#reserved += limit;
-    const wakesAtSend = this.#wakes;
-    let claimed: ClaimResult | undefined;
-    try {
-      const claim = limit > 0 ? { workerId: this.id, limit, leaseMs: this.#options.leaseMs } : undefined;
-      if (batch.length > 0) {
-        const result = await this.#store.finish(this.queue.name, {
-          outcomes: batch.map((running) => running.outcome!),
-          now: this.#clock.now(),
-          claim,
-        });
-        claimed = result.claimed;
-      } else if (claim) {
-        claimed = await this.#store.claim(this.queue.name, {
-          workerId: claim.workerId,
-          limit: claim.limit,
-          leaseMs: claim.leaseMs,
-          now: this.#clock.now(),
-        });
-      }
-    } catch (error) {
-      // Outcomes that did not reach the store: their leases lapse and the jobs run again.
-      this.#reportError(error);
-      this.#retryLater();
-    } finally {
-      this.#inFlight--;
-      this.#releasing -= batch.length;
-      this.#reserved -= limit;
-    }
-    for (const running of batch) this.#running.delete(running.job.id);
-    if (claimed) {
-      // A short claim means the queue is empty for now, unless a wake-up came in meanwhile.
-      if (claimed.jobs.length < limit && this.#wakes === wakesAtSend) this.#claimable = false;
-      this.#startClaimed(claimed);
-    }
-    if (this.#running.size === 0) this.#notifyIdle();
-    this.#pump();
-    this.#notifyQuiet();
-  }
-
-  #startClaimed({ jobs, nextDueAt }: ClaimResult): void {
-    this.#armDueTimer(nextDueAt);
-    for (const job of jobs) this.#start(job);
-    if (jobs.length > 0) this.#claimedSinceDrain = true;
-    else this.#noteDrained();
-  }
-
-  #start(job: Job): void {
+  #start(job: Job, leaseSureUntil: number): void {
     const running = new RunningJob(job, this);
+    running.leaseSureUntil = leaseSureUntil;
     this.#running.set(job.id, running);
     if (this.#limits.length > 0) void this.#admit(running);
     else this.#run(running);
+  }
+
+  async #giveBackLate(job: Job): Promise<void> {
+    try {
+      await this.#store.release(this.queue.name, job.id, job.lease!.token, this.#clock.now());
+    } catch (error) {
+      this.#reportError(error); // its lease runs out and a stall check requeues it
+    }
+    this.#wake();
   }
 
   /**
@@ -368,16 +285,7 @@ export class Worker extends EventTarget implements ContextHost {
     let waitMs = 0;
     let queueWide = false;
     try {
-      for (const limit of this.#limits) {
-        const key = limit.key ? limit.key(job) : `queue:${this.queue.name}`;
-        if (key === null) continue;
-        const decision = await limit.limiter.consume(key);
-        if (!decision.allowed) {
-          waitMs = decision.retryAfterMs;
-          queueWide = !limit.key;
-          break;
-        }
-      }
+      ({ waitMs, queueWide } = await admit(job, this.#limits, `queue:${this.queue.name}`));
     } catch (error) {
       // The limiter's store failed: hold the job back briefly rather than run it unlimited.
       this.#reportError(error);
@@ -387,7 +295,7 @@ export class Worker extends EventTarget implements ContextHost {
     if (waitMs === 0) return this.#run(running);
     const now = this.#clock.now();
     const runAt = now + waitMs;
-    if (queueWide) this.#limitedUntil = Math.max(this.#limitedUntil, runAt);
+    if (queueWide) this.#wakeups.limitUntil(runAt);
     this.#settle(running, { kind: "dropped" });
     try {
       if (await this.#store.release(this.queue.name, job.id, running.token, now, runAt)) this.#armDueTimer(runAt);
@@ -398,79 +306,25 @@ export class Worker extends EventTarget implements ContextHost {
   }
 
   #run(running: RunningJob): void {
-    const { job } = running;
-    const registered = this.#handlers.get(job.name);
-    if (!registered) {
-      const error = new ConveyorError("UNKNOWN_JOB", `Worker ${this.id} has no handler for job "${job.name}" in queue "${job.queue}"`);
-      this.#settle(running, { kind: "failed", error, unrecoverable: false });
-      return;
-    }
-    const parsed = v.safeParse(registered.definition.schema, job.payload);
-    if (!parsed.success) {
-      const issues = describeIssues(parsed.issues);
-      const error = new ConveyorError(
-        "VALIDATION_FAILED",
-        `Payload of job ${job.id} ("${job.name}") no longer matches its schema: ${issues.map((i) => `${i.path || "(root)"} ${i.message}`).join("; ")}`,
-        { issues },
-      );
-      this.#settle(running, { kind: "failed", error, unrecoverable: true });
-      return;
-    }
-    if (job.timeoutMs !== null) {
-      const timeoutMs = job.timeoutMs;
-      running.timer = this.#clock.setTimeout(() => {
-        const error = new ConveyorError("JOB_TIMEOUT", `Job ${job.id} ("${job.name}") timed out after ${timeoutMs} ms`);
-        this.#abort(running, error);
-        this.#settle(running, { kind: "failed", error, unrecoverable: false });
-      }, timeoutMs);
-    }
-    let result: unknown;
-    try {
-      result = registered.handler(parsed.output, running);
-    } catch (error) {
-      this.#settle(running, { kind: "failed", error, unrecoverable: error instanceof UnrecoverableError });
-      return;
-    }
-    if (isPromiseLike(result)) {
-      result.then(
-        (value) => this.#settle(running, { kind: "completed", value }),
-        (error) => this.#settle(running, { kind: "failed", error, unrecoverable: error instanceof UnrecoverableError }),
-      );
-    } else {
-      this.#settle(running, { kind: "completed", value: result });
-    }
+    runAttempt(running, this.#handlers.get(running.job.name), this.#attemptHost);
   }
 
   /** Takes the first outcome of a running job; later ones (a handler finishing after its timeout) are ignored. */
-  #settle(running: RunningJob, outcome: Outcome): void {
+  #settle(running: RunningJob, outcome: AttemptOutcome): void {
     if (running.settled) return;
     running.settled = true;
-    this.#clearTimer(running.timer);
+    if (running.timer !== undefined) this.#clock.clearTimeout(running.timer);
     if (outcome.kind === "dropped") {
       this.#running.delete(running.job.id);
       if (this.#running.size === 0) this.#notifyIdle();
     } else {
-      running.outcome = this.#toStoreOutcome(running, outcome);
-      this.#outcomes.push(running);
+      const custom = this.#handlers.get(running.job.name)?.definition.backoffFunction;
+      running.outcome = storeOutcome(running, outcome, this.#clock.now(), custom);
+      // Straight to the pump: if it has calls under way, this outcome joins the next batch.
+      this.#pump.report(running);
+      return;
     }
-    // Straight to the pump: if it has calls under way, this outcome joins the next batch.
-    this.#pump();
-  }
-
-  #toStoreOutcome({ job, token }: RunningJob, outcome: Exclude<Outcome, { kind: "dropped" }>): StoreOutcome {
-    if (outcome.kind === "completed") return { id: job.id, token, kind: "completed", result: outcome.value };
-    const attempt = job.attemptsMade + 1;
-    const final = outcome.unrecoverable || attempt >= job.maxAttempts;
-    const now = this.#clock.now();
-    const custom = this.#handlers.get(job.name)?.definition.backoffFunction;
-    return {
-      id: job.id,
-      token,
-      kind: "failed",
-      error: toErrorInfo(outcome.error),
-      retryAt: final ? null : now + backoffDelay(job.backoff, attempt, outcome.error, custom),
-      reason: outcome.unrecoverable ? "unrecoverable" : "attempts-exhausted",
-    };
+    this.#pump.pump();
   }
 
   #abort(running: RunningJob, reason: ConveyorError): void {
@@ -483,87 +337,18 @@ export class Worker extends EventTarget implements ContextHost {
     this.#settle(running, { kind: "dropped" });
   }
 
-  /** True while the queue-wide rate limit is used up; the due timer wakes the worker after. */
-  #holdingForLimit(): boolean {
-    if (this.#limitedUntil === 0) return false; // the pump's fast path: no clock read
-    if (this.#limitedUntil <= this.#clock.now()) {
-      this.#limitedUntil = 0;
-      return false;
-    }
-    this.#armDueTimer(this.#limitedUntil);
-    return true;
-  }
-
-  #noteDrained(): void {
-    if (!this.#claimedSinceDrain) return;
-    this.#claimedSinceDrain = false;
-    this.#store.publish(this.queue.name, { type: "drained", queue: this.queue.name, at: this.#clock.now() });
-  }
-
   /** Sleeps until the earliest delayed job is due: no polling. */
   #armDueTimer(nextDueAt: number | null): void {
-    if (nextDueAt === null || this.#state !== "running") return;
-    if (this.#dueTimer && this.#dueTimer.at <= nextDueAt) return;
-    this.#clearTimer(this.#dueTimer?.handle);
-    const handle = this.#clock.setTimeout(() => {
-      this.#dueTimer = undefined;
-      this.#wake();
-    }, nextDueAt - this.#clock.now());
-    this.#dueTimer = { handle, at: nextDueAt };
-  }
-
-  #armLeaseTimer(): void {
-    this.#leaseTimer = this.#clock.setTimeout(() => void this.#renewLeases(), Math.max(1, Math.floor(this.#options.leaseMs / 3)));
-  }
-
-  async #renewLeases(): Promise<void> {
-    if (this.#running.size > 0) {
-      const leases = [...this.#running.values()].map((r) => ({ id: r.job.id, token: r.token }));
-      try {
-        const lost = await this.#store.extendLeases(this.queue.name, leases, this.#options.leaseMs, this.#clock.now());
-        for (const id of lost) {
-          const running = this.#running.get(id);
-          if (running) this.#abortAndDrop(running, new ConveyorError("LEASE_LOST", `Worker ${this.id} lost its lease on job ${id}`));
-        }
-      } catch (error) {
-        this.#reportError(error);
-      }
-    }
-    if (this.#state === "running" || this.#state === "paused" || this.#state === "closing") this.#armLeaseTimer();
-  }
-
-  async #checkStalled(): Promise<void> {
-    // Checks keep to a grid of stallCheckMs from the first one, however long the store takes to
-    // answer: a late check does not push the later ones back.
-    const startedAt = this.#clock.now();
-    this.#stallGridStart ??= startedAt;
-    try {
-      await this.#store.recoverStalled(this.queue.name, this.#clock.now(), this.#options.maxStalls);
-      // Also a safety net: a wake-up lost with a dropped connection costs at most one interval.
-      this.#wake();
-    } catch (error) {
-      this.#reportError(error);
-    }
-    if (this.#state === "running" || this.#state === "paused") {
-      const every = this.#options.stallCheckMs;
-      const nextAt = this.#stallGridStart + (Math.floor((startedAt - this.#stallGridStart) / every) + 1) * every;
-      const wait = Math.max(0, nextAt - this.#clock.now());
-      this.#stallTimer = this.#clock.setTimeout(() => void this.#checkStalled(), wait);
-    }
+    if (this.#state === "running") this.#wakeups.dueAt(nextDueAt);
   }
 
   #retryLater(): void {
-    if (this.#retryTimer !== undefined || this.#state !== "running") return;
-    this.#retryTimer = this.#clock.setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#wake();
-    }, this.#options.errorRetryMs);
+    if (this.#state === "running") this.#wakeups.retryAfter(this.#options.errorRetryMs);
   }
 
   /** Nothing running, nothing asked of the store, and nothing more to claim for now. */
   #isQuiet(): boolean {
-    const claiming = this.#state === "running" && this.#claimable && !this.#holdingForLimit();
-    return this.#running.size === 0 && this.#inFlight === 0 && !this.#wakeQueued && !claiming;
+    return this.#running.size === 0 && this.#pump.quiet;
   }
 
   #notifyQuiet(): void {
@@ -580,17 +365,14 @@ export class Worker extends EventTarget implements ContextHost {
   }
 
   #reportError(error: unknown): void {
-    if (this.#errorListeners > 0) this.dispatchEvent(new WorkerErrorEvent(error));
-    else console.error(`conveyor: worker ${this.id} on queue "${this.queue.name}":`, error);
+    this.reportError(error, `worker ${this.id} on queue "${this.queue.name}"`);
   }
 
-  #clearTimer(handle: TimerHandle | undefined): void {
-    if (handle !== undefined) this.#clock.clearTimeout(handle);
+  /** Store calls whose answer is judged by how long it took: a fake clock may wait for them. */
+  #tracked<T>(work: Promise<T>): Promise<T> {
+    return this.#clock.track ? this.#clock.track(work) : work;
   }
-}
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

@@ -33,7 +33,7 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   if (!options || (options.auth !== false && typeof options.auth !== "object")) {
     throw new TypeError("createApp() needs { auth }: { secret | publicKey | jwksUrl, issuer?, audience? }, or auth: false to run without it");
   }
-  const authenticator = options.auth === false ? null : new Authenticator(options.auth);
+  const authenticator = options.auth === false ? null : new Authenticator({ ...options.auth, clock: options.auth.clock ?? conveyor.clock });
   if (!authenticator) console.warn("conveyor: the HTTP app runs WITHOUT authentication (auth: false): anyone who can reach it can change every queue");
   const scheduler = options.scheduler ?? conveyor.scheduler({ autostart: false });
   const stats = new ExecutionStats(conveyor.clock);

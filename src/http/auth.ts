@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { HttpError } from "./errors.ts";
 
 export interface AuthOptions {
@@ -14,6 +15,12 @@ export interface AuthOptions {
   clockToleranceSec?: number;
   /** Claim holding the scopes: a space-separated string or an array. @default "scope" */
   scopeClaim?: string;
+  /**
+   * Judges exp/nbf/iat and how long a verified token is reused. (jose's JWKS cache and refetch
+   * cooldown keep to the system clock.) @default systemClock; createApp() passes the conveyor's
+   * clock and createBroadcastApp() the broadcaster's when this is left out
+   */
+  clock?: Clock;
 }
 
 /** Who made a request, as the token says. */
@@ -34,6 +41,7 @@ export class Authenticator {
   readonly #key: Promise<CryptoKey> | CryptoKey | ReturnType<typeof createRemoteJWKSet>;
   readonly #options: AuthOptions;
   readonly #algorithms: string[] | undefined;
+  readonly #clock: Clock;
   /** token → who it names and until when that may be reused (the token's exp, capped). Insertion order is age. */
   readonly #verified = new Map<string, { caller: Caller; until: number }>();
 
@@ -42,6 +50,7 @@ export class Authenticator {
     if (given !== 1) throw new TypeError("auth needs exactly one of { secret, publicKey, jwksUrl } (or auth: false)");
     if (options.secret !== undefined && options.secret.length < 32) throw new RangeError("auth.secret must be at least 32 characters for HS256");
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     // An imported key, once: jose would import raw secret bytes again on every verification.
     this.#key = options.secret !== undefined
       ? crypto.subtle.importKey("raw", new TextEncoder().encode(options.secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
@@ -53,7 +62,7 @@ export class Authenticator {
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header ?? "");
     if (!match) throw new HttpError(401, "UNAUTHENTICATED", "A bearer token is required (Authorization: Bearer <JWT>)", { headers: { "WWW-Authenticate": "Bearer" } });
     const token = match[1]!;
-    const now = Date.now();
+    const now = this.#clock.now();
     const cached = this.#verified.get(token);
     if (cached && cached.until > now) return cached.caller;
     if (cached) this.#verified.delete(token);
@@ -64,6 +73,7 @@ export class Authenticator {
         audience: this.#options.audience,
         clockTolerance: this.#options.clockToleranceSec ?? 5,
         algorithms: this.#algorithms,
+        currentDate: new Date(now),
       }));
     } catch (error) {
       const code = (error as { code?: string }).code ?? "";

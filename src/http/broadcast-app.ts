@@ -15,7 +15,10 @@ import { validated } from "./route.ts";
 import { sizeLimit } from "./size-limit.ts";
 
 export interface BroadcastAppOptions {
-  /** Verifies the JWT of whoever asks for channel auth (the HTTP app's settings), or `false`. */
+  /**
+   * Verifies the JWT of whoever asks for channel auth (the HTTP app's settings), or `false`.
+   * Token expiry is judged on the broadcaster's clock unless `auth.clock` says otherwise.
+   */
   auth: AuthOptions | false;
   /** The runtime's WebSocket upgrade, from its adapter (`conveyor/adapter/node` …). Without it, /app/:key answers 501. */
   upgradeWebSocket?: UpgradeWebSocket;
@@ -48,7 +51,7 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
   if (!options || (options.auth !== false && typeof options.auth !== "object")) {
     throw new TypeError("createBroadcastApp() needs { auth }: the JWT settings for channel auth, or auth: false");
   }
-  const authenticator = options.auth === false ? null : new Authenticator(options.auth);
+  const authenticator = options.auth === false ? null : new Authenticator({ ...options.auth, clock: options.auth.clock ?? broadcaster.clock });
   const app = new Hono();
   app.onError(errorResponse);
   app.use("*", sizeLimit(options.bodyLimitBytes ?? 102_400));

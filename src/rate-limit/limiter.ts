@@ -8,7 +8,28 @@ export interface RateLimitBackend {
   readonly sharedAcrossProcesses: boolean;
   /** Decides and records one request of `cost` units for `key`, atomically. */
   consume(key: string, rule: RateLimitRule, cost: number, now: number): Promise<RateLimitDecision>;
+  /**
+   * Gives back the `cost` units an allowed `consume` took for `key` at `now` = `at`, as if it
+   * had not been made; nothing once they no longer count (their window is over). Optional: a
+   * backend without it keeps what it took when `RateLimiter.consumeAll` is refused further on.
+   */
+  refund?(key: string, rule: RateLimitRule, cost: number, at: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One request of `RateLimiter.consumeAll`: `cost` units for `key` from `limiter`. */
+export interface RateLimitRequest {
+  readonly limiter: RateLimiter;
+  readonly key: string;
+  /** @default 1 */
+  readonly cost?: number;
+}
+
+export interface RateLimitOutcome {
+  /** Index in the requests of the one that refused, or null when every one allowed. */
+  readonly refused: number | null;
+  /** The decisions made, in order, up to and including the refusal. */
+  readonly decisions: readonly RateLimitDecision[];
 }
 
 export interface RateLimiterOptions {
@@ -33,8 +54,43 @@ export class RateLimiter {
 
   /** Takes `cost` units for `key` if they are there; says how many are left and when to retry. */
   async consume(key: string, cost = 1): Promise<RateLimitDecision> {
+    return (await this.#take(key, cost)).decision;
+  }
+
+  /**
+   * Takes units from several limits, all or none: requests are decided in order, and when one
+   * refuses (or its backend fails) the units the ones before it took are given back, so a
+   * request held back by one limit spends nothing of the others. (Given back by backends that
+   * can: both built-in ones do.) A failure is thrown once the earlier units are given back.
+   */
+  static async consumeAll(requests: readonly RateLimitRequest[]): Promise<RateLimitOutcome> {
+    const taken: { limiter: RateLimiter; key: string; cost: number; at: number }[] = [];
+    const decisions: RateLimitDecision[] = [];
+    try {
+      for (const [index, { limiter, key, cost = 1 }] of requests.entries()) {
+        const { decision, at } = await limiter.#take(key, cost);
+        decisions.push(decision);
+        if (!decision.allowed) {
+          await RateLimiter.#giveBack(taken);
+          return { refused: index, decisions };
+        }
+        taken.push({ limiter, key, cost, at });
+      }
+    } catch (error) {
+      await RateLimiter.#giveBack(taken).catch(() => {}); // the first failure is the one to report
+      throw error;
+    }
+    return { refused: null, decisions };
+  }
+
+  async #take(key: string, cost: number): Promise<{ decision: RateLimitDecision; at: number }> {
     if (typeof key !== "string" || key.length === 0) throw new TypeError("consume() expects a non-empty key");
     if (!Number.isInteger(cost) || cost < 1) throw new RangeError(`consume() cost must be a whole number, at least 1, got ${cost}`);
-    return await this.backend.consume(key, this.rule, cost, this.#clock.now());
+    const at = this.#clock.now();
+    return { decision: await this.backend.consume(key, this.rule, cost, at), at };
+  }
+
+  static async #giveBack(taken: readonly { limiter: RateLimiter; key: string; cost: number; at: number }[]): Promise<void> {
+    await Promise.all(taken.map(({ limiter, key, cost, at }) => limiter.backend.refund?.(key, limiter.rule, cost, at)));
   }
 }

@@ -66,6 +66,24 @@ export class MemoryRateLimitBackend implements RateLimitBackend {
     }
   }
 
+  async refund(key: string, rule: RateLimitRule, cost: number, at: number): Promise<void> {
+    const state = this.#states.get(key)?.state;
+    if (!state) return;
+    if (state.kind === "window" && rule.algorithm === "fixed-window") {
+      if (state.window === Math.floor(at / rule.windowMs)) state.used = Math.max(0, state.used - cost);
+    } else if (state.kind === "log") {
+      // Uses made at the same time are alike: dropping any `cost` of them frees the same room.
+      for (let i = state.uses.length - 1, left = cost; i >= 0 && left > 0; i--) {
+        if (state.uses[i] === at) {
+          state.uses.splice(i, 1);
+          left--;
+        }
+      }
+    } else if (state.kind === "bucket" && rule.algorithm === "token-bucket") {
+      state.tokens = Math.min(rule.capacity, state.tokens + cost);
+    }
+  }
+
   async close(): Promise<void> {
     this.#states.clear();
   }

@@ -1,26 +1,19 @@
 import * as v from "valibot";
-import type { Clock, TimerHandle } from "../core/clock.ts";
-import type { JobDefinition, PayloadInput } from "../core/define-job.ts";
-import { isJobDefinition } from "../core/define-job.ts";
+import { MAX_TIMER_DELAY_MS, type TimerHandle } from "../core/clock.ts";
+import type { JobDefinition } from "../core/define-job.ts";
 import { ConveyorError } from "../core/errors.ts";
 import type { Job, JobState } from "../core/job.ts";
-import { type JobOptions, JobOptionsFields } from "../core/job-options.ts";
-import { NameSchema } from "../core/names.ts";
-import type { EnqueuedJob, Queue } from "../core/queue.ts";
-import { parseArgument, parseData } from "../core/validation.ts";
-import type { QueueStore } from "../store/contract.ts";
+import { parseArgument } from "../core/validation.ts";
 import { reportError } from "../util/report-error.ts";
-import {
-  EMPTY_STATE,
-  type ScheduleOptions,
-  ScheduleOptionsSchema,
-  type ScheduleRecord,
-  type ScheduleState,
-} from "./schedule-options.ts";
-import { type Timing, timingOf, type When } from "./timing.ts";
+import { definitionOf, enqueueRun, fireDue, type Prepared, type SchedulerHost } from "./firing.ts";
+import { firstFloor, lastEligibleTick } from "./plan.ts";
+import type { ScheduleOptions, ScheduleRecord } from "./schedule-options.ts";
+import { buildScheduleRecord, sameDefinition, type ScheduleTarget } from "./schedule-record.ts";
+import { readState, SCHEDULES, STATES, updateState } from "./schedule-state.ts";
+import { timingOf, type When } from "./timing.ts";
 
-const SCHEDULES = "schedules";
-const STATES = "schedule-state";
+export type { SchedulerHost } from "./firing.ts";
+export type { ScheduleTarget } from "./schedule-record.ts";
 
 export interface SchedulerOptions {
   /** A tick up to this late still fires as on time (a busy event loop, clocks apart); older ones are "missed". @default 2_000 */
@@ -29,15 +22,6 @@ export interface SchedulerOptions {
   refreshMs?: number;
   /** Start firing at once (otherwise call `start()`, or drive it with `tick()`). @default true */
   autostart?: boolean;
-}
-
-/** What a schedule enqueues at each tick: a job definition with its payload, on a queue. */
-export interface ScheduleTarget<D extends JobDefinition = JobDefinition> {
-  readonly queue: string;
-  readonly job: D;
-  readonly payload: PayloadInput<D>;
-  /** Options of every job it enqueues (priority, attempts, backoff, timeout, retention …). */
-  readonly options?: Omit<JobOptions, "jobId" | "delayMs" | "runAt" | "dedupKey">;
 }
 
 export interface ScheduleInfo extends ScheduleRecord {
@@ -50,28 +34,14 @@ export interface ScheduleInfo extends ScheduleRecord {
   readonly skipped: number;
 }
 
-/** A scheduler's hooks into the conveyor it belongs to. */
-export interface SchedulerHost {
-  readonly store: QueueStore;
-  readonly clock: Clock;
-  queue(name: string): Queue;
-}
-
-interface Armed {
-  record: ScheduleRecord;
-  timing: Timing;
-  /** Last tick this schedule may fire (by endAt and maxRuns). */
-  lastEligible: number;
+interface Armed extends Prepared {
   timer: TimerHandle | undefined;
 }
 
-/** A schedule's job options: timing and identity are the schedule's own. */
-const TargetOptionsSchema = v.omit(JobOptionsFields, ["jobId", "delayMs", "runAt", "dedupKey"]);
-
 /**
- * Fires schedules into queues. Any number of schedulers may share one store: each tick becomes
- * one job whose id names the schedule and the tick's time, so every node computes the same id
- * and the store's atomic deduplication keeps exactly one, with no leader to lose. Ticks come
+ * Fires schedules into queues. Any number of schedulers may share one store, with no leader to
+ * lose: each tick is claimed by one compare-and-set of the schedule's shared state before its
+ * job is enqueued (see `fireDue`), and the job's id names the schedule and the tick. Ticks come
  * from timers on the conveyor's clock, or from `tick(now)` where an edge cron trigger drives it.
  */
 export class Scheduler {
@@ -89,7 +59,7 @@ export class Scheduler {
     const parsed = parseArgument(
       v.strictObject({
         graceMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
-        refreshMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10))),
+        refreshMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(MAX_TIMER_DELAY_MS))),
         autostart: v.optional(v.boolean()),
       }),
       options,
@@ -107,9 +77,9 @@ export class Scheduler {
    */
   async schedule<D extends JobDefinition>(id: string, when: When, target: ScheduleTarget<D>, options: ScheduleOptions = {}): Promise<ScheduleInfo> {
     this.#open();
-    const record = this.#buildRecord(id, when, target, options);
+    const record = buildScheduleRecord(this.#host, id, when, target, options);
     const existing = await this.#host.store.getRecord<ScheduleRecord>(SCHEDULES, record.id);
-    const same = existing && JSON.stringify({ ...existing, createdAt: 0, updatedAt: 0 }) === JSON.stringify({ ...record, createdAt: 0, updatedAt: 0 });
+    const same = existing !== null && sameDefinition(existing, record);
     const stored = same ? existing : { ...record, createdAt: existing?.createdAt ?? record.createdAt };
     if (!same) await this.#host.store.putRecord(SCHEDULES, record.id, stored);
     if (this.#running) await this.#arm(stored);
@@ -134,7 +104,7 @@ export class Scheduler {
   /** Resumes firing from now on: ticks that passed while paused are not made up. */
   async resume(id: string): Promise<ScheduleInfo> {
     const now = this.#host.clock.now();
-    await this.#writeState(id, (state) => ({ ...state, lastTick: Math.max(state.lastTick ?? -Infinity, now) }));
+    await updateState(this.#host.store, id, (state) => (state.lastTick ?? -Infinity) >= now ? state : { ...state, lastTick: now });
     return await this.#update(id, { paused: false });
   }
 
@@ -149,8 +119,8 @@ export class Scheduler {
   async trigger(id: string): Promise<Job> {
     const record = await this.#require(id);
     const now = this.#host.clock.now();
-    const job = await this.#enqueue(record, undefined);
-    await this.#writeState(id, (state) => ({ ...state, lastRunAt: now, lastJobId: job.id, runs: state.runs + 1 }));
+    const job = await enqueueRun(this.#host, record, definitionOf(this.#host, record), undefined);
+    await updateState(this.#host.store, id, (state) => ({ ...state, lastRunAt: now, lastJobId: job.id, runs: state.runs + 1 }));
     return job;
   }
 
@@ -165,7 +135,7 @@ export class Scheduler {
     this.#open();
     const graceMs = options.graceMs ?? 60_000;
     const records = await this.#host.store.listRecords<ScheduleRecord>(SCHEDULES);
-    const fired = await Promise.all(records.map(({ value }) => this.#serially(value.id, () => this.#evaluate(this.#prepare(value), now, graceMs))));
+    const fired = await Promise.all(records.map(({ value }) => this.#serially(value.id, () => fireDue(this.#host, this.#prepare(value), now, graceMs))));
     return fired.flat();
   }
 
@@ -187,116 +157,11 @@ export class Scheduler {
     for (const id of [...this.#armed.keys()]) this.#disarm(id);
   }
 
-  #buildRecord<D extends JobDefinition>(id: string, when: When, target: ScheduleTarget<D>, options: ScheduleOptions): ScheduleRecord {
-    parseArgument(NameSchema, id, "schedule id");
-    if (!target || !isJobDefinition(target.job)) throw new TypeError(`schedule("${id}") needs { queue, job, payload } with a job made by defineJob()`);
-    parseArgument(NameSchema, target.queue, "queue name");
-    const o = parseData(ScheduleOptionsSchema, options ?? {}, `options of schedule "${id}"`);
-    const timezone = o.timezone ?? null;
-    timingOf(when, timezone); // throws, quoting the bad expression or timezone
-    parseData(target.job.schema, target.payload, `payload of schedule "${id}"`);
-    const jobOptions = parseData(TargetOptionsSchema, target.options ?? {}, `job options of schedule "${id}"`);
-    if (o.startAt !== undefined && o.endAt !== undefined && o.endAt < o.startAt) {
-      throw new ConveyorError("VALIDATION_FAILED", `Schedule "${id}" ends before it starts`, { issues: [{ path: "endAt", message: "after startAt" }] });
-    }
-    this.#host.queue(target.queue).register(target.job);
-    const now = this.#host.clock.now();
-    const catchUp = o.catchUp ?? "none";
-    return {
-      id,
-      queue: target.queue,
-      job: target.job.name,
-      payload: target.payload,
-      jobOptions: Object.fromEntries(Object.entries(jobOptions).filter(([, value]) => value !== undefined)),
-      cron: typeof when === "string" ? when.trim() : null,
-      everyMs: typeof when === "string" ? null : when.everyMs,
-      timezone,
-      startAt: o.startAt ?? null,
-      endAt: o.endAt ?? null,
-      maxRuns: o.maxRuns ?? null,
-      overlap: o.overlap ?? "skip",
-      catchUp: typeof catchUp === "string" ? { mode: catchUp, max: 1 } : { mode: "all", max: catchUp.all },
-      paused: o.paused ?? false,
-      createdAt: now,
-      updatedAt: now,
-    };
-  }
-
   #prepare(record: ScheduleRecord): Armed {
     const current = this.#armed.get(record.id);
     if (current && current.record.updatedAt === record.updatedAt) return current;
     const timing = timingOf(record.cron ?? { everyMs: record.everyMs! }, record.timezone);
-    let lastEligible = record.endAt ?? Infinity;
-    if (record.maxRuns !== null) {
-      // The maxRuns-th tick from the start: every node agrees which ticks are in, whoever fires them.
-      let tick: number | null = firstFloor(record);
-      for (let i = 0; i < record.maxRuns && tick !== null; i++) tick = timing.next(tick);
-      lastEligible = Math.min(lastEligible, tick ?? Infinity);
-    }
-    return { record, timing, lastEligible, timer: current?.timer };
-  }
-
-  /** Fires the ticks of one schedule due by `now`; returns the jobs it created. */
-  async #evaluate(armed: Armed, now: number, graceMs: number): Promise<Job[]> {
-    const { record, timing } = armed;
-    if (record.paused) return [];
-    let state = await this.#host.store.getRecord<ScheduleState>(STATES, record.id) ?? EMPTY_STATE;
-    // Ticks after this one are new: not before the schedule existed or started, nor already dealt with.
-    const floor = Math.max(state.lastTick ?? -Infinity, firstFloor(record));
-    const upTo = Math.min(now, armed.lastEligible);
-    if (upTo <= floor) return [];
-    const onTime: number[] = [];
-    for (let tick = timing.next(Math.max(floor, now - graceMs - 1)); tick !== null && tick <= upTo; tick = timing.next(tick)) {
-      onTime.push(tick);
-      if (onTime.length > 10_000) break;
-    }
-    const missedBefore = Math.min(upTo, now - graceMs - 1);
-    let missed: number[] = [];
-    if (missedBefore > floor) {
-      const { mode, max } = record.catchUp;
-      const wanted = mode === "all" ? max : mode === "latest" && onTime.length === 0 ? 1 : 0;
-      missed = wanted > 0 ? timing.latest(missedBefore, wanted).filter((tick) => tick > floor) : [];
-    }
-    const created: Job[] = [];
-    for (const tick of [...missed, ...onTime]) {
-      const result = await this.#fire(record, tick, state, now);
-      state = result.state;
-      if (result.job) created.push(result.job);
-    }
-    // Ticks passed over (missed and not made up) are dealt with too.
-    const newest = timing.latest(upTo, 1)[0];
-    if (newest !== undefined && newest > (state.lastTick ?? -Infinity)) state = { ...state, lastTick: newest };
-    await this.#writeState(record.id, (stored) => merge(stored, state));
-    return created;
-  }
-
-  async #fire(record: ScheduleRecord, tick: number, state: ScheduleState, now: number): Promise<{ job?: Job; state: ScheduleState }> {
-    if (record.overlap !== "allow" && state.lastJobId !== null) {
-      const last = await this.#host.queue(record.queue).get(state.lastJobId);
-      const pending = last !== null && (last.state === "waiting" || last.state === "delayed");
-      const busy = pending || last?.state === "active";
-      if (record.overlap === "skip" ? busy : pending) {
-        return { state: { ...state, lastTick: tick, skipped: state.skipped + 1, lastSkippedAt: now } };
-      }
-    }
-    const job = await this.#enqueue(record, tick);
-    const next: ScheduleState = { ...state, lastTick: tick, lastRunAt: now, lastJobId: job.id, runs: state.runs + (job.duplicate ? 0 : 1) };
-    return { job: job.duplicate ? undefined : job, state: next };
-  }
-
-  /** The tick's job, under an id every node derives alike (a manual trigger gets a fresh one). */
-  async #enqueue(record: ScheduleRecord, tick: number | undefined): Promise<EnqueuedJob> {
-    const queue = this.#host.queue(record.queue);
-    const definition = queue.definitions.get(record.job);
-    if (!definition) {
-      throw new ConveyorError("UNKNOWN_JOB", `Schedule "${record.id}" enqueues job "${record.job}", which is not registered on queue "${record.queue}" in this process`);
-    }
-    const jobId = tick === undefined ? undefined : `schedule:${record.id}:${tick}`;
-    return await queue.add(definition, record.payload as never, {
-      ...record.jobOptions,
-      ...(jobId ? { jobId } : {}),
-      createdBy: `schedule:${record.id}`,
-    } as JobOptions);
+    return { record, timing, lastEligible: lastEligibleTick(timing, record), timer: current?.timer };
   }
 
   async #refresh(): Promise<void> {
@@ -330,18 +195,18 @@ export class Scheduler {
     const { clock } = this.#host;
     const evaluatedAt = clock.now();
     try {
-      await this.#serially(armed.record.id, () => this.#evaluate(armed, evaluatedAt, this.#graceMs));
+      await this.#serially(armed.record.id, () => fireDue(this.#host, armed, evaluatedAt, this.#graceMs));
     } catch (error) {
       reportError(error, `scheduler: schedule "${armed.record.id}" failed to fire`);
     }
     if (!this.#running || this.#armed.get(armed.record.id) !== armed) return;
     // From the time evaluated, not the time now: a tick that passed while it ran is next.
     const next = armed.timing.next(evaluatedAt);
-    const now = clock.now();
-    if (next === null || next > armed.lastEligible) return;
-    // A tick already past (the evaluation took a while) runs at once; a timer that fires a little
-    // early finds nothing due and re-arms for the rest.
-    armed.timer = clock.setTimeout(() => void this.#run(armed), Math.max(0, next - now));
+    if (next === null || !Number.isFinite(next) || next > armed.lastEligible) return;
+    // A tick already past (the evaluation took a while) runs at once. A tick further off than
+    // one runtime timer reaches (a yearly cron) is waited for in steps: waking early finds
+    // nothing due and sleeps again for the rest.
+    armed.timer = clock.setTimeout(() => void this.#run(armed), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, next - clock.now())));
   }
 
   #disarm(id: string): void {
@@ -371,14 +236,8 @@ export class Scheduler {
     return record;
   }
 
-  /** Read, change, write: concurrent nodes can interleave, so `merge` keeps what only moves forward. */
-  async #writeState(id: string, change: (state: ScheduleState) => ScheduleState): Promise<void> {
-    const stored = await this.#host.store.getRecord<ScheduleState>(STATES, id) ?? EMPTY_STATE;
-    await this.#host.store.putRecord(STATES, id, change(stored));
-  }
-
   async #info(record: ScheduleRecord): Promise<ScheduleInfo> {
-    const state = await this.#host.store.getRecord<ScheduleState>(STATES, record.id) ?? EMPTY_STATE;
+    const { state } = await readState(this.#host.store, record.id);
     const armed = this.#prepare(record);
     const from = Math.max(this.#host.clock.now(), state.lastTick ?? -Infinity, firstFloor(record));
     const next = record.paused ? null : armed.timing.next(from);
@@ -398,19 +257,4 @@ export class Scheduler {
   #open(): void {
     if (this.#closed) throw new ConveyorError("WORKER_CLOSED", "This scheduler is closed");
   }
-}
-
-/** Ticks after this instant are the schedule's: from `startAt` on (inclusive), else strictly after it was created. */
-function firstFloor(record: ScheduleRecord): number {
-  return record.startAt !== null ? record.startAt - 1 : record.createdAt;
-}
-
-/** Two views of a schedule's state: the one further along wins, field by field where that is safe. */
-function merge(stored: ScheduleState, ours: ScheduleState): ScheduleState {
-  if ((stored.lastTick ?? -Infinity) > (ours.lastTick ?? -Infinity)) return stored;
-  return {
-    ...ours,
-    runs: Math.max(ours.runs, stored.runs),
-    skipped: Math.max(ours.skipped, stored.skipped),
-  };
 }

@@ -36,10 +36,18 @@ export function cronTiming(expression: string, timezone: string | null): Timing 
   };
 }
 
+/** The last instant a Date can hold: ticks are instants, so none lies beyond it. */
+const MAX_DATE_MS = 8_640_000_000_000_000;
+
 export function intervalTiming(everyMs: number): Timing {
-  if (!Number.isInteger(everyMs) || everyMs < 1) throw invalid(`Invalid interval ${everyMs} ms: expected a whole number of milliseconds, at least 1`);
+  if (!Number.isInteger(everyMs) || everyMs < 1 || everyMs > MAX_DATE_MS) {
+    throw invalid(`Invalid interval ${everyMs} ms: expected a whole number of milliseconds from 1 to ${MAX_DATE_MS} (the range of a Date)`);
+  }
   return {
-    next: (afterMs) => (Math.floor(afterMs / everyMs) + 1) * everyMs,
+    next: (afterMs) => {
+      const tick = (Math.floor(afterMs / everyMs) + 1) * everyMs;
+      return tick <= MAX_DATE_MS ? tick : null;
+    },
     latest: (atMs, count) => {
       const last = Math.floor(atMs / everyMs) * everyMs;
       return Array.from({ length: count }, (_, i) => last - (count - 1 - i) * everyMs);

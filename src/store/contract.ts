@@ -159,6 +159,14 @@ export interface QueueStore {
   deleteRecord(namespace: string, key: string): Promise<boolean>;
   /** Every record of a namespace, in key order. */
   listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]>;
+  /**
+   * Compare-and-set: writes `value` only if the record still is `expected` (`null`: only if there
+   * is none), atomically for every process sharing the store, and says whether it wrote. Records
+   * are compared as JSON text, so pass `expected` as `getRecord` returned it. This is how nodes
+   * change a shared record without losing each other's updates: read, change, swap, and on
+   * `false` read again.
+   */
+  compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean>;
 
   /** Publishes an event that is not a store transition (a worker's `drained`). */
   publish(queue: string, event: ConveyorEventData): void;

@@ -1,6 +1,5 @@
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../core/events.ts";
 import {
-  type DeadLetterInfo,
   FINISHED_STATES,
   type Job,
   type JobCounts,
@@ -9,6 +8,8 @@ import {
   PENDING_STATES,
   type RetentionRule,
 } from "../core/job.ts";
+import { ConveyorError } from "../core/errors.ts";
+import * as machine from "../core/transitions.ts";
 import { cloneData } from "../util/clone.ts";
 import { reportError } from "../util/report-error.ts";
 import { Heap } from "../util/heap.ts";
@@ -30,6 +31,7 @@ import type {
 } from "./contract.ts";
 import { JobList } from "./memory-list.ts";
 import { copyJob, type JobRecord, newJobRecord } from "./memory-record.ts";
+import { sameRecord } from "./same-record.ts";
 
 /** What changed in one queue since the journal was last drained. */
 export interface JournalEntry {
@@ -109,6 +111,7 @@ export class MemoryStore implements QueueStore {
   readonly #records = new Map<string, Map<string, unknown>>();
   #seq = 0;
   #leases = 0;
+  #closed = false;
   readonly #journal: boolean;
 
   /** `journal: true` records every change for `drainChanges()`: how persistent stores build on this one. */
@@ -163,6 +166,7 @@ export class MemoryStore implements QueueStore {
   }
 
   async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+    this.#open();
     const q = this.#queue(queue);
     const results: EnqueueResult[] = [];
     const events: ConveyorEventData[] = [];
@@ -192,6 +196,7 @@ export class MemoryStore implements QueueStore {
   }
 
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
+    this.#open();
     const q = this.#queue(queue);
     const events: ConveyorEventData[] = [];
     const claimed = this.#claim(q, request, events);
@@ -200,6 +205,7 @@ export class MemoryStore implements QueueStore {
   }
 
   async finish(queue: string, request: FinishRequest): Promise<FinishResult> {
+    this.#open();
     const q = this.#queue(queue);
     const events: ConveyorEventData[] = [];
     const finished = request.outcomes.map((outcome) => this.#record(q, outcome, request.now, events));
@@ -217,6 +223,7 @@ export class MemoryStore implements QueueStore {
     leaseMs: number,
     now: number,
   ): Promise<string[]> {
+    this.#open();
     const q = this.#queue(queue);
     const lost: string[] = [];
     for (const { id, token } of leases) {
@@ -230,17 +237,18 @@ export class MemoryStore implements QueueStore {
   }
 
   async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
+    this.#open();
     const q = this.#queue(queue);
     const job = this.#held(q, id, token);
     if (!job) return false;
-    this.#dropLease(q, job);
-    job.runAt = runAt;
-    this.#schedule(q, job, now);
-    this.#deliver(q, [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt, priority: job.priority }]);
+    const events: ConveyorEventData[] = [];
+    this.#apply(q, job, machine.release(job, runAt, now), now, events);
+    this.#deliver(q, events);
     return true;
   }
 
   async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
+    this.#open();
     const q = this.#queue(queue);
     const job = this.#held(q, id, token);
     if (!job) return false;
@@ -251,6 +259,7 @@ export class MemoryStore implements QueueStore {
   }
 
   async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
+    this.#open();
     const q = this.#queue(queue);
     const job = this.#held(q, id, token);
     if (!job) return false;
@@ -260,76 +269,65 @@ export class MemoryStore implements QueueStore {
   }
 
   async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
+    this.#open();
     const q = this.#queue(queue);
     const requeued: Job[] = [];
     const failed: Job[] = [];
     const events: ConveyorEventData[] = [];
-    for (const job of q.indexed.active) {
-      const id = job.id;
+    for (const job of [...q.indexed.active]) {
       if (!job.lease || job.lease.expiresAt > now) continue;
-      job.stalls++;
-      this.#dropLease(q, job);
-      const requeue = job.stalls <= maxStalls;
-      events.push({ type: "stalled", queue, at: now, jobId: id, name: job.name, stalls: job.stalls, requeued: requeue });
-      if (requeue) {
-        job.runAt = now;
-        this.#schedule(q, job, now);
-        requeued.push(copyJob(job));
-      } else {
-        job.attemptsMade++;
-        job.lastError = { name: "ConveyorError", code: "STALLED", message: `job stalled ${job.stalls} times` };
-        this.#finalFailure(q, job, "stalled", now, events);
-        failed.push(copyJob(job));
-      }
+      const transition = machine.stall(job, maxStalls, now);
+      this.#apply(q, job, transition, now, events);
+      (transition.requeued ? requeued : failed).push(copyJob(job));
     }
     this.#deliver(q, events);
     return { requeued, failed };
   }
 
   async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
+    this.#open();
     const q = this.#queue(queue);
     const job = q.jobs.get(id);
     if (!job) return { status: "not-found" };
-    if (!PENDING_STATES.has(job.state)) return { status: "finished", state: job.state };
     const previous = job.state;
-    if (by !== null) job.changedBy = { action: "cancel", by, at: now };
-    this.#finish(q, job, "cancelled", now);
+    const transition = machine.cancel(job, now, by);
+    if (typeof transition === "string") return { status: "finished", state: job.state };
+    const events: ConveyorEventData[] = [];
+    this.#apply(q, job, transition, now, events);
     this.#compact(q);
-    this.#applyRetention(q, "cancelled", job.removeOnFail, now);
-    this.#deliver(q, [{ type: "cancelled", queue, at: now, jobId: id, name: job.name, previous }]);
+    this.#deliver(q, events);
     return { status: "cancelled", previous };
   }
 
   async retry(queue: string, id: string, now: number, by: string | null = null): Promise<Job | null> {
+    this.#open();
     const q = this.#queue(queue);
     const job = q.jobs.get(id);
-    if (!job || !(job.state === "failed" || job.state === "dead" || job.state === "cancelled")) return null;
-    if (job.dedupKey !== null) {
-      if (q.dedup.has(job.dedupKey)) return null;
-      q.dedup.set(job.dedupKey, id);
-    }
-    if (by !== null) job.changedBy = { action: "retry", by, at: now };
-    job.attemptsMade = 0;
-    job.stalls = 0;
-    job.dead = null;
-    job.finishedAt = null;
-    job.runAt = now;
-    this.#schedule(q, job, now);
-    this.#deliver(q, [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt: now, priority: job.priority }]);
+    if (!job) return null;
+    const transition = machine.retry(job, now, by, job.dedupKey !== null && q.dedup.has(job.dedupKey));
+    if (typeof transition === "string") return null;
+    if (job.dedupKey !== null) q.dedup.set(job.dedupKey, id);
+    const events: ConveyorEventData[] = [];
+    this.#apply(q, job, transition, now, events);
+    this.#deliver(q, events);
     return copyJob(job);
   }
 
   async remove(queue: string, id: string, now: number): Promise<boolean> {
+    this.#open();
     const q = this.#queue(queue);
     const job = q.jobs.get(id);
-    if (!job || job.state === "active") return false;
+    if (!job) return false;
+    const removed = machine.remove(job, now);
+    if (typeof removed === "string") return false;
     this.#delete(q, job);
     this.#compact(q);
-    this.#deliver(q, [{ type: "removed", queue, at: now, jobId: id, name: job.name }]);
+    this.#deliver(q, [removed]);
     return true;
   }
 
   async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
+    this.#open();
     const q = this.#queue(queue);
     if (!FINISHED_STATES.has(state)) return 0;
     let removed = 0;
@@ -343,11 +341,13 @@ export class MemoryStore implements QueueStore {
   }
 
   async get(queue: string, id: string): Promise<Job | null> {
+    this.#open();
     const job = this.#queues.get(queue)?.jobs.get(id);
     return job ? copyJob(job) : null;
   }
 
   async list(queue: string, state: JobState, { offset, limit }: ListRequest): Promise<Job[]> {
+    this.#open();
     const q = this.#queue(queue);
     let jobs: JobRecord[];
     if (state === "waiting") {
@@ -362,6 +362,7 @@ export class MemoryStore implements QueueStore {
   }
 
   async counts(queue: string): Promise<JobCounts> {
+    this.#open();
     const q = this.#queue(queue);
     return {
       waiting: q.paused ? 0 : q.waitingCount,
@@ -376,6 +377,7 @@ export class MemoryStore implements QueueStore {
   }
 
   async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
+    this.#open();
     const q = this.#queue(queue);
     if (q.paused === paused) return;
     q.paused = paused;
@@ -384,27 +386,42 @@ export class MemoryStore implements QueueStore {
   }
 
   async isPaused(queue: string): Promise<boolean> {
+    this.#open();
     return this.#queue(queue).paused;
   }
 
   async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    this.#open();
     const value = this.#records.get(namespace)?.get(key);
     return value === undefined ? null : cloneData(value) as T;
   }
 
   async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
+    this.#open();
     let records = this.#records.get(namespace);
     if (!records) this.#records.set(namespace, records = new Map());
     records.set(key, cloneData(value));
   }
 
   async deleteRecord(namespace: string, key: string): Promise<boolean> {
+    this.#open();
     return this.#records.get(namespace)?.delete(key) ?? false;
   }
 
   async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    this.#open();
     const records = [...this.#records.get(namespace) ?? []].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
     return records.map(([key, value]) => ({ key, value: cloneData(value) as T }));
+  }
+
+  // Nothing awaits between the comparison and the write: atomic within the process.
+  async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
+    this.#open();
+    if (!sameRecord(this.#records.get(namespace)?.get(key), expected)) return false;
+    let records = this.#records.get(namespace);
+    if (!records) this.#records.set(namespace, records = new Map());
+    records.set(key, cloneData(value));
+    return true;
   }
 
   publish(queue: string, event: ConveyorEventData): void {
@@ -425,10 +442,16 @@ export class MemoryStore implements QueueStore {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     for (const q of this.#queues.values()) {
       for (const set of q.listeners.values()) set.clear();
       q.updateWanted();
     }
+  }
+
+  /** Every call after `close` rejects alike, on every store. */
+  #open(): void {
+    if (this.#closed) throw new ConveyorError("STORE_CLOSED", "This MemoryStore is closed");
   }
 
   #queue(name: string): QueueData {
@@ -447,55 +470,43 @@ export class MemoryStore implements QueueStore {
       if (!entry) break;
       const job = entry.job;
       if (job.state !== "waiting" || job.seq !== entry.seq) continue;
-      this.#move(q, job, "active");
-      job.startedAt = now;
       const token = String(++this.#leases);
-      job.lease = { token, workerId: request.workerId, expiresAt: now + request.leaseMs };
-      q.leased.set(token, job);
+      this.#apply(q, job, machine.claim(job, request.workerId, token, now + request.leaseMs, now), now, announce ? events : null);
       jobs.push(copyJob(job));
-      if (announce) {
-        events.push({
-          type: "active", queue: job.queue, at: now, jobId: job.id, name: job.name,
-          attempt: job.attemptsMade + 1, workerId: request.workerId,
-        });
-      }
     }
     return { jobs, nextDueAt: this.#nextDueAt(q) };
   }
 
+  /** One outcome of a batch, retention included: a batch does what its outcomes would one by one. */
   #record(q: QueueData, outcome: Outcome, now: number, events: ConveyorEventData[]): JobState | null {
     const job = this.#held(q, outcome.id, outcome.token);
     if (!job) return null;
-    job.attemptsMade++;
-    if (outcome.kind === "completed") {
-      job.result = cloneData(outcome.result);
-      this.#finish(q, job, "completed", now);
-      this.#applyRetention(q, "completed", job.removeOnComplete, now);
-      if (q.wants("completed")) {
-        events.push({
-          type: "completed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade,
-          result: outcome.result, durationMs: now - (job.startedAt ?? now),
-        });
-      }
-      return "completed";
-    }
-    const { error, retryAt } = outcome;
-    job.lastError = error;
+    const transition = machine.recordOutcome(job, outcome, now);
+    // The stored result is the store's own copy; the event carries the handler's value.
+    if (outcome.kind === "completed") transition.patch.result = cloneData(outcome.result);
+    this.#apply(q, job, transition, now, events);
+    return transition.state;
+  }
+
+  /**
+   * Applies one transition of the core state machine to a record: lease, patch, state and the
+   * indexes that follow it, the dedup key, retention, and the events (when anyone listens).
+   */
+  #apply(
+    q: QueueData,
+    job: JobRecord,
+    transition: machine.Transition,
+    now: number,
+    events: ConveyorEventData[] | null,
+  ): void {
     this.#dropLease(q, job);
-    if (q.wants("failed")) {
-      events.push({
-        type: "failed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade, error,
-        final: retryAt === null,
-      });
-    }
-    if (retryAt === null) {
-      this.#finalFailure(q, job, outcome.reason ?? "attempts-exhausted", now, events);
-      return job.state;
-    }
-    job.runAt = retryAt;
-    this.#schedule(q, job, now);
-    events.push({ type: "retrying", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade + 1, retryAt });
-    return job.state;
+    Object.assign(job, transition.patch);
+    if (transition.requeued) this.#schedule(q, job, now);
+    else this.#move(q, job, transition.state);
+    if (job.lease) q.leased.set(job.lease.token, job);
+    if (transition.releasesDedup && job.dedupKey !== null && q.dedup.get(job.dedupKey) === job.id) q.dedup.delete(job.dedupKey);
+    if (events) for (const event of transition.events) if (q.wants(event.type)) events.push(event);
+    if (transition.retention) this.#applyRetention(q, transition.state as IndexedState, transition.retention, now);
   }
 
   #mark(q: QueueData, job: JobRecord): void {
@@ -561,37 +572,10 @@ export class MemoryStore implements QueueStore {
     else q.indexed[job.state].remove(job);
   }
 
-  #finish(q: QueueData, job: JobRecord, state: JobState, now: number): void {
-    this.#move(q, job, state);
-    this.#dropLease(q, job);
-    job.finishedAt = now;
-    if (job.dedupKey !== null && q.dedup.get(job.dedupKey) === job.id) q.dedup.delete(job.dedupKey);
-  }
-
-  #finalFailure(
-    q: QueueData,
-    job: JobRecord,
-    reason: DeadLetterInfo["reason"],
-    now: number,
-    events: ConveyorEventData[],
-  ): void {
-    if (!job.deadLetter) {
-      this.#finish(q, job, "failed", now);
-      this.#applyRetention(q, "failed", job.removeOnFail, now);
-      return;
-    }
-    this.#finish(q, job, "dead", now);
-    job.dead = { reason, at: now, attempts: job.attemptsMade, queue: job.queue, error: job.lastError };
-    events.push({ type: "dead", queue: job.queue, at: now, jobId: job.id, name: job.name, deadLetter: job.dead });
-  }
-
   /** Trims a finished state to the rule of the job that just entered it, oldest first. */
   #applyRetention(q: QueueData, state: IndexedState, rule: RetentionRule, now: number): void {
     const ids = q.indexed[state];
-    const oldestAllowed = rule.ageMs === null ? -Infinity : now - rule.ageMs;
-    for (let job = ids.oldest; job !== null; job = ids.oldest) {
-      const overCount = rule.count !== null && ids.size > rule.count;
-      if (!overCount && (job.finishedAt ?? now) >= oldestAllowed) return;
+    for (let job = ids.oldest; job !== null && machine.overRetention(rule, ids.size, job.finishedAt, now); job = ids.oldest) {
       this.#delete(q, job);
     }
   }

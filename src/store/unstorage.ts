@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from "../core/clock.ts";
+import type { Clock } from "../core/clock.ts";
 import { systemClock } from "../core/clock.ts";
 import { ConveyorError } from "../core/errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "../core/events.ts";
@@ -18,6 +18,9 @@ import type {
   Subscription,
 } from "./contract.ts";
 import { type JournalEntry, MemoryStore } from "./memory.ts";
+import { OwnerClaim } from "./unstorage-claim.ts";
+import { WriteQueue } from "./unstorage-writes.ts";
+import { sameRecord } from "./same-record.ts";
 
 /** The part of an unstorage `Storage` this store uses (any driver: fs, memory, KV bindings …). */
 export interface KeyValueStorage {
@@ -39,18 +42,30 @@ export interface UnstorageStoreOptions {
   heartbeatMs?: number;
 }
 
-interface OwnerRecord {
-  readonly id: string;
-  readonly heartbeatAt: number;
-}
-
 const encode = (part: string) => encodeURIComponent(part).replace(/\./g, "%2E");
+
+/**
+ * Jobs are stored as JSON text behind this mark. unstorage reads values back through `destr`,
+ * which drops `"__proto__"` and `"constructor"` keys; in a payload they are the user's data, so
+ * the text goes past destr untouched (it does not look like JSON) and `JSON.parse` reads it,
+ * which keeps them as plain own properties. Jobs stored as objects by older versions still load.
+ */
+const JSON_TEXT = "json:";
+
+const decodeJob = (value: unknown): Job =>
+  (typeof value === "string" && value.startsWith(JSON_TEXT) ? JSON.parse(value.slice(JSON_TEXT.length)) : value) as Job;
 
 /**
  * Queues of one process, persisted through any unstorage driver. Every transition runs in
  * memory (atomic within the process) and is written through to storage, in order, before the
  * call returns; `open` reads everything back after a restart. unstorage has no compare-and-set,
- * so the stored queues belong to one live process at a time: a second one is refused.
+ * so the stored queues belong to one live process at a time: a second one is refused, and one
+ * that finds its claim taken over refuses every change (see `OwnerClaim`).
+ *
+ * When storage refuses a write, the write is retried until it is stored (see `WriteQueue`):
+ * the call that made the change, and every later one, resolves only once its change is stored,
+ * so a resolved call is always durable and no change is dropped or reordered. Meanwhile memory
+ * is ahead of storage by exactly the changes of calls still waiting, and reads see them.
  */
 export class UnstorageStore implements QueueStore {
   readonly capabilities: StoreCapabilities = Object.freeze({
@@ -64,9 +79,8 @@ export class UnstorageStore implements QueueStore {
   readonly #prefix: string;
   readonly #clock: Clock;
   readonly #heartbeatMs: number;
-  readonly #owner = crypto.randomUUID();
-  #heartbeat: TimerHandle | undefined;
-  #writes: Promise<void> = Promise.resolve();
+  readonly #claim: OwnerClaim;
+  readonly #writes: WriteQueue;
   #closed = false;
 
   private constructor(options: UnstorageStoreOptions) {
@@ -74,6 +88,16 @@ export class UnstorageStore implements QueueStore {
     this.#prefix = options.prefix ?? "conveyor";
     this.#clock = options.clock ?? systemClock;
     this.#heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.#claim = new OwnerClaim({
+      storage: this.#storage,
+      key: `${this.#prefix}:owner`,
+      prefix: this.#prefix,
+      clock: this.#clock,
+      heartbeatMs: this.#heartbeatMs,
+      // Changes still waiting to be written are not written over the new owner's.
+      onLost: (error) => this.#writes.fail(error),
+    });
+    this.#writes = new WriteQueue({ clock: this.#clock, guard: () => this.#claim.ensure(), label: "UnstorageStore" });
   }
 
   /** Claims the stored queues for this process and loads them. */
@@ -82,49 +106,52 @@ export class UnstorageStore implements QueueStore {
       throw new TypeError("UnstorageStore.open() needs { storage }: an unstorage Storage (createStorage({ driver }))");
     }
     const store = new UnstorageStore(options);
-    await store.#claimOwnership();
+    await store.#claim.acquire();
     await store.#load();
     return store;
   }
 
   async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
-    return await this.#write(this.#memory.enqueue(queue, jobs, now));
+    for (const job of jobs) storable(job.payload, "payload");
+    return await this.#write(() => this.#memory.enqueue(queue, jobs, now));
   }
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
-    return await this.#write(this.#memory.claim(queue, request));
+    return await this.#write(() => this.#memory.claim(queue, request));
   }
   async finish(queue: string, request: FinishRequest): Promise<FinishResult> {
-    return await this.#write(this.#memory.finish(queue, request));
+    for (const outcome of request.outcomes) if (outcome.kind === "completed") storable(outcome.result, "result");
+    return await this.#write(() => this.#memory.finish(queue, request));
   }
   async extendLeases(queue: string, leases: readonly { id: string; token: string }[], leaseMs: number, now: number): Promise<string[]> {
-    return await this.#write(this.#memory.extendLeases(queue, leases, leaseMs, now));
+    return await this.#write(() => this.#memory.extendLeases(queue, leases, leaseMs, now));
   }
   async release(queue: string, id: string, token: string, now: number, runAt?: number): Promise<boolean> {
-    return await this.#write(this.#memory.release(queue, id, token, now, runAt));
+    return await this.#write(() => this.#memory.release(queue, id, token, now, runAt));
   }
   async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
-    return await this.#write(this.#memory.setProgress(queue, id, token, progress, now));
+    storable(progress, "progress");
+    return await this.#write(() => this.#memory.setProgress(queue, id, token, progress, now));
   }
   async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
-    return await this.#write(this.#memory.appendLog(queue, id, token, line));
+    return await this.#write(() => this.#memory.appendLog(queue, id, token, line));
   }
   async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
-    return await this.#write(this.#memory.recoverStalled(queue, now, maxStalls));
+    return await this.#write(() => this.#memory.recoverStalled(queue, now, maxStalls));
   }
   async cancel(queue: string, id: string, now: number, by?: string | null): Promise<CancelResult> {
-    return await this.#write(this.#memory.cancel(queue, id, now, by));
+    return await this.#write(() => this.#memory.cancel(queue, id, now, by));
   }
   async retry(queue: string, id: string, now: number, by?: string | null): Promise<Job | null> {
-    return await this.#write(this.#memory.retry(queue, id, now, by));
+    return await this.#write(() => this.#memory.retry(queue, id, now, by));
   }
   async remove(queue: string, id: string, now: number): Promise<boolean> {
-    return await this.#write(this.#memory.remove(queue, id, now));
+    return await this.#write(() => this.#memory.remove(queue, id, now));
   }
   async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
-    return await this.#write(this.#memory.clean(queue, state, cutoff, limit));
+    return await this.#write(() => this.#memory.clean(queue, state, cutoff, limit));
   }
   async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
-    return await this.#write(this.#memory.setPaused(queue, paused, now));
+    return await this.#write(() => this.#memory.setPaused(queue, paused, now));
   }
 
   get(queue: string, id: string): Promise<Job | null> {
@@ -144,12 +171,28 @@ export class UnstorageStore implements QueueStore {
     return (await this.#storage.getItem(this.#recordKey(namespace, key)) ?? null) as T | null;
   }
   async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
-    await this.#storage.setItem(this.#recordKey(namespace, key), value);
+    await this.#recordWrite(() => this.#storage.setItem(this.#recordKey(namespace, key), value));
   }
   async deleteRecord(namespace: string, key: string): Promise<boolean> {
-    const existed = await this.#storage.getItem(this.#recordKey(namespace, key)) !== null;
-    await this.#storage.removeItem(this.#recordKey(namespace, key));
-    return existed;
+    return await this.#recordWrite(async () => {
+      const existed = await this.#storage.getItem(this.#recordKey(namespace, key)) !== null;
+      await this.#storage.removeItem(this.#recordKey(namespace, key));
+      return existed;
+    });
+  }
+  async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
+    return await this.#recordWrite(async () => {
+      if (!sameRecord(await this.#storage.getItem(this.#recordKey(namespace, key)), expected)) return false;
+      await this.#storage.setItem(this.#recordKey(namespace, key), value);
+      return true;
+    });
+  }
+  /** Record writes of this process, one at a time: no write lands between a compare and its set. */
+  #recordWrites: Promise<unknown> = Promise.resolve();
+  #recordWrite<T>(write: () => Promise<T>): Promise<T> {
+    const result = this.#recordWrites.then(() => this.#claim.ensure()).then(write);
+    this.#recordWrites = result.catch(() => {});
+    return result;
   }
   async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
     const base = `${this.#prefix}_records:${encode(namespace)}:`;
@@ -166,55 +209,49 @@ export class UnstorageStore implements QueueStore {
     return this.#memory.subscribe(queue, listener, types);
   }
 
-  /** Waits for pending writes, then gives up this process's claim on the stored queues. */
+  /**
+   * Stores what is still waiting (one last try each), then gives up this process's claim.
+   * Rejects with STORE_CLOSED when storage refused some of it: those changes are lost, and the
+   * calls that made them rejected too.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#heartbeat !== undefined) this.#clock.clearTimeout(this.#heartbeat);
-    await this.#writes;
-    await this.#storage.removeItem(this.#ownerKey());
+    const unstored = await this.#writes.close();
     await this.#memory.close();
+    await this.#claim.release();
+    if (unstored > 0 && !this.#claim.lost) {
+      throw new ConveyorError("STORE_CLOSED", `UnstorageStore closed with ${unstored} change(s) storage refused; they were not stored`);
+    }
   }
 
-  /** Runs a transition, then writes what it changed; writes go out in transition order. */
-  async #write<T>(transition: Promise<T>): Promise<T> {
-    const result = await transition;
+  /** Runs a transition in memory, then queues what it changed; resolves once that is stored. */
+  async #write<T>(transition: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new ConveyorError("STORE_CLOSED", "This UnstorageStore is closed");
+    // Checked before the change is made: a refused call leaves memory as it was.
+    await this.#claim.ensure();
+    const result = await transition();
     const changes = this.#memory.drainChanges();
-    if (changes.length > 0) {
-      this.#writes = this.#writes.then(() => this.#persist(changes));
-    }
-    await this.#writes;
+    if (changes.length > 0) await this.#writes.push(this.#batch(changes));
+    // Another call's batch may hold this one's changes (it drained them first): wait for it too.
+    else await this.#writes.settled();
     return result;
   }
 
-  async #persist(entries: readonly JournalEntry[]): Promise<void> {
-    for (const { queue, upserts, deletes, paused } of entries) {
-      if (upserts.length > 0) {
-        await this.#storage.setItems(upserts.map((job) => ({ key: this.#jobKey(queue, job.id), value: job })));
+  /** A transition's changes, encoded now: a retry writes this state, whatever memory holds by then. */
+  #batch(entries: readonly JournalEntry[]): () => Promise<void> {
+    const writes = entries.map(({ queue, upserts, deletes, paused }) => ({
+      upserts: upserts.map((job) => ({ key: this.#jobKey(queue, job.id), value: JSON_TEXT + JSON.stringify(job) })),
+      deletes: deletes.map((id) => this.#jobKey(queue, id)),
+      paused: paused === undefined ? undefined : { key: this.#queueKey(queue, "paused"), value: paused },
+    }));
+    return async () => {
+      for (const { upserts, deletes, paused } of writes) {
+        if (upserts.length > 0) await this.#storage.setItems(upserts);
+        for (const key of deletes) await this.#storage.removeItem(key);
+        if (paused) await this.#storage.setItem(paused.key, paused.value);
       }
-      for (const id of deletes) await this.#storage.removeItem(this.#jobKey(queue, id));
-      if (paused !== undefined) await this.#storage.setItem(this.#queueKey(queue, "paused"), paused);
-    }
-  }
-
-  async #claimOwnership(): Promise<void> {
-    const owner = await this.#storage.getItem(this.#ownerKey()) as OwnerRecord | null;
-    const now = this.#clock.now();
-    if (owner && owner.id !== this.#owner && now - owner.heartbeatAt < 3 * this.#heartbeatMs) {
-      throw new ConveyorError(
-        "UNSAFE_SETUP",
-        `The queues stored under "${this.#prefix}" are in use by another process (last seen ${now - owner.heartbeatAt} ms ago). ` +
-          "UnstorageStore keeps the queues of one process, because unstorage cannot claim jobs atomically; " +
-          "to share queues between processes use RedisStore or DenoKvStore.",
-      );
-    }
-    await this.#beat();
-  }
-
-  async #beat(): Promise<void> {
-    if (this.#closed) return;
-    await this.#storage.setItem(this.#ownerKey(), { id: this.#owner, heartbeatAt: this.#clock.now() } satisfies OwnerRecord);
-    this.#heartbeat = this.#clock.setTimeout(() => void this.#beat().catch(() => {}), this.#heartbeatMs);
+    };
   }
 
   async #load(): Promise<void> {
@@ -229,7 +266,7 @@ export class UnstorageStore implements QueueStore {
     for (const { key, value } of jobKeys.length ? await this.#storage.getItems(jobKeys) : []) {
       const queue = decodeURIComponent(key.split(":")[1]!);
       if (!jobs.has(queue)) jobs.set(queue, []);
-      jobs.get(queue)!.push(value as Job);
+      jobs.get(queue)!.push(decodeJob(value));
     }
     for (const queue of new Set([...jobs.keys(), ...paused.keys()])) {
       this.#memory.restore(queue, jobs.get(queue) ?? [], paused.get(queue) ?? false);
@@ -241,15 +278,25 @@ export class UnstorageStore implements QueueStore {
     return `${this.#prefix}_records:${encode(namespace)}:${encode(key)}`;
   }
 
-  #ownerKey(): string {
-    return `${this.#prefix}:owner`;
-  }
-
   #queueKey(queue: string, name: string): string {
     return `${this.#prefix}:${encode(queue)}:${name}`;
   }
 
   #jobKey(queue: string, id: string): string {
     return `${this.#prefix}:${encode(queue)}:job:${encode(id)}`;
+  }
+}
+
+/** unstorage keeps job data as JSON: what JSON cannot hold is refused before memory changes, not found when its write fails. */
+function storable(value: unknown, what: string): void {
+  try {
+    JSON.stringify(value);
+  } catch {
+    // No cause: JSON.stringify's own message can quote the data's keys.
+    throw new ConveyorError(
+      "VALIDATION_FAILED",
+      `Invalid ${what}: UnstorageStore stores job data as JSON, and this value cannot be written as JSON (a BigInt, a cycle, or a toJSON that throws)`,
+      { issues: [{ path: "", message: "expected a value JSON.stringify can write" }] },
+    );
   }
 }

@@ -37,9 +37,11 @@ function redisBackend(): Backend {
       await server?.stop();
       server = undefined;
     },
-    // A fresh key prefix per store: no test sees another's keys, in any order.
+    // A fresh key prefix per store: no test sees another's keys, in any order. Leases follow the
+    // caller's (fake) clock here, as every other backend's do; the server clock is tested with real processes.
     create: () => {
-      const store = new RedisStore({ connection: server!.url, prefix: `test${++stores}-${crypto.randomUUID().slice(0, 8)}` });
+      const prefix = `test${++stores}-${crypto.randomUUID().slice(0, 8)}`;
+      const store = new RedisStore({ connection: server!.url, prefix, leaseClock: "caller" });
       open.add(store);
       return store;
     },

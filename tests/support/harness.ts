@@ -9,7 +9,9 @@ export interface Harness {
 
 /** A fresh store, a fake clock and a conveyor over them; closed by the caller via `close`. */
 export async function setup(backend: Backend): Promise<Harness & { close(): Promise<void> }> {
-  const clock = new FakeClock({ settleMs: backend.settleMs });
+  // Across a network, fake time waits for the worker's store calls: a round trip under load
+  // must not look like a lapsed lease.
+  const clock = new FakeClock({ settleMs: backend.settleMs, trackedWaitMs: backend.settleMs > 0 ? 2_000 : 0 });
   const store = await backend.create();
   const conveyor = createConveyor({ store, clock });
   return {

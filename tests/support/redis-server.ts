@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
+import process from "node:process";
 import { join } from "node:path";
 
 export interface RedisServer {
@@ -11,6 +12,9 @@ export interface RedisServer {
   readonly dir: string;
   /** Stops the server (SIGTERM, waiting for exit); `kill` sends SIGKILL instead. */
   stop(options?: { kill?: boolean; keepDir?: boolean }): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open and nothing is answered until `resume`. */
+  pause(): void;
+  resume(): void;
 }
 
 export async function freePort(): Promise<number> {
@@ -49,6 +53,9 @@ export async function startRedis(options: { port?: number; dir?: string; appendo
     "--appendonly", options.appendonly ? "yes" : "no", "--appendfsync", "always",
   ], { stdio: "ignore" });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const signal = (name: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, name);
+  };
   const started = Date.now();
   while (!(await ping(port))) {
     if (child.exitCode !== null || Date.now() - started > 10_000) throw new Error(`redis-server did not start on port ${port}`);
@@ -58,8 +65,14 @@ export async function startRedis(options: { port?: number; dir?: string; appendo
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    // By pid: Deno's child.kill() sends one signal in a child's life and ignores later calls.
+    pause: () => signal("SIGSTOP"),
+    resume: () => signal("SIGCONT"),
     async stop({ kill = false, keepDir = false } = {}) {
-      if (child.exitCode === null) child.kill(kill ? "SIGKILL" : "SIGTERM");
+      if (child.exitCode === null) {
+        signal("SIGCONT"); // a paused server would not act on SIGTERM
+        signal(kill ? "SIGKILL" : "SIGTERM");
+      }
       await exited;
       if (!keepDir && !options.dir) rmSync(dir, { recursive: true, force: true });
     },

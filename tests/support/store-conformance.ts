@@ -454,5 +454,45 @@ export function storeConformance(backend: Backend): void {
       assert.deepEqual(await store.getRecord("other", "a 1"), { n: 99 });
       assert.deepEqual(await store.listRecords("none"), []);
     });
+
+    it("compare-and-set of a record: inserts only where there is none, replaces only the record expected", async (store) => {
+      const value = { n: 1, tags: ["a"] };
+      assert.equal(await store.compareAndSetRecord("claims", "k", null, value), true, "none there: inserted");
+      value.n = 99; // what was stored is a copy
+      assert.equal(await store.compareAndSetRecord("claims", "k", null, { n: 2 }), false, "one there: not inserted again");
+      assert.equal(await store.compareAndSetRecord("claims", "k", { n: 0, tags: ["a"] }, { n: 2 }), false, "not the expected record");
+      assert.deepEqual(await store.getRecord("claims", "k"), { n: 1, tags: ["a"] });
+      const current = await store.getRecord("claims", "k");
+      assert.equal(await store.compareAndSetRecord("claims", "k", current, { n: 2, tags: [] }), true, "the expected record: replaced");
+      assert.equal(await store.compareAndSetRecord("claims", "k", current, { n: 3 }), false, "a stale expectation fails");
+      assert.deepEqual(await store.getRecord("claims", "k"), { n: 2, tags: [] });
+      assert.equal(await store.compareAndSetRecord("other", "k", null, { n: 7 }), true, "namespaces are apart");
+      assert.deepEqual(await store.listRecords("claims"), [{ key: "k", value: { n: 2, tags: [] } }]);
+      assert.equal(await store.deleteRecord("claims", "k"), true);
+      assert.equal(await store.compareAndSetRecord("claims", "k", null, { n: 4 }), true, "deleted: insertable again");
+      assert.deepEqual(await store.getRecord("claims", "k"), { n: 4 });
+    });
+
+    it("compare-and-set loses no update: concurrent read-change-swap loops each count once", async (store) => {
+      const increment = async () => {
+        for (let tries = 1; ; tries++) {
+          const current = await store.getRecord<{ count: number }>("counters", "c");
+          if (await store.compareAndSetRecord("counters", "c", current, { count: (current?.count ?? 0) + 1 })) return tries;
+        }
+      };
+      const tries = await Promise.all(Array.from({ length: 20 }, increment));
+      assert.deepEqual(await store.getRecord("counters", "c"), { count: 20 });
+      assert.ok(tries.every((n) => n >= 1));
+    });
+
+    it("lists active jobs by start time, whatever their leases say", async (store) => {
+      await store.enqueue(Q, [newJob({ payload: "A" }), newJob({ payload: "B" })], T0);
+      const a = await claimOne(store, T0);
+      const b = await claimOne(store, T0 + 10);
+      assert.deepEqual(await store.extendLeases(Q, [{ id: a.id, token: a.lease!.token }], 5_000, T0 + 20), []);
+      const listed = await store.list(Q, "active", { offset: 0, limit: 10 });
+      assert.deepEqual(listed.map((j) => j.payload), ["A", "B"], "A started first, though its lease now ends last");
+      assert.deepEqual((await store.list(Q, "active", { offset: 1, limit: 1 })).map((j) => j.id), [b.id]);
+    });
   });
 }

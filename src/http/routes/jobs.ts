@@ -3,6 +3,7 @@ import * as v from "valibot";
 import type { Conveyor } from "../../core/conveyor.ts";
 import { EVENT_TYPES } from "../../core/events.ts";
 import { JOB_STATES } from "../../core/job.ts";
+import { JobDataSchema } from "../../core/job-data.ts";
 import { JobOptionsFields } from "../../core/job-options.ts";
 import { NameSchema } from "../../core/names.ts";
 import type { Caller } from "../auth.ts";
@@ -16,7 +17,8 @@ const Page = { offset: count(1_000_000), limit: count(1_000) };
 export const NewJobBody = v.strictObject({
   /** Name of a job definition registered on the queue. */
   name: NameSchema,
-  payload: v.unknown(),
+  /** Any JSON within MAX_DATA_DEPTH, checked before the job's own schema (which may recurse). */
+  payload: JobDataSchema,
   options: v.optional(JobOptionsFields),
 });
 

@@ -29,8 +29,9 @@ import type {
 import { EventHub } from "./event-hub.ts";
 import { QueueKeys, sameKey } from "./keys.ts";
 import { collect, counterValue, type DenoKv, KV_LIMITS, patientKv } from "./kv.ts";
-import { claimed, finishedAs, recorded, retried, scheduled, stalled } from "./transitions.ts";
+import * as machine from "../../core/transitions.ts";
 import { Tx, type Versioned } from "./tx.ts";
+import { sameRecord } from "../same-record.ts";
 
 export interface DenoKvStoreOptions {
   /** `await Deno.openKv(path)` on Deno, or `await openKv(path)` from `@deno/kv` on Node and Bun. */
@@ -80,6 +81,7 @@ export class DenoKvStore implements QueueStore {
   }
 
   async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+    this.#open();
     const results: EnqueueResult[] = [];
     // A commit holds 10 checks: a job costs one, two with a dedup key, and the id counter one.
     // A big batch commits slice by slice, in order.
@@ -112,18 +114,20 @@ export class DenoKvStore implements QueueStore {
     const keys = this.#queue(queue);
     const { now } = request;
     const finished: (JobState | null)[] = new Array(request.outcomes.length).fill(null);
-    const retention = new Map<JobState, RetentionRule>();
+    const transitions: (machine.Transition | null)[] = new Array(request.outcomes.length).fill(null);
     await this.#eachHeld(keys, queue, request.outcomes, (tx, held, outcome, i) => {
-      const step = recorded(held.job, outcome, this.#nextSeq(now), now);
-      this.#write(tx, keys, held, step.job);
-      for (const event of step.events) tx.emit(event);
+      const transition = machine.recordOutcome(held.job, outcome, now);
+      this.#write(tx, keys, held, machine.applied(held.job, transition, this.#nextSeq(now)));
+      for (const event of transition.events) tx.emit(event);
       return () => {
-        finished[i] = step.job.state;
-        const rule = step.job.state === "completed" ? step.job.removeOnComplete : step.job.state === "failed" ? step.job.removeOnFail : null;
-        if (rule) retention.set(step.job.state, rule);
+        finished[i] = transition.state;
+        transitions[i] = transition;
       };
     });
-    for (const [state, rule] of retention) await this.#applyRetention(keys, queue, state, rule, now);
+    // In the order the outcomes were given, as every store applies them.
+    for (const step of machine.retentionSteps(transitions)) {
+      await this.#applyRetention(keys, queue, step.state, step.rule, now, step.newer);
+    }
     const claim = request.claim;
     const claimedJobs = claim ? await this.claim(queue, { ...claim, now }) : undefined;
     return { finished, claimed: claimedJobs };
@@ -141,13 +145,15 @@ export class DenoKvStore implements QueueStore {
   }
 
   async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
-    return await this.#updateHeld(queue, id, token, (job) => ({
-      job: scheduled(job, runAt, this.#nextSeq(now), now),
-      events: [{ type: "enqueued", queue, at: now, jobId: id, name: job.name, runAt, priority: job.priority }],
-    }));
+    this.#open();
+    return await this.#updateHeld(queue, id, token, (job) => {
+      const transition = machine.release(job, runAt, now);
+      return { job: machine.applied(job, transition, this.#nextSeq(now)), events: transition.events };
+    });
   }
 
   async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
+    this.#open();
     return await this.#updateHeld(queue, id, token, (job) => ({
       job: { ...job, progress },
       events: [{ type: "progress", queue, at: now, jobId: id, name: job.name, progress }],
@@ -155,6 +161,7 @@ export class DenoKvStore implements QueueStore {
   }
 
   async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
+    this.#open();
     return await this.#updateHeld(queue, id, token, (job) => ({ job: { ...job, logs: [...job.logs, line] }, events: [] }));
   }
 
@@ -168,70 +175,75 @@ export class DenoKvStore implements QueueStore {
     for (const held of expired) {
       // One commit per job: a conflict means its worker renewed or finished it meanwhile.
       const tx = new Tx(this.#kv, keys);
-      const step = stalled(held.job, maxStalls, this.#nextSeq(now), now);
-      this.#write(tx, keys, held, step.job);
-      for (const event of step.events) tx.emit(event);
+      const transition = machine.stall(held.job, maxStalls, now);
+      const next = machine.applied(held.job, transition, this.#nextSeq(now));
+      this.#write(tx, keys, held, next);
+      for (const event of transition.events) tx.emit(event);
       if (!await this.#commit(tx, queue, now)) continue;
-      (step.requeued ? requeued : failed).push(step.job);
-      if (step.job.state === "failed") await this.#applyRetention(keys, queue, "failed", step.job.removeOnFail, now);
+      (transition.requeued ? requeued : failed).push(next);
+      if (transition.retention) await this.#applyRetention(keys, queue, transition.state, transition.retention, now);
     }
     return { requeued, failed };
   }
 
   async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
+    this.#open();
     const keys = this.#queue(queue);
     let result: CancelResult = { status: "not-found" };
+    let transition: machine.Transition | machine.Refusal = "not-found";
     await this.#transact(queue, now, async (tx) => {
       const held = await this.#read(keys, id);
       if (!held) return result = { status: "not-found" };
-      if (!PENDING_STATES.has(held.job.state)) return result = { status: "finished", state: held.job.state };
-      const previous = held.job.state;
-      const changedBy = by === null ? held.job.changedBy : { action: "cancel" as const, by, at: now };
-      this.#write(tx, keys, held, finishedAs(held.job, "cancelled", now, { changedBy }));
-      tx.emit({ type: "cancelled", queue, at: now, jobId: id, name: held.job.name, previous });
-      result = { status: "cancelled", previous };
+      transition = machine.cancel(held.job, now, by);
+      if (typeof transition === "string") return result = { status: "finished", state: held.job.state };
+      this.#write(tx, keys, held, machine.applied(held.job, transition, held.job.seq));
+      for (const event of transition.events) tx.emit(event);
+      result = { status: "cancelled", previous: held.job.state };
     });
-    if ((result as CancelResult).status === "cancelled") {
-      const job = await this.#read(keys, id);
-      if (job) await this.#applyRetention(keys, queue, "cancelled", job.job.removeOnFail, now);
-    }
+    const done = transition as machine.Transition | machine.Refusal;
+    if (typeof done !== "string" && done.retention) await this.#applyRetention(keys, queue, done.state, done.retention, now);
     return result;
   }
 
   async retry(queue: string, id: string, now: number, by: string | null = null): Promise<Job | null> {
+    this.#open();
     const keys = this.#queue(queue);
     let result: Job | null = null;
     await this.#transact(queue, now, async (tx) => {
       result = null;
       const held = await this.#read(keys, id);
-      if (!held || !(held.job.state === "failed" || held.job.state === "dead" || held.job.state === "cancelled")) return;
-      if (held.job.dedupKey !== null) {
-        // Another job took the key while this one was finished: retrying would make two.
-        if ((await this.#get(keys.dedup(held.job.dedupKey))).versionstamp !== null) return;
-        tx.check(keys.dedup(held.job.dedupKey), null).set(keys.dedup(held.job.dedupKey), id);
-      }
-      const next = retried(held.job, this.#nextSeq(now), now, by);
+      if (!held) return;
+      const dedupKey = held.job.dedupKey;
+      // Another job may have taken the key while this one was finished: retrying would make two.
+      const dedupTaken = dedupKey !== null && (await this.#get(keys.dedup(dedupKey))).versionstamp !== null;
+      const transition = machine.retry(held.job, now, by, dedupTaken);
+      if (typeof transition === "string") return;
+      if (dedupKey !== null) tx.check(keys.dedup(dedupKey), null).set(keys.dedup(dedupKey), id);
+      const next = machine.applied(held.job, transition, this.#nextSeq(now));
       tx.put(held, next);
-      tx.emit({ type: "enqueued", queue, at: now, jobId: id, name: next.name, runAt: now, priority: next.priority });
+      for (const event of transition.events) tx.emit(event);
       result = next;
     });
     return result;
   }
 
   async remove(queue: string, id: string, now: number): Promise<boolean> {
+    this.#open();
     const keys = this.#queue(queue);
     let removed = false;
     await this.#transact(queue, now, async (tx) => {
       const held = await this.#read(keys, id);
-      removed = held !== null && held.job.state !== "active";
-      if (!removed) return;
+      const event = held ? machine.remove(held.job, now) : "not-found";
+      removed = typeof event !== "string";
+      if (typeof event === "string") return;
       this.#write(tx, keys, held!, null);
-      tx.emit({ type: "removed", queue, at: now, jobId: id, name: held!.job.name });
+      tx.emit(event);
     });
     return removed;
   }
 
   async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
+    this.#open();
     if (!FINISHED_STATES.has(state)) return 0;
     const keys = this.#queue(queue);
     // Index keys sort by finish time: everything before [.., cutoff + 1) finished at or before cutoff.
@@ -240,10 +252,12 @@ export class DenoKvStore implements QueueStore {
   }
 
   async get(queue: string, id: string): Promise<Job | null> {
+    this.#open();
     return (await this.#read(this.#queue(queue), id))?.job ?? null;
   }
 
   async list(queue: string, state: JobState, { offset, limit }: ListRequest): Promise<Job[]> {
+    this.#open();
     const keys = this.#queue(queue);
     if (state === "active") {
       const active = (await this.#jobsIn(keys, "active", 0, Infinity)).map((held) => held.job);
@@ -253,6 +267,7 @@ export class DenoKvStore implements QueueStore {
   }
 
   async counts(queue: string): Promise<JobCounts> {
+    this.#open();
     const keys = this.#queue(queue);
     const [paused, ...values] = await Promise.all([this.#get<boolean>(keys.paused), ...JOB_STATES.map((s) => this.#get(keys.count(s)))]);
     const counts = Object.fromEntries(JOB_STATES.map((state, i) => [state, counterValue(values[i]!.value)])) as Record<JobState, number>;
@@ -261,6 +276,7 @@ export class DenoKvStore implements QueueStore {
   }
 
   async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
+    this.#open();
     const keys = this.#queue(queue);
     await this.#transact(queue, now, async (tx) => {
       const current = await this.#get<boolean>(keys.paused);
@@ -271,26 +287,43 @@ export class DenoKvStore implements QueueStore {
   }
 
   async isPaused(queue: string): Promise<boolean> {
+    this.#open();
     return (await this.#get<boolean>(this.#queue(queue).paused)).value === true;
   }
 
   async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    this.#open();
     return (await this.#kv.get<T>([this.#prefix, "records", namespace, key])).value;
   }
 
   async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
+    this.#open();
     await this.#kv.atomic().set([this.#prefix, "records", namespace, key], value).commit();
   }
 
   async deleteRecord(namespace: string, key: string): Promise<boolean> {
+    this.#open();
     const existed = (await this.#kv.get([this.#prefix, "records", namespace, key])).versionstamp !== null;
     await this.#kv.atomic().delete([this.#prefix, "records", namespace, key]).commit();
     return existed;
   }
 
   async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    this.#open();
     const entries = await collect(this.#kv.list<T>({ prefix: [this.#prefix, "records", namespace] }));
     return entries.map((entry) => ({ key: entry.key[3] as string, value: entry.value }));
+  }
+
+  async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
+    this.#open();
+    const kvKey = [this.#prefix, "records", namespace, key];
+    for (;;) {
+      const entry = await this.#kv.get(kvKey);
+      if (!sameRecord(entry.value, expected)) return false;
+      // The versionstamp check makes the comparison and the write one step; a write in between
+      // (same value or not) fails the commit, and the comparison is made again.
+      if ((await this.#kv.atomic().check(entry).set(kvKey, value).commit()).ok) return true;
+    }
   }
 
   publish(queue: string, event: ConveyorEventData): void {
@@ -412,8 +445,8 @@ export class DenoKvStore implements QueueStore {
       if (due.length === 0) return;
       const tx = new Tx(this.#kv, keys);
       for (const held of due) {
-        const next = scheduled(held.job, held.job.runAt, this.#nextSeq(now), now);
-        tx.put(held, next);
+        // Promotion is not a transition of the job's life: same state machine state, new place in line.
+        tx.put(held, { ...held.job, state: "waiting", seq: this.#nextSeq(now) });
       }
       const ok = await this.#commit(tx, queue, now);
       if (ok && due.length < PER_COMMIT) return;
@@ -435,7 +468,10 @@ export class DenoKvStore implements QueueStore {
       const entries = await collect(this.#kv.list<string>({ prefix: keys.index("waiting") }, { limit: want }));
       if (entries.length === 0) break;
       const steps = (await this.#readIndexed(keys, entries))
-        .map((held) => ({ held, step: claimed(held.job, workerId, crypto.randomUUID(), leaseMs, now) }));
+        .map((held) => {
+          const transition = machine.claim(held.job, workerId, crypto.randomUUID(), now + leaseMs, now);
+          return { held, step: { job: machine.applied(held.job, transition, held.job.seq), events: transition.events } };
+        });
       const before = jobs.length;
       const tx = new Tx(this.#kv, keys);
       for (const { held, step } of steps) {
@@ -537,9 +573,10 @@ export class DenoKvStore implements QueueStore {
   }
 
   /** Trims one finished state to a retention rule, oldest first. Best effort: it runs after the commit. */
-  async #applyRetention(keys: QueueKeys, queue: string, state: JobState, rule: RetentionRule, now: number): Promise<void> {
+  async #applyRetention(keys: QueueKeys, queue: string, state: JobState, rule: RetentionRule, now: number, newer = 0): Promise<void> {
     if (rule.count !== null) {
-      const excess = counterValue((await this.#get(keys.count(state))).value) - rule.count;
+      // `newer` jobs of the same batch entered after this rule's job: they do not count for it.
+      const excess = counterValue((await this.#get(keys.count(state))).value) - newer - rule.count;
       if (excess > 0) await this.#deleteIndexed(keys, queue, { prefix: keys.index(state) }, excess);
     }
     if (rule.ageMs !== null) {

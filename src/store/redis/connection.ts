@@ -5,6 +5,8 @@ import { reportError } from "../../util/report-error.ts";
  * the store neither imports ioredis's (Node-typed) declarations nor loads it unless asked to.
  */
 export interface RedisClient {
+  /** ioredis's connection state ("ready" when commands go straight out); optional for other clients. */
+  readonly status?: string;
   call(command: string, ...args: (string | number)[]): Promise<unknown>;
   duplicate(): RedisClient;
   subscribe(...channels: string[]): Promise<unknown>;

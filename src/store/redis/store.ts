@@ -1,3 +1,4 @@
+import * as v from "valibot";
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
 import type { Job, JobCounts, JobState, NewJob } from "../../core/job.ts";
 import type {
@@ -23,36 +24,83 @@ import { EXTEND_LEASES, LOG, PROGRESS, RELEASE } from "./lua/leases.ts";
 import { CANCEL, CLEAN, REMOVE, RETRY, SET_PAUSED } from "./lua/manage.ts";
 import { COUNTS, GET, LIST } from "./lua/read.ts";
 import { RECOVER_STALLED } from "./lua/stalled.ts";
+import { COMMON } from "./lua/common.ts";
+import { LEASE_CLOCKS, type LeaseClock } from "./lua/lease-clock.ts";
+import { CallGuard, DEFAULT_CALL_TIMEOUT_MS } from "./availability.ts";
+import { parseArgument } from "../../core/validation.ts";
 import { reportError } from "../../util/report-error.ts";
 import { LuaScript } from "./scripts.ts";
+import { COMPARE_AND_SET_RECORD } from "./lua/records.ts";
+import { recordText } from "../same-record.ts";
 
 export interface RedisStoreOptions {
   /** An ioredis client, a `redis://` URL (ioredis is then loaded and owned by the store), or an unstorage storage on the redis driver. */
   connection: RedisConnection;
   /** Prefix of every key; each queue's keys share a `{queue}` hash tag, so one queue lives in one cluster slot. @default "conveyor" */
   prefix?: string;
+  /**
+   * Whose clock times leases. `"server"`: Redis's own clock grants, renews and expires every
+   * lease, so a call Redis runs late (a paused server, calls queued through an outage) cannot
+   * hand out a lease that has already run out, and workers whose clocks disagree cannot take each
+   * other's valid leases; `Job.lease.expiresAt` is then in the Redis server's clock. `"caller"`:
+   * the `now` each call passes, for driving the store with fake time (a FakeClock, the
+   * conformance suite); safe only when every worker's clock agrees and Redis answers promptly.
+   * Other times (start, end, due times, events) are always the caller's. @default "server"
+   */
+  leaseClock?: LeaseClock;
+  /**
+   * How long a call may wait for Redis (to reconnect, then to answer) before it rejects with a
+   * ConveyorError `STORE_UNAVAILABLE`; calls succeed again once Redis is back. A call that timed
+   * out before it could be sent never runs; one sent and not answered in time may still run.
+   * @default 10_000
+   */
+  callTimeoutMs?: number;
 }
 
-const SCRIPTS = {
-  enqueue: new LuaScript("enqueue", ENQUEUE),
-  claim: new LuaScript("claim", CLAIM),
-  finish: new LuaScript("finish", FINISH),
-  extendLeases: new LuaScript("extend-leases", EXTEND_LEASES),
-  release: new LuaScript("release", RELEASE),
-  progress: new LuaScript("progress", PROGRESS),
-  log: new LuaScript("log", LOG),
-  recoverStalled: new LuaScript("recover-stalled", RECOVER_STALLED),
-  cancel: new LuaScript("cancel", CANCEL),
-  retry: new LuaScript("retry", RETRY),
-  remove: new LuaScript("remove", REMOVE),
-  clean: new LuaScript("clean", CLEAN),
-  setPaused: new LuaScript("set-paused", SET_PAUSED),
-  get: new LuaScript("get", GET),
-  list: new LuaScript("list", LIST),
-  counts: new LuaScript("counts", COUNTS),
-};
+export type { LeaseClock };
 
-const STATE_SETS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled"] as const;
+export const REDIS_STORE_DEFAULTS = Object.freeze({
+  prefix: "conveyor",
+  leaseClock: "server" as LeaseClock,
+  callTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
+});
+
+const RedisStoreOptionsSchema = v.object({
+  prefix: v.optional(v.string()),
+  leaseClock: v.optional(v.picklist(["server", "caller"])),
+  callTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+
+/** Every queue script on the prelude of one lease clock. */
+function queueScripts(clock: LeaseClock) {
+  const prelude = LEASE_CLOCKS[clock] + COMMON;
+  const script = (name: string, body: string) => new LuaScript(name, body, prelude);
+  return {
+    enqueue: script("enqueue", ENQUEUE),
+    claim: script("claim", CLAIM),
+    finish: script("finish", FINISH),
+    extendLeases: script("extend-leases", EXTEND_LEASES),
+    release: script("release", RELEASE),
+    progress: script("progress", PROGRESS),
+    log: script("log", LOG),
+    recoverStalled: script("recover-stalled", RECOVER_STALLED),
+    cancel: script("cancel", CANCEL),
+    retry: script("retry", RETRY),
+    remove: script("remove", REMOVE),
+    clean: script("clean", CLEAN),
+    setPaused: script("set-paused", SET_PAUSED),
+    get: script("get", GET),
+    list: script("list", LIST),
+    counts: script("counts", COUNTS),
+  };
+}
+
+type Scripts = ReturnType<typeof queueScripts>;
+
+const SCRIPTS: Readonly<Record<LeaseClock, Scripts>> = Object.freeze({ server: queueScripts("server"), caller: queueScripts("caller") });
+
+/** Each queue's keys, in the order lua/common.ts gives them to every script. */
+const QUEUE_KEYS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled", "dedup", "meta", "leases"] as const;
 
 interface Channel {
   readonly queue: string;
@@ -73,6 +121,8 @@ export class RedisStore implements QueueStore {
   });
 
   readonly #prefix: string;
+  readonly #scripts: Scripts;
+  readonly #guard: CallGuard;
   readonly #connection: Promise<{ client: RedisClient; owned: boolean }>;
   /** One subscriber connection for all channels: events of one queue arrive in publish order. */
   #subscriber: Promise<RedisClient> | undefined;
@@ -83,8 +133,12 @@ export class RedisStore implements QueueStore {
     if (!options || options.connection === undefined) {
       throw new TypeError("RedisStore needs { connection }: an ioredis client, a redis:// URL, or an unstorage storage");
     }
-    this.#prefix = options.prefix ?? "conveyor";
-    this.#connection = connect(options.connection);
+    const { connection, ...rest } = options;
+    const given = parseArgument(RedisStoreOptionsSchema, rest, "RedisStore options");
+    this.#prefix = given.prefix ?? REDIS_STORE_DEFAULTS.prefix;
+    this.#scripts = SCRIPTS[given.leaseClock ?? REDIS_STORE_DEFAULTS.leaseClock];
+    this.#guard = new CallGuard(given.callTimeoutMs ?? REDIS_STORE_DEFAULTS.callTimeoutMs, "Redis store");
+    this.#connection = connect(connection);
     this.#connection.catch(() => {}); // surfaced by the first call instead
   }
 
@@ -213,12 +267,12 @@ export class RedisStore implements QueueStore {
 
   async isPaused(queue: string): Promise<boolean> {
     const client = await this.client();
-    return (await client.call("HGET", this.#keyPrefix(queue) + "meta", "paused")) === "1";
+    return (await this.#guard.run(client, () => client.call("HGET", this.#keyPrefix(queue) + "meta", "paused"))) === "1";
   }
 
   publish(queue: string, event: ConveyorEventData): void {
     this.client()
-      .then((client) => client.call("PUBLISH", this.#channel(queue, event.type), JSON.stringify(event)))
+      .then((client) => this.#guard.run(client, () => client.call("PUBLISH", this.#channel(queue, event.type), JSON.stringify(event))))
       .catch((error) => reportError(error, "redis store: publish failed"));
   }
 
@@ -235,7 +289,9 @@ export class RedisStore implements QueueStore {
       ready.push(channel.subscribed);
     }
     return {
-      ready: Promise.all(ready).then(() => {}),
+      // Bounded, so a caller hears that Redis is out of reach; the subscription itself goes on and
+      // comes live once Redis is back (ioredis subscribes again on reconnecting).
+      ready: this.#guard.within(Promise.all(ready), "the subscription").then(() => {}),
       close: () => {
         for (const name of names) {
           const channel = this.#channels.get(name);
@@ -268,6 +324,13 @@ export class RedisStore implements QueueStore {
     const records: { key: string; value: T }[] = [];
     for (let i = 0; i < flat.length; i += 2) records.push({ key: flat[i]!, value: JSON.parse(flat[i + 1]!) as T });
     return records.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  }
+
+  static readonly #casRecord = new LuaScript("compare-and-set-record", COMPARE_AND_SET_RECORD, "");
+
+  async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
+    const args = [key, recordText(expected), JSON.stringify(value)];
+    return await RedisStore.#casRecord.run(await this.client(), [this.#recordsKey(namespace)], args) === 1;
   }
 
   #recordsKey(namespace: string): string {
@@ -326,11 +389,11 @@ export class RedisStore implements QueueStore {
     };
   }
 
-  async #run<T>(script: keyof typeof SCRIPTS, queue: string, now: number, args: readonly (string | number)[]): Promise<T> {
+  async #run<T>(script: keyof Scripts, queue: string, now: number, args: readonly (string | number)[]): Promise<T> {
     const client = await this.client();
     const prefix = this.#keyPrefix(queue);
-    const keys = [...STATE_SETS.map((state) => prefix + state), prefix + "dedup", prefix + "meta"];
-    return await SCRIPTS[script].run(client, keys, [prefix, queue, now, ...args]) as T;
+    const keys = QUEUE_KEYS.map((key) => prefix + key);
+    return await this.#guard.run(client, () => this.#scripts[script].run(client, keys, [prefix, queue, now, ...args])) as T;
   }
 
   #keyPrefix(queue: string): string {

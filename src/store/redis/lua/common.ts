@@ -5,14 +5,20 @@
  * `{queue}` hash tag), and the same first three ARGV:
  *   KEYS[1] waiting   ZSET  id → priority * 2^32 + seq (claim order)
  *   KEYS[2] delayed   ZSET  id → runAt
- *   KEYS[3] active    ZSET  id → lease expiry
+ *   KEYS[3] active    ZSET  id → lease token (a per-queue counter: claim order, which is start order)
  *   KEYS[4] completed ZSET  id → finishedAt       (and KEYS[5] failed, KEYS[6] dead, KEYS[7] cancelled)
  *   KEYS[8] dedup     HASH  dedupKey → id of the pending job holding it
  *   KEYS[9] meta      HASH  paused, nextId, seq, lease (counters)
+ *   KEYS[10] leases   ZSET  id → lease expiry, in the lease clock (every active job, and only those)
  *   ARGV[1] key prefix of the queue (job hashes are <prefix>job:<id>, logs <prefix>logs:<id>,
  *           event channels <prefix>events:<type>)
  *   ARGV[2] queue name    ARGV[3] now (epoch ms, from the caller's clock)
  * Script-specific ARGV start at ARGV[4].
+ *
+ * Two clocks: every time a script records (start, end, runAt, event times) is the caller's `now`;
+ * lease expiries are set and compared by `leaseNow()`, defined before this prelude (lease-clock.ts):
+ * the server's own TIME by default, so a call Redis runs late or a worker whose clock is off can
+ * neither receive an already expired lease nor take a valid one.
  *
  * A job hash keeps few fields, because Redis stores small hashes as a packed list that every
  * read and write scans: `data` (JSON of everything immutable, read only by JavaScript), and for
@@ -26,7 +32,7 @@ local rcall = redis.call
 local P, QUEUE, NOW = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local NOWS = ARGV[3]
 local K = { waiting = KEYS[1], delayed = KEYS[2], active = KEYS[3], completed = KEYS[4],
-  failed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], dedup = KEYS[8], meta = KEYS[9] }
+  failed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], dedup = KEYS[8], meta = KEYS[9], leases = KEYS[10] }
 local PENDING = { waiting = true, delayed = true, active = true }
 
 local function jobKey(id) return P .. 'job:' .. id end
@@ -126,10 +132,16 @@ local function retain(setKey, count, ageMs)
   end
 end
 
+-- Takes a job out of its state's set (and, leaving active, out of the lease index).
+local function leave(id, state)
+  rcall('ZREM', K[state], id)
+  if state == 'active' then rcall('ZREM', K.leases, id) end
+end
+
 -- Moves a job into a finished state: out of its set, lease dropped, dedup key freed, in one
 -- HSET with the caller's extra field/value pairs.
 local function finish(id, fromState, toState, dedupKey, extra)
-  rcall('ZREM', K[fromState], id)
+  leave(id, fromState)
   local args = { jobKey(id), 'state', toState, 'end', NOWS, 'lease', '' }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   rcall('HSET', unpack(args))
@@ -173,14 +185,18 @@ local function claim(limit, leaseMs, workerId)
     local count = #popped / 2
     if count > 0 then
       local lastToken = rcall('HINCRBY', K.meta, 'lease', count)
-      local expires = string.format('%d', NOW + leaseMs)
-      -- One ZADD for the whole batch: each redis.call costs more than the work it does here.
-      local leases = {}
+      local expires = string.format('%d', leaseNow() + leaseMs)
+      -- One ZADD per set for the whole batch: each redis.call costs more than the work it does here.
+      local order, leases = {}, {}
       for k = 1, count do
+        local id = popped[2 * k - 1]
+        order[2 * k - 1] = lastToken - count + k
+        order[2 * k] = id
         leases[2 * k - 1] = expires
-        leases[2 * k] = popped[2 * k - 1]
+        leases[2 * k] = id
       end
-      rcall('ZADD', K.active, unpack(leases))
+      rcall('ZADD', K.active, unpack(order))
+      rcall('ZADD', K.leases, unpack(leases))
       for k = 1, count do
         local id = popped[2 * k - 1]
         local token = tostring(lastToken - count + k)

@@ -1,6 +1,6 @@
 /**
  * cancel — cancels a waiting, delayed or active job.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
+ * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
  * Returns { 'cancelled', previous state } | { 'finished', state } | { 'not-found' }.
  * Publishes: cancelled.
  */
@@ -19,7 +19,7 @@ return { 'cancelled', h[1] }
 
 /**
  * retry — sends a failed, dead or cancelled job back to waiting with fresh attempts.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
+ * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
  * Returns the job's snapshot, or '' when it is missing, in another state, or its dedupKey is
  * held by another pending job.  Publishes: enqueued.
  */
@@ -42,7 +42,7 @@ return snapshot(id)
 
 /**
  * remove — deletes a job that is not active.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id.
  * Returns 1 when deleted, 0 when missing or active.  Publishes: removed.
  */
 export const REMOVE = `
@@ -57,7 +57,7 @@ return 1
 
 /**
  * clean — deletes jobs of one finished state that finished at or before a cutoff, oldest first.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] state, ARGV[5] cutoff, ARGV[6] limit.
+ * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] state, ARGV[5] cutoff, ARGV[6] limit.
  * Returns how many were deleted.
  */
 export const CLEAN = `
@@ -72,7 +72,7 @@ return #ids
 
 /**
  * set-paused — pauses or resumes claiming for every worker.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] '1' to pause, '0' to resume.
+ * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] '1' to pause, '0' to resume.
  * Returns 1 when the state changed, else 0.  Publishes: paused | resumed.
  */
 export const SET_PAUSED = `

@@ -1,5 +1,5 @@
 /**
- * get — one job.  KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * get — one job.  KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id.
  * Returns its snapshot, or '' when there is no such job.
  */
 export const GET = `
@@ -9,8 +9,8 @@ return snapshot(ARGV[4])
 
 /**
  * list — a page of one state's jobs: waiting, delayed and active ascending (claim order, due
- * time, lease expiry), finished states newest first.
- * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] state, ARGV[5] offset, ARGV[6] limit.
+ * time, start order), finished states newest first.
+ * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] state, ARGV[5] offset, ARGV[6] limit.
  * Returns { snapshot, ... }.
  */
 export const LIST = `
@@ -25,7 +25,7 @@ return out
 
 /**
  * counts — jobs per state and whether the queue is paused.
- * KEYS: the common nine.  ARGV[1..3]: common.
+ * KEYS: the common ten.  ARGV[1..3]: common.
  * Returns { waiting, delayed, active, completed, failed, dead, cancelled, paused (1/0) }.
  */
 export const COUNTS = `
