@@ -57,6 +57,8 @@ export { type Clock, MAX_TIMER_DELAY_MS, systemClock, type TimerHandle } from ".
 export { FakeClock, type FakeClockOptions } from "./src/core/fake-clock.ts";
 export type {
   CancelResult,
+  RemoveResult,
+  RetryResult,
   ClaimRequest,
   ClaimResult,
   EnqueueResult,
@@ -70,7 +72,7 @@ export type {
   StoreEventListener,
   Subscription,
 } from "./src/store/contract.ts";
-export { type JournalEntry, MemoryStore } from "./src/store/memory.ts";
+export { type JournalEntry, MemoryStore } from "./src/store/memory/store.ts";
 export { type LeaseClock, RedisStore, type RedisStoreOptions } from "./src/store/redis/store.ts";
 export type { RedisBackedStorage, RedisClient, RedisConnection } from "./src/store/redis/connection.ts";
 export { type KeyValueStorage, UnstorageStore, type UnstorageStoreOptions } from "./src/store/unstorage.ts";

@@ -1,6 +1,7 @@
 // What no well-behaved client sends: bad frames, forged or borrowed signatures, wrong keys, silence.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { FakeClock } from "../mod.ts";
 import { APP, rawClient, startBroadcastServer, userToken } from "./support/broadcast-server.ts";
 import { runtime } from "./support/runtime.ts";
 
@@ -97,15 +98,36 @@ describe(`Pusher protocol edges (${runtime})`, () => {
 });
 
 describe(`Pusher activity timeout (${runtime})`, () => {
-  test("a silent client is pinged, and closed with 4201 when it does not answer", async () => {
-    // Real time: a 1 s activity timeout and a 300 ms pong timeout.
-    const server = await startBroadcastServer({ activityTimeoutSec: 1, pongTimeoutMs: 300 });
+  test("a silent client is pinged after activity_timeout, and closed with 4201 when the pong timeout passes (fake time)", async () => {
+    // Liveness runs on the broadcaster's clock: checks every 250 ms of fake time here.
+    const clock = new FakeClock();
+    const server = await startBroadcastServer({ activityTimeoutSec: 1, pongTimeoutMs: 500, clock });
     try {
       const c = await rawClient(server.port);
       const established = await c.next("pusher:connection_established");
       assert.equal(JSON.parse(established.data).activity_timeout, 1);
-      await c.next("pusher:ping");
-      await c.waitFor(() => c.closeCode !== null, "close after an unanswered ping", 5_000);
+      // A marker published after each step: frames arrive in order, so anything sent before it is already here.
+      c.send({ event: "pusher:subscribe", data: { channel: "marks" } });
+      await c.next("pusher_internal:subscription_succeeded");
+      // Returns the events received since the previous marker, this one included.
+      let since = c.frames.length;
+      const mark = async (n: number) => {
+        await server.broadcaster.publish("marks", "mark", { n });
+        await c.next("mark", since);
+        const events = c.frames.slice(since).map((f) => f.event);
+        since = c.frames.length;
+        return events;
+      };
+
+      await clock.advance(999);
+      assert.deepEqual(await mark(1), ["mark"], "no ping before 1 s of silence");
+      await clock.advance(1);
+      assert.deepEqual(await mark(2), ["pusher:ping", "mark"]);
+      await clock.advance(499);
+      assert.deepEqual(await mark(3), ["mark"], "still open 499 ms after the ping");
+      assert.equal(c.closeCode, null);
+      await clock.advance(1);
+      await c.waitFor(() => c.closeCode !== null, "close after an unanswered ping");
       assert.equal(c.closeCode, 4201);
     } finally {
       await server.close();

@@ -78,13 +78,16 @@ describe(`Broadcasting with pusher-js, laravel-echo and the pusher SDK (${runtim
     const a = alice.subscribe("private-chat");
     const b = bob.subscribe("private-chat");
     await Promise.all([subscribed(a), subscribed(b)]);
-    let echoed = false;
-    a.bind("client-typing", () => echoed = true);
+    const seenByAlice: unknown[] = [];
+    a.bind("client-typing", (data: unknown) => seenByAlice.push(data));
     const received = once(b, "client-typing");
     assert.equal(a.trigger("client-typing", { who: "alice" }), true);
     assert.deepEqual(await received, { who: "alice" });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(echoed, false);
+    // Bob answers. Frames reach Alice in order, so an echo of her own event would come before his.
+    const answered = once(a, "client-typing");
+    assert.equal(b.trigger("client-typing", { who: "bob" }), true);
+    await answered;
+    assert.deepEqual(seenByAlice, [{ who: "bob" }], "no echo to the sender");
   });
 
   test("job lifecycle and progress go out on the queue's and the job's private channels", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Deque } from "../src/util/deque.ts";
 import { Heap } from "../src/util/heap.ts";
-import { JobList, type Linked } from "../src/store/memory-list.ts";
+import { JobList, type Linked } from "../src/store/memory/job-list.ts";
 import { PriorityFifo } from "../src/util/priority-fifo.ts";
 import { cloneData } from "../src/util/clone.ts";
 

@@ -204,6 +204,21 @@ describe("Worker rate limits", () => {
     await conveyor.close();
   });
 
+  test("several limits: a job one limit holds back spends nothing of the others", async () => {
+    const clock = new FakeClock({ startMs: T0 });
+    const conveyor = createConveyor({ store: new MemoryStore(), clock });
+    const queueWide = new RateLimiter({ rule: { algorithm: "fixed-window", limit: 2, windowMs: 1_000 }, clock });
+    const perTenant = new RateLimiter({ rule: { algorithm: "sliding-window", limit: 1, windowMs: 10_000 }, clock });
+    const started: string[] = [];
+    const rateLimits = [{ limiter: queueWide }, { limiter: perTenant, key: (job: { payload: unknown }) => `tenant:${(job.payload as { tenant: string }).tenant}` }];
+    conveyor.worker("q", { concurrency: 1, rateLimits }).handle(task, ({ tenant, n }) => void started.push(`${tenant}${n}`));
+    const queue = conveyor.queue("q");
+    await queue.addBulk([["a", 1], ["a", 2], ["a", 3], ["b", 1]].map(([tenant, n]) => ({ job: task, payload: { tenant: tenant as string, n: n as number } })));
+    await eventually(clock, () => started.length === 2);
+    assert.deepEqual(started, ["a1", "b1"], "a2 and a3, refused by their tenant's limit, left the queue-wide units to b1");
+    await conveyor.close();
+  });
+
   test("worker options refuse a limit that is not a RateLimiter", () => {
     const conveyor = createConveyor();
     assert.throws(() => conveyor.worker("q", { rateLimits: [{ limiter: {} as never }] }), /RateLimiter/);

@@ -1,4 +1,5 @@
+// The exported conformance suite (basics, the transition table, sharing, restarts) on every store.
+import { storeConformance } from "../testing/mod.ts";
 import { backends } from "./support/backends.ts";
-import { storeConformance } from "./support/store-conformance.ts";
 
 for (const backend of backends) storeConformance(backend);

@@ -1,4 +1,4 @@
-import { MemoryStore } from "../store/memory.ts";
+import { MemoryStore } from "../store/memory/store.ts";
 import type { QueueStore } from "../store/contract.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Queue } from "./queue.ts";

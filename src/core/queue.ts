@@ -130,23 +130,24 @@ export class Queue {
 
   /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts. */
   async retry(id: string, options: ChangeOptions = {}): Promise<Job> {
-    const job = await this.#store.retry(this.name, id, this.#clock.now(), changer(options));
-    if (job) return job;
-    const current = await this.#store.get(this.name, id);
-    if (!current) throw this.#notFound(id);
-    const retriable = current.state === "failed" || current.state === "dead" || current.state === "cancelled";
-    throw new ConveyorError(
-      "INVALID_STATE",
-      retriable
-        ? `Job ${id} cannot be retried while another job with its dedup key is pending`
-        : `Job ${id} is ${current.state}; only failed, dead or cancelled jobs can be retried`,
-    );
+    const result = await this.#store.retry(this.name, id, this.#clock.now(), changer(options));
+    switch (result.status) {
+      case "retried":
+        return result.job;
+      case "not-found":
+        throw this.#notFound(id);
+      case "dedup-taken":
+        throw new ConveyorError("INVALID_STATE", `Job ${id} cannot be retried while another job with its dedup key is pending`);
+      case "not-retryable":
+        throw new ConveyorError("INVALID_STATE", `Job ${id} is ${result.state}; only failed, dead or cancelled jobs can be retried`);
+    }
   }
 
   /** Deletes a job that is not active. */
   async remove(id: string): Promise<void> {
-    if (await this.#store.remove(this.name, id, this.#clock.now())) return;
-    if (!(await this.#store.get(this.name, id))) throw this.#notFound(id);
+    const result = await this.#store.remove(this.name, id, this.#clock.now());
+    if (result.status === "removed") return;
+    if (result.status === "not-found") throw this.#notFound(id);
     throw new ConveyorError("INVALID_STATE", `Job ${id} is active; cancel it first, then remove it`);
   }
 

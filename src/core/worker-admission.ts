@@ -1,3 +1,4 @@
+import { RateLimiter } from "../rate-limit/limiter.ts";
 import type { Job } from "./job.ts";
 import type { WorkerRateLimit } from "./worker-options.ts";
 
@@ -10,15 +11,18 @@ export interface Admission {
 }
 
 /**
- * Takes one unit from each limit that applies to the job, in order; the first limit that
- * refuses decides the wait. Throws what a limiter's store throws.
+ * Takes one unit from every limit that applies to the job, all or none: when a later limit
+ * refuses, the units earlier ones took are given back, so a job held back spends nothing.
+ * The refusing limit decides the wait. Throws what a limiter's store throws.
  */
 export async function admit(job: Job, limits: readonly WorkerRateLimit[], queueKey: string): Promise<Admission> {
+  const applying: { limit: WorkerRateLimit; key: string }[] = [];
   for (const limit of limits) {
     const key = limit.key ? limit.key(job) : queueKey;
-    if (key === null) continue;
-    const decision = await limit.limiter.consume(key);
-    if (!decision.allowed) return { waitMs: decision.retryAfterMs, queueWide: !limit.key };
+    if (key !== null) applying.push({ limit, key });
   }
-  return { waitMs: 0, queueWide: false };
+  if (applying.length === 0) return { waitMs: 0, queueWide: false };
+  const { refused, decisions } = await RateLimiter.consumeAll(applying.map(({ limit, key }) => ({ limiter: limit.limiter, key })));
+  if (refused === null) return { waitMs: 0, queueWide: false };
+  return { waitMs: decisions[refused]!.retryAfterMs, queueWide: !applying[refused]!.limit.key };
 }

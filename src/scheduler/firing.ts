@@ -5,10 +5,10 @@ import type { Job } from "../core/job.ts";
 import type { JobOptions } from "../core/job-options.ts";
 import type { EnqueuedJob, Queue } from "../core/queue.ts";
 import type { QueueStore } from "../store/contract.ts";
-import { reportError } from "../util/report-error.ts";
 import { firstFloor, planTicks } from "./plan.ts";
+import { clearPending, markPending, planRecovery } from "./pending.ts";
 import type { ScheduleRecord, ScheduleState } from "./schedule-options.ts";
-import { readState, type StateSnapshot, swapState } from "./schedule-state.ts";
+import { changeState, readState, type StateSnapshot, swapState } from "./schedule-state.ts";
 import type { Timing } from "./timing.ts";
 
 /** A scheduler's hooks into the conveyor it belongs to. */
@@ -29,21 +29,47 @@ export interface Prepared {
 /** The job id of a tick's run: every node derives the same one. */
 export const tickJobId = (scheduleId: string, tick: number) => `schedule:${scheduleId}:${tick}`;
 
+/** How one node evaluates a schedule's ticks. */
+export interface FiringRules {
+  /** A tick up to this late is on time; older ones follow the catch-up rule. */
+  readonly graceMs: number;
+  /** A tick claimed this long ago whose job is still not known to be enqueued is enqueued by whoever sees it. */
+  readonly claimTimeoutMs: number;
+}
+
+export interface Fired {
+  /** The jobs this evaluation created. */
+  readonly created: Job[];
+  /** When a tick still pending (another node's, or one whose enqueue failed) is next to be looked at. */
+  readonly recheckAt: number | null;
+}
+
 /**
- * Fires the ticks of one schedule due by `now` that no node has dealt with; returns the jobs it
- * created.
+ * Fires the ticks of one schedule due by `now` that no node has dealt with, and enqueues the
+ * jobs of ticks claimed by a node that then stopped.
  *
  * Each tick is claimed before its job is enqueued, by one compare-and-set of the schedule's
- * state that moves `lastTick` up to it and counts the run. Only one node's swap from a given
- * state succeeds; the others read again, see `lastTick` at or past the tick, and leave it. So a
- * tick fires once however soon its job is deleted (`removeOnComplete`), and `runs` counts every
- * run. A node that dies between claiming a tick and enqueueing its job loses that tick: a tick
- * fires at most once, and misses only then.
+ * state that moves `lastTick` up to it, counts the run and marks the tick pending. Only one
+ * node's swap from a given state succeeds; the others read again, see `lastTick` at or past the
+ * tick, and leave it. So a tick fires once however soon its job is deleted (`removeOnComplete`),
+ * and `runs` counts every run. Once the job is enqueued the mark is cleared. A node that dies in
+ * between (or fails to enqueue) leaves the mark: after `claimTimeoutMs` any node enqueues the job
+ * under the tick's id (a no-op while the job exists) and clears it. A tick is never lost; it runs
+ * twice only if its claimant stopped (or stalled past the timeout) after enqueueing and the job
+ * was done and deleted before another node took the mark over.
  */
-export async function fireDue(host: SchedulerHost, schedule: Prepared, now: number, graceMs: number): Promise<Job[]> {
+export async function fireDue(host: SchedulerHost, schedule: Prepared, now: number, rules: FiringRules): Promise<Fired> {
+  const created: Job[] = [];
+  const { record } = schedule;
+  // Overdue ticks first: they were claimed before any tick this evaluation could claim.
+  let snapshot = await recoverOverdue(host, record, await readState(host.store, record.id), now, rules.claimTimeoutMs, created);
+  if (snapshot !== null && !record.paused) snapshot = await fireTicks(host, schedule, snapshot, now, rules.graceMs, created);
+  return { created, recheckAt: snapshot && planRecovery(snapshot.state.pending, now, rules.claimTimeoutMs).recheckAt };
+}
+
+/** Claims and fires the ticks due by `now`; returns the state as left (null: the schedule was removed). */
+async function fireTicks(host: SchedulerHost, schedule: Prepared, snapshot: StateSnapshot, now: number, graceMs: number, created: Job[]): Promise<StateSnapshot | null> {
   const { record, timing, lastEligible } = schedule;
-  if (record.paused) return [];
-  let snapshot = await readState(host.store, record.id);
   const plan = planTicks({
     timing,
     after: Math.max(snapshot.state.lastTick ?? -Infinity, firstFloor(record)),
@@ -55,34 +81,71 @@ export async function fireDue(host: SchedulerHost, schedule: Prepared, now: numb
   const due = [...plan.madeUp, ...plan.onTime];
   // Checked before claiming: a node that cannot enqueue the job leaves its ticks to one that can.
   const definition = due.length > 0 ? definitionOf(host, record) : undefined;
-  const created: Job[] = [];
+  let current: StateSnapshot | null = snapshot;
   for (const tick of due) {
-    const claimed = await claimTick(host, record, tick, snapshot, now);
-    if (claimed === null) return created; // the schedule was removed meanwhile
-    snapshot = claimed.snapshot;
-    if (!claimed.fire) continue;
-    try {
-      const job = await enqueueRun(host, record, definition!, tick);
-      if (!job.duplicate) created.push(job);
-    } catch (error) {
-      // Give the tick back so a later evaluation (this node's or another's) fires it. If the
-      // state changed since the claim, the tick stays claimed and is lost: say so.
-      if (!await swapState(host.store, record.id, claimed.snapshot, claimed.before)) {
-        reportError(error, `scheduler: tick ${new Date(tick).toISOString()} of schedule "${record.id}" was claimed but its job not enqueued`);
-      }
-      throw error;
-    }
+    const claimed = await claimTick(host, record, tick, current, now);
+    if (claimed === null) return null;
+    current = claimed.fire ? await enqueueClaimed(host, record, definition!, tick, claimed.snapshot, created) : claimed.snapshot;
+    if (current === null) return null;
   }
   // Ticks passed over (missed and not made up) are dealt with too: no node plans them again.
-  if (plan.through !== null) await passOver(host, record.id, plan.through, snapshot);
-  return created;
+  const through = plan.through;
+  if (through === null) return current;
+  return await changeState(host.store, record.id, current, (state) => (state.lastTick ?? -Infinity) >= through ? state : { ...state, lastTick: through });
+}
+
+/**
+ * Enqueues a claimed tick's job, then clears its pending mark. If the enqueue fails the mark
+ * stays, so the tick is enqueued again once it is overdue, and the error is thrown.
+ */
+async function enqueueClaimed(
+  host: SchedulerHost,
+  record: ScheduleRecord,
+  definition: JobDefinition,
+  tick: number,
+  snapshot: StateSnapshot,
+  created: Job[],
+): Promise<StateSnapshot | null> {
+  const job = await enqueueRun(host, record, definition, tick); // throws with the mark left
+  if (!job.duplicate) created.push(job);
+  return await changeState(host.store, record.id, snapshot, (state) => {
+    const pending = clearPending(state.pending, tick);
+    return pending === state.pending ? state : { ...state, pending };
+  });
+}
+
+/**
+ * Enqueues the jobs of ticks pending longer than `claimTimeoutMs`. Each mark is first taken over
+ * (its claim time set to now, by compare-and-set), so of the nodes that see it one recovers it
+ * and the others wait another timeout; a node that dies recovering it leaves it to the next.
+ */
+async function recoverOverdue(
+  host: SchedulerHost,
+  record: ScheduleRecord,
+  snapshot: StateSnapshot,
+  now: number,
+  claimTimeoutMs: number,
+  created: Job[],
+): Promise<StateSnapshot | null> {
+  let current: StateSnapshot | null = snapshot;
+  for (;;) {
+    const mark = planRecovery(current.state.pending, now, claimTimeoutMs).overdue[0];
+    if (mark === undefined) return current;
+    const definition = definitionOf(host, record);
+    let taken = false;
+    current = await changeState(host.store, record.id, current, (state) => {
+      taken = state.pending.some((p) => p.tick === mark.tick && p.claimedAt === mark.claimedAt);
+      return taken ? { ...state, pending: markPending(state.pending, mark.tick, now) } : state;
+    });
+    if (current === null) return null;
+    if (taken) current = await enqueueClaimed(host, record, definition, mark.tick, current, created);
+    if (current === null) return null;
+  }
 }
 
 interface Claimed {
   /** The state written: the tick is this node's to fire (`fire`), or skipped by the overlap rule. */
   readonly snapshot: StateSnapshot;
-  /** The state the claim replaced, to give the tick back if its job cannot be enqueued. */
-  readonly before: ScheduleState;
   readonly fire: boolean;
 }
 
@@ -93,12 +156,12 @@ interface Claimed {
 async function claimTick(host: SchedulerHost, record: ScheduleRecord, tick: number, snapshot: StateSnapshot, now: number): Promise<Claimed | null> {
   for (;;) {
     const { state } = snapshot;
-    if ((state.lastTick ?? -Infinity) >= tick) return { snapshot, before: state, fire: false };
+    if ((state.lastTick ?? -Infinity) >= tick) return { snapshot, fire: false };
     const fire = !await overlapBlocks(host, record, state);
     const next: ScheduleState = fire
-      ? { ...state, lastTick: tick, lastRunAt: now, lastJobId: tickJobId(record.id, tick), runs: state.runs + 1 }
+      ? { ...state, lastTick: tick, lastRunAt: now, lastJobId: tickJobId(record.id, tick), runs: state.runs + 1, pending: markPending(state.pending, tick, now) }
       : { ...state, lastTick: tick, skipped: state.skipped + 1, lastSkippedAt: now };
-    if (await swapState(host.store, record.id, snapshot, next)) return { snapshot: { state: next, stored: next }, before: state, fire };
+    if (await swapState(host.store, record.id, snapshot, next)) return { snapshot: { state: next, stored: next }, fire };
     const reread = await readState(host.store, record.id);
     if (snapshot.stored !== null && reread.stored === null) return null;
     snapshot = reread;
@@ -111,17 +174,6 @@ async function overlapBlocks(host: SchedulerHost, record: ScheduleRecord, state:
   const last = await host.queue(record.queue).get(state.lastJobId);
   const pending = last !== null && (last.state === "waiting" || last.state === "delayed");
   return record.overlap === "skip" ? pending || last?.state === "active" : pending;
-}
-
-async function passOver(host: SchedulerHost, id: string, through: number, snapshot: StateSnapshot): Promise<void> {
-  for (;;) {
-    const { state } = snapshot;
-    if ((state.lastTick ?? -Infinity) >= through) return;
-    if (await swapState(host.store, id, snapshot, { ...state, lastTick: through })) return;
-    const reread = await readState(host.store, id);
-    if (snapshot.stored !== null && reread.stored === null) return;
-    snapshot = reread;
-  }
 }
 
 export function definitionOf(host: SchedulerHost, record: ScheduleRecord): JobDefinition {

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import type { JobOptions } from "../core/job-options.ts";
+import type { PendingTick } from "./pending.ts";
 
 /** What happens at a tick while the schedule's previous run has not finished. */
 export type OverlapPolicy = "skip" | "allow" | "queue";
@@ -76,6 +77,11 @@ export interface ScheduleState {
   readonly lastSkippedAt: number | null;
   readonly runs: number;
   readonly skipped: number;
+  /**
+   * Ticks claimed whose jobs are not known to be enqueued: empty but while a node fires, or after
+   * it died doing so (see `pending.ts`). Absent from states written before it existed.
+   */
+  readonly pending: readonly PendingTick[];
 }
 
 export const EMPTY_STATE: ScheduleState = Object.freeze({
@@ -85,4 +91,5 @@ export const EMPTY_STATE: ScheduleState = Object.freeze({
   lastSkippedAt: null,
   runs: 0,
   skipped: 0,
+  pending: Object.freeze([]),
 });

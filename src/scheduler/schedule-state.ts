@@ -16,12 +16,34 @@ export interface StateSnapshot {
 
 export async function readState(store: QueueStore, id: string): Promise<StateSnapshot> {
   const stored = await store.getRecord<ScheduleState>(STATES, id);
-  return { state: stored ?? EMPTY_STATE, stored };
+  // Filled in from the empty state: one written before a field existed lacks it.
+  return { state: stored ? { ...EMPTY_STATE, ...stored } : EMPTY_STATE, stored };
 }
 
 /** Writes `next` if the state is still `snapshot`; true when it did. */
 export async function swapState(store: QueueStore, id: string, snapshot: StateSnapshot, next: ScheduleState): Promise<boolean> {
   return await store.compareAndSetRecord(STATES, id, snapshot.stored, next);
+}
+
+/**
+ * Applies `change` starting from `snapshot` (no read while it is current), reading again after
+ * each lost swap. Returns the state as left: written, or as found when `change` returned it
+ * unchanged; null when the state disappeared meanwhile (the schedule was removed).
+ */
+export async function changeState(
+  store: QueueStore,
+  id: string,
+  snapshot: StateSnapshot,
+  change: (state: ScheduleState) => ScheduleState,
+): Promise<StateSnapshot | null> {
+  for (;;) {
+    const next = change(snapshot.state);
+    if (next === snapshot.state) return snapshot;
+    if (await swapState(store, id, snapshot, next)) return { state: next, stored: next };
+    const reread = await readState(store, id);
+    if (snapshot.stored !== null && reread.stored === null) return null;
+    snapshot = reread;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { MAX_TIMER_DELAY_MS, type TimerHandle } from "../core/clock.ts";
 import type { JobDefinition } from "../core/define-job.ts";
-import { ConveyorError } from "../core/errors.ts";
+import { ConveyorError, isConveyorError } from "../core/errors.ts";
 import type { Job, JobState } from "../core/job.ts";
 import { parseArgument } from "../core/validation.ts";
 import { reportError } from "../util/report-error.ts";
@@ -18,6 +18,13 @@ export type { ScheduleTarget } from "./schedule-record.ts";
 export interface SchedulerOptions {
   /** A tick up to this late still fires as on time (a busy event loop, clocks apart); older ones are "missed". @default 2_000 */
   graceMs?: number;
+  /**
+   * How long a tick may stay claimed by a node without its job enqueued before any node enqueues
+   * it (under the same job id): the claimant is taken to have died between the two. Keep it above
+   * the longest an enqueue takes plus how far clocks are apart, or a slow node's run may repeat.
+   * @default 5_000
+   */
+  claimTimeoutMs?: number;
   /** How often stored schedules are read again, to pick up ones changed by other nodes. @default 5_000 */
   refreshMs?: number;
   /** Start firing at once (otherwise call `start()`, or drive it with `tick()`). @default true */
@@ -41,12 +48,15 @@ interface Armed extends Prepared {
 /**
  * Fires schedules into queues. Any number of schedulers may share one store, with no leader to
  * lose: each tick is claimed by one compare-and-set of the schedule's shared state before its
- * job is enqueued (see `fireDue`), and the job's id names the schedule and the tick. Ticks come
- * from timers on the conveyor's clock, or from `tick(now)` where an edge cron trigger drives it.
+ * job is enqueued, and stays marked pending until it is; a mark left by a node that died is
+ * taken over by another after `claimTimeoutMs` (see `fireDue`). The job's id names the schedule
+ * and the tick. Ticks come from timers on the conveyor's clock, or from `tick(now)` where an
+ * edge cron trigger drives it.
  */
 export class Scheduler {
   readonly #host: SchedulerHost;
   readonly #graceMs: number;
+  readonly #claimTimeoutMs: number;
   readonly #refreshMs: number;
   readonly #armed = new Map<string, Armed>();
   /** One evaluation at a time per schedule, in order. */
@@ -59,6 +69,7 @@ export class Scheduler {
     const parsed = parseArgument(
       v.strictObject({
         graceMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+        claimTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_TIMER_DELAY_MS))),
         refreshMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(MAX_TIMER_DELAY_MS))),
         autostart: v.optional(v.boolean()),
       }),
@@ -67,6 +78,7 @@ export class Scheduler {
     );
     this.#host = host;
     this.#graceMs = parsed.graceMs ?? 2_000;
+    this.#claimTimeoutMs = parsed.claimTimeoutMs ?? 5_000;
     this.#refreshMs = parsed.refreshMs ?? 5_000;
     if (parsed.autostart ?? true) queueMicrotask(() => void this.start());
   }
@@ -135,8 +147,9 @@ export class Scheduler {
     this.#open();
     const graceMs = options.graceMs ?? 60_000;
     const records = await this.#host.store.listRecords<ScheduleRecord>(SCHEDULES);
-    const fired = await Promise.all(records.map(({ value }) => this.#serially(value.id, () => fireDue(this.#host, this.#prepare(value), now, graceMs))));
-    return fired.flat();
+    const rules = { graceMs, claimTimeoutMs: this.#claimTimeoutMs };
+    const fired = await Promise.all(records.map(({ value }) => this.#serially(value.id, () => fireDue(this.#host, this.#prepare(value), now, rules))));
+    return fired.flatMap(({ created }) => created);
   }
 
   /**
@@ -183,7 +196,10 @@ export class Scheduler {
     if (this.#running) this.#refreshTimer = this.#host.clock.setTimeout(() => void this.#refresh(), this.#refreshMs);
   }
 
-  /** Evaluates a schedule now (making up what it missed), then sleeps until its next tick. */
+  /**
+   * Evaluates a schedule now (making up what it missed), then sleeps until its next tick, or
+   * until a tick left pending by another node is due to be taken over, if sooner.
+   */
   #arm(record: ScheduleRecord): Promise<void> {
     this.#disarm(record.id);
     const armed = this.#prepare(record);
@@ -194,19 +210,25 @@ export class Scheduler {
   async #run(armed: Armed): Promise<void> {
     const { clock } = this.#host;
     const evaluatedAt = clock.now();
+    let recheckAt: number | null;
     try {
-      await this.#serially(armed.record.id, () => fireDue(this.#host, armed, evaluatedAt, this.#graceMs));
+      ({ recheckAt } = await this.#serially(armed.record.id, () => fireDue(this.#host, armed, evaluatedAt, { graceMs: this.#graceMs, claimTimeoutMs: this.#claimTimeoutMs })));
     } catch (error) {
       reportError(error, `scheduler: schedule "${armed.record.id}" failed to fire`);
+      // A tick may be claimed and not enqueued (the store failed): look again once it is overdue.
+      // Not on a node that lacks the job, which leaves the schedule to nodes that have it.
+      recheckAt = isConveyorError(error, "UNKNOWN_JOB") ? null : evaluatedAt + this.#claimTimeoutMs;
     }
     if (!this.#running || this.#armed.get(armed.record.id) !== armed) return;
     // From the time evaluated, not the time now: a tick that passed while it ran is next.
     const next = armed.timing.next(evaluatedAt);
-    if (next === null || !Number.isFinite(next) || next > armed.lastEligible) return;
+    const nextTick = next !== null && Number.isFinite(next) && next <= armed.lastEligible ? next : Infinity;
+    const wakeAt = Math.min(nextTick, recheckAt ?? Infinity);
+    if (wakeAt === Infinity) return;
     // A tick already past (the evaluation took a while) runs at once. A tick further off than
     // one runtime timer reaches (a yearly cron) is waited for in steps: waking early finds
     // nothing due and sleeps again for the rest.
-    armed.timer = clock.setTimeout(() => void this.#run(armed), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, next - clock.now())));
+    armed.timer = clock.setTimeout(() => void this.#run(armed), Math.min(MAX_TIMER_DELAY_MS, Math.max(0, wakeAt - clock.now())));
   }
 
   #disarm(id: string): void {

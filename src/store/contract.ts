@@ -64,6 +64,21 @@ export interface FinishResult {
   readonly claimed: ClaimResult | undefined;
 }
 
+/** Why a retry was or was not made. */
+export type RetryResult =
+  | { readonly status: "retried"; readonly job: Job }
+  | { readonly status: "not-found" }
+  /** Only failed, dead or cancelled jobs retry. */
+  | { readonly status: "not-retryable"; readonly state: JobState }
+  /** Another pending job holds the job's dedup key: retrying would make two. */
+  | { readonly status: "dedup-taken" };
+
+export type RemoveResult =
+  | { readonly status: "removed" }
+  | { readonly status: "not-found" }
+  /** A worker holds the job: cancel it first. */
+  | { readonly status: "active" };
+
 export type CancelResult =
   | { readonly status: "cancelled"; readonly previous: JobState }
   | { readonly status: "finished"; readonly state: JobState }
@@ -134,9 +149,9 @@ export interface QueueStore {
   /** `by`, when given, is recorded on the job as `changedBy`. */
   cancel(queue: string, id: string, now: number, by?: string | null): Promise<CancelResult>;
   /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts; records `by` like cancel. */
-  retry(queue: string, id: string, now: number, by?: string | null): Promise<Job | null>;
-  /** Deletes a job that is not active; false if it does not exist or is active. */
-  remove(queue: string, id: string, now: number): Promise<boolean>;
+  retry(queue: string, id: string, now: number, by?: string | null): Promise<RetryResult>;
+  /** Deletes a job that is not active. */
+  remove(queue: string, id: string, now: number): Promise<RemoveResult>;
   /** Deletes up to `limit` jobs of one finished state that finished at or before `cutoff`, oldest first. */
   clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number>;
 

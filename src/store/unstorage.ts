@@ -12,12 +12,14 @@ import type {
   FinishResult,
   ListRequest,
   QueueStore,
+  RemoveResult,
+  RetryResult,
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
   Subscription,
 } from "./contract.ts";
-import { type JournalEntry, MemoryStore } from "./memory.ts";
+import { type JournalEntry, MemoryStore } from "./memory/store.ts";
 import { OwnerClaim } from "./unstorage-claim.ts";
 import { WriteQueue } from "./unstorage-writes.ts";
 import { sameRecord } from "./same-record.ts";
@@ -52,8 +54,12 @@ const encode = (part: string) => encodeURIComponent(part).replace(/\./g, "%2E");
  */
 const JSON_TEXT = "json:";
 
-const decodeJob = (value: unknown): Job =>
-  (typeof value === "string" && value.startsWith(JSON_TEXT) ? JSON.parse(value.slice(JSON_TEXT.length)) : value) as Job;
+const decodeJob = (value: unknown): Job => decodeValue(value) as Job;
+
+/** Records (schedules) are kept the same way, for the same reason. */
+const encodeValue = (value: unknown): string => JSON_TEXT + JSON.stringify(value);
+const decodeValue = (value: unknown): unknown =>
+  typeof value === "string" && value.startsWith(JSON_TEXT) ? JSON.parse(value.slice(JSON_TEXT.length)) : value;
 
 /**
  * Queues of one process, persisted through any unstorage driver. Every transition runs in
@@ -141,10 +147,10 @@ export class UnstorageStore implements QueueStore {
   async cancel(queue: string, id: string, now: number, by?: string | null): Promise<CancelResult> {
     return await this.#write(() => this.#memory.cancel(queue, id, now, by));
   }
-  async retry(queue: string, id: string, now: number, by?: string | null): Promise<Job | null> {
+  async retry(queue: string, id: string, now: number, by?: string | null): Promise<RetryResult> {
     return await this.#write(() => this.#memory.retry(queue, id, now, by));
   }
-  async remove(queue: string, id: string, now: number): Promise<boolean> {
+  async remove(queue: string, id: string, now: number): Promise<RemoveResult> {
     return await this.#write(() => this.#memory.remove(queue, id, now));
   }
   async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
@@ -168,10 +174,11 @@ export class UnstorageStore implements QueueStore {
   }
   // Records go straight to storage: this process owns it, so nothing needs keeping in step.
   async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
-    return (await this.#storage.getItem(this.#recordKey(namespace, key)) ?? null) as T | null;
+    this.#open();
+    return decodeValue(await this.#storage.getItem(this.#recordKey(namespace, key)) ?? null) as T | null;
   }
   async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
-    await this.#recordWrite(() => this.#storage.setItem(this.#recordKey(namespace, key), value));
+    await this.#recordWrite(() => this.#storage.setItem(this.#recordKey(namespace, key), encodeValue(value)));
   }
   async deleteRecord(namespace: string, key: string): Promise<boolean> {
     return await this.#recordWrite(async () => {
@@ -182,23 +189,25 @@ export class UnstorageStore implements QueueStore {
   }
   async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
     return await this.#recordWrite(async () => {
-      if (!sameRecord(await this.#storage.getItem(this.#recordKey(namespace, key)), expected)) return false;
-      await this.#storage.setItem(this.#recordKey(namespace, key), value);
+      if (!sameRecord(decodeValue(await this.#storage.getItem(this.#recordKey(namespace, key))), expected)) return false;
+      await this.#storage.setItem(this.#recordKey(namespace, key), encodeValue(value));
       return true;
     });
   }
   /** Record writes of this process, one at a time: no write lands between a compare and its set. */
   #recordWrites: Promise<unknown> = Promise.resolve();
   #recordWrite<T>(write: () => Promise<T>): Promise<T> {
+    this.#open();
     const result = this.#recordWrites.then(() => this.#claim.ensure()).then(write);
     this.#recordWrites = result.catch(() => {});
     return result;
   }
   async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    this.#open();
     const base = `${this.#prefix}_records:${encode(namespace)}:`;
     const keys = (await this.#storage.getKeys(base)).filter((key) => key.startsWith(base));
     const items = keys.length ? await this.#storage.getItems(keys) : [];
-    return items.map(({ key, value }) => ({ key: decodeURIComponent(key.slice(base.length)), value: value as T }))
+    return items.map(({ key, value }) => ({ key: decodeURIComponent(key.slice(base.length)), value: decodeValue(value) as T }))
       .sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   }
 
@@ -223,6 +232,11 @@ export class UnstorageStore implements QueueStore {
     if (unstored > 0 && !this.#claim.lost) {
       throw new ConveyorError("STORE_CLOSED", `UnstorageStore closed with ${unstored} change(s) storage refused; they were not stored`);
     }
+  }
+
+  /** Every call after `close` rejects alike, on every store. */
+  #open(): void {
+    if (this.#closed) throw new ConveyorError("STORE_CLOSED", "This UnstorageStore is closed");
   }
 
   /** Runs a transition in memory, then queues what it changed; resolves once that is stored. */

@@ -1,3 +1,4 @@
+import type { Clock, TimerHandle } from "../../core/clock.ts";
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
 import { reportError } from "../../util/report-error.ts";
 import type { StoreEventListener, Subscription } from "../contract.ts";
@@ -26,13 +27,15 @@ export class EventHub {
   readonly #nodeId: string;
   readonly #pollMs: number;
   readonly #watch: boolean;
+  readonly #clock: Clock;
   readonly #queues = new Map<string, QueueListeners>();
 
-  constructor(kv: DenoKv, nodeId: string, options: { pollMs: number; watch: boolean }) {
+  constructor(kv: DenoKv, nodeId: string, options: { pollMs: number; watch: boolean; clock: Clock }) {
     this.#kv = kv;
     this.#nodeId = nodeId;
     this.#pollMs = options.pollMs;
     this.#watch = options.watch;
+    this.#clock = options.clock;
   }
 
   deliver(queue: string, events: readonly ConveyorEventData[]): void {
@@ -56,7 +59,7 @@ export class EventHub {
       if (!entry.byType.has(type)) entry.byType.set(type, new Set());
       entry.byType.get(type)!.add(listener);
     }
-    entry.tail ??= new LogTail(this.#kv, keys, this.#nodeId, this.#pollMs, this.#watch, (events) => this.deliver(queue, events));
+    entry.tail ??= new LogTail(this.#kv, keys, this.#nodeId, { pollMs: this.#pollMs, watch: this.#watch, clock: this.#clock }, (events) => this.deliver(queue, events));
     const tail = entry.tail;
     return {
       ready: tail.ready,
@@ -86,14 +89,22 @@ class LogTail {
   /** Entries already handled, by "seq/node", kept while inside the re-read window. */
   readonly #seen = new Map<string, number>();
   #newest = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  #timer: TimerHandle | undefined;
   #watcher: ReadableStreamDefaultReader<unknown> | undefined;
   #polling: Promise<void> | undefined;
   #again = false;
   #stopped = false;
 
-  constructor(kv: DenoKv, keys: QueueKeys, nodeId: string, pollMs: number, watch: boolean, onEvents: (events: ConveyorEventData[]) => void) {
+  constructor(
+    kv: DenoKv,
+    keys: QueueKeys,
+    nodeId: string,
+    { pollMs, watch, clock }: { pollMs: number; watch: boolean; clock: Clock },
+    onEvents: (events: ConveyorEventData[]) => void,
+  ) {
     this.#kv = kv;
+    this.#clock = clock;
     this.#keys = keys;
     this.#nodeId = nodeId;
     this.#onEvents = onEvents;
@@ -101,7 +112,7 @@ class LogTail {
     this.ready = this.#read(false).then(() => {
       if (this.#stopped) return;
       const loop = () => {
-        this.#timer = setTimeout(() => void this.poll().finally(() => !this.#stopped && loop()), pollMs);
+        this.#timer = clock.setTimeout(() => void this.poll().finally(() => !this.#stopped && loop()), pollMs);
       };
       loop();
       if (watch && kv.watch) this.#follow(kv.watch([keys.eventTick]).getReader());
@@ -131,7 +142,7 @@ class LogTail {
 
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#watcher?.cancel().catch(() => {});
   }
 

@@ -65,6 +65,15 @@ export function delta(n: number): bigint {
   return n >= 0 ? BigInt(n) : (1n << 64n) + BigInt(n);
 }
 
+/**
+ * Waits `ms` of real time. Only for pacing retries against other writers (a busy SQLite lock, a
+ * conflicting commit): what they wait for happens in real time whatever the store's clock says,
+ * and on a fake clock the call would hang until the test moved time.
+ */
+export function realPause(ms: number): Promise<void> {
+  return new Promise((resolve) => globalThis.setTimeout(resolve, ms));
+}
+
 /** SQLite's answer when another process holds the write lock: worth trying again shortly. */
 const isBusy = (error: unknown) => /database is locked|SQLITE_BUSY/i.test(String((error as Error)?.message ?? error));
 
@@ -74,7 +83,7 @@ async function patiently<T>(run: () => Promise<T>): Promise<T> {
       return await run();
     } catch (error) {
       if (!isBusy(error) || attempt >= 200) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 1 + Math.random() * Math.min(20, attempt * 2)));
+      await realPause(1 + Math.random() * Math.min(20, attempt * 2));
     }
   }
 }

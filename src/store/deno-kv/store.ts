@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../../core/clock.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "../../core/events.ts";
 import {
@@ -21,6 +22,8 @@ import type {
   ListRequest,
   Outcome,
   QueueStore,
+  RemoveResult,
+  RetryResult,
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
@@ -28,7 +31,7 @@ import type {
 } from "../contract.ts";
 import { EventHub } from "./event-hub.ts";
 import { QueueKeys, sameKey } from "./keys.ts";
-import { collect, counterValue, type DenoKv, KV_LIMITS, patientKv } from "./kv.ts";
+import { collect, counterValue, type DenoKv, KV_LIMITS, patientKv, realPause } from "./kv.ts";
 import * as machine from "../../core/transitions.ts";
 import { Tx, type Versioned } from "./tx.ts";
 import { sameRecord } from "../same-record.ts";
@@ -42,6 +45,12 @@ export interface DenoKvStoreOptions {
   pollMs?: number;
   /** Also follow the log with `kv.watch` (it sees other isolates on Deno Deploy, not other processes on SQLite). @default false */
   watch?: boolean;
+  /**
+   * Times the event-log polls, and stamps the few writes whose call passes no `now` (`appendLog`,
+   * `clean`). Give it the conveyor's clock. Pauses after a conflict or a busy SQLite lock stay on
+   * real time: they wait for other writers, which fake time cannot hurry. @default systemClock
+   */
+  clock?: Clock;
 }
 
 /** Commits retried this often after conflicting with other writers before the call fails. */
@@ -64,6 +73,7 @@ export class DenoKvStore implements QueueStore {
 
   readonly #kv: DenoKv;
   readonly #prefix: string;
+  readonly #clock: Clock;
   readonly #nodeId = crypto.randomUUID();
   readonly #hub: EventHub;
   readonly #keys = new Map<string, QueueKeys>();
@@ -77,7 +87,8 @@ export class DenoKvStore implements QueueStore {
     }
     this.#kv = patientKv(options.kv);
     this.#prefix = options.prefix ?? "conveyor";
-    this.#hub = new EventHub(this.#kv, this.#nodeId, { pollMs: options.pollMs ?? 100, watch: options.watch ?? false });
+    this.#clock = options.clock ?? systemClock;
+    this.#hub = new EventHub(this.#kv, this.#nodeId, { pollMs: options.pollMs ?? 100, watch: options.watch ?? false, clock: this.#clock });
   }
 
   async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
@@ -115,7 +126,7 @@ export class DenoKvStore implements QueueStore {
     const { now } = request;
     const finished: (JobState | null)[] = new Array(request.outcomes.length).fill(null);
     const transitions: (machine.Transition | null)[] = new Array(request.outcomes.length).fill(null);
-    await this.#eachHeld(keys, queue, request.outcomes, (tx, held, outcome, i) => {
+    await this.#eachHeld(keys, queue, now, request.outcomes, (tx, held, outcome, i) => {
       const transition = machine.recordOutcome(held.job, outcome, now);
       this.#write(tx, keys, held, machine.applied(held.job, transition, this.#nextSeq(now)));
       for (const event of transition.events) tx.emit(event);
@@ -137,7 +148,7 @@ export class DenoKvStore implements QueueStore {
     this.#open();
     const keys = this.#queue(queue);
     const held = new Set<string>();
-    await this.#eachHeld(keys, queue, leases, (tx, { job, versionstamp }) => {
+    await this.#eachHeld(keys, queue, now, leases, (tx, { job, versionstamp }) => {
       tx.put({ job, versionstamp }, { ...job, lease: { ...job.lease!, expiresAt: now + leaseMs } });
       return () => held.add(job.id);
     });
@@ -146,7 +157,7 @@ export class DenoKvStore implements QueueStore {
 
   async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
     this.#open();
-    return await this.#updateHeld(queue, id, token, (job) => {
+    return await this.#updateHeld(queue, id, token, now, (job) => {
       const transition = machine.release(job, runAt, now);
       return { job: machine.applied(job, transition, this.#nextSeq(now)), events: transition.events };
     });
@@ -154,7 +165,7 @@ export class DenoKvStore implements QueueStore {
 
   async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
     this.#open();
-    return await this.#updateHeld(queue, id, token, (job) => ({
+    return await this.#updateHeld(queue, id, token, now, (job) => ({
       job: { ...job, progress },
       events: [{ type: "progress", queue, at: now, jobId: id, name: job.name, progress }],
     }));
@@ -162,7 +173,7 @@ export class DenoKvStore implements QueueStore {
 
   async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
     this.#open();
-    return await this.#updateHeld(queue, id, token, (job) => ({ job: { ...job, logs: [...job.logs, line] }, events: [] }));
+    return await this.#updateHeld(queue, id, token, this.#clock.now(), (job) => ({ job: { ...job, logs: [...job.logs, line] }, events: [] }));
   }
 
   async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
@@ -205,41 +216,43 @@ export class DenoKvStore implements QueueStore {
     return result;
   }
 
-  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<Job | null> {
+  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<RetryResult> {
     this.#open();
     const keys = this.#queue(queue);
-    let result: Job | null = null;
+    let result: RetryResult = { status: "not-found" };
     await this.#transact(queue, now, async (tx) => {
-      result = null;
+      result = { status: "not-found" };
       const held = await this.#read(keys, id);
       if (!held) return;
       const dedupKey = held.job.dedupKey;
       // Another job may have taken the key while this one was finished: retrying would make two.
       const dedupTaken = dedupKey !== null && (await this.#get(keys.dedup(dedupKey))).versionstamp !== null;
       const transition = machine.retry(held.job, now, by, dedupTaken);
-      if (typeof transition === "string") return;
+      if (transition === "dedup-taken") return result = { status: transition };
+      if (typeof transition === "string") return result = { status: "not-retryable", state: held.job.state };
       if (dedupKey !== null) tx.check(keys.dedup(dedupKey), null).set(keys.dedup(dedupKey), id);
       const next = machine.applied(held.job, transition, this.#nextSeq(now));
       tx.put(held, next);
       for (const event of transition.events) tx.emit(event);
-      result = next;
+      result = { status: "retried", job: next };
     });
     return result;
   }
 
-  async remove(queue: string, id: string, now: number): Promise<boolean> {
+  async remove(queue: string, id: string, now: number): Promise<RemoveResult> {
     this.#open();
     const keys = this.#queue(queue);
-    let removed = false;
+    let result: RemoveResult = { status: "not-found" };
     await this.#transact(queue, now, async (tx) => {
       const held = await this.#read(keys, id);
       const event = held ? machine.remove(held.job, now) : "not-found";
-      removed = typeof event !== "string";
+      if (event === "not-found" || event === "active") return result = { status: event };
       if (typeof event === "string") return;
       this.#write(tx, keys, held!, null);
       tx.emit(event);
+      result = { status: "removed" };
     });
-    return removed;
+    return result;
   }
 
   async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
@@ -248,7 +261,7 @@ export class DenoKvStore implements QueueStore {
     const keys = this.#queue(queue);
     // Index keys sort by finish time: everything before [.., cutoff + 1) finished at or before cutoff.
     const end = [...keys.index(state), cutoff + 1];
-    return await this.#deleteIndexed(keys, queue, { start: keys.index(state), end }, limit);
+    return await this.#deleteIndexed(keys, queue, { start: keys.index(state), end }, limit, this.#clock.now());
   }
 
   async get(queue: string, id: string): Promise<Job | null> {
@@ -502,6 +515,7 @@ export class DenoKvStore implements QueueStore {
   async #eachHeld<T extends { id: string; token: string }>(
     keys: QueueKeys,
     queue: string,
+    now: number,
     items: readonly T[],
     change: (tx: Tx, held: Versioned, item: T, index: number) => () => void,
   ): Promise<void> {
@@ -519,7 +533,7 @@ export class DenoKvStore implements QueueStore {
           slice.push(entry);
           done.push(change(tx, entry.held, entry.item, entry.index));
         }
-        if (await this.#commit(tx, queue, Date.now())) for (const finish of done) finish();
+        if (await this.#commit(tx, queue, now)) for (const finish of done) finish();
         else retry.push(...slice);
       }
       // Read the conflicting jobs again: a lease may have been renewed, or lost.
@@ -533,11 +547,12 @@ export class DenoKvStore implements QueueStore {
     queue: string,
     id: string,
     token: string,
+    now: number,
     change: (job: Job) => { job: Job; events: ConveyorEventData[] },
   ): Promise<boolean> {
     const keys = this.#queue(queue);
     let held = false;
-    await this.#transact(queue, Date.now(), async (tx) => {
+    await this.#transact(queue, now, async (tx) => {
       const current = await this.#read(keys, id);
       held = current?.job.lease?.token === token;
       if (!held) return;
@@ -577,15 +592,15 @@ export class DenoKvStore implements QueueStore {
     if (rule.count !== null) {
       // `newer` jobs of the same batch entered after this rule's job: they do not count for it.
       const excess = counterValue((await this.#get(keys.count(state))).value) - newer - rule.count;
-      if (excess > 0) await this.#deleteIndexed(keys, queue, { prefix: keys.index(state) }, excess);
+      if (excess > 0) await this.#deleteIndexed(keys, queue, { prefix: keys.index(state) }, excess, now);
     }
     if (rule.ageMs !== null) {
-      await this.#deleteIndexed(keys, queue, { start: keys.index(state), end: [...keys.index(state), now - rule.ageMs] }, Infinity);
+      await this.#deleteIndexed(keys, queue, { start: keys.index(state), end: [...keys.index(state), now - rule.ageMs] }, Infinity, now);
     }
   }
 
   /** Deletes up to `limit` jobs listed by an index selector; returns how many went. */
-  async #deleteIndexed(keys: QueueKeys, queue: string, selector: object, limit: number): Promise<number> {
+  async #deleteIndexed(keys: QueueKeys, queue: string, selector: object, limit: number, now: number): Promise<number> {
     let removed = 0;
     while (removed < limit) {
       const batch = Math.min(limit - removed, PER_COMMIT);
@@ -594,17 +609,20 @@ export class DenoKvStore implements QueueStore {
       const tx = new Tx(this.#kv, keys);
       const held = await this.#readIndexed(keys, entries);
       for (const job of held) tx.put(job, null);
-      if (await this.#commit(tx, queue, Date.now())) removed += held.length;
+      if (await this.#commit(tx, queue, now)) removed += held.length;
       if (entries.length < batch) break;
     }
     return removed;
   }
 }
 
-/** A short, growing, randomised pause after a conflict, so racing writers spread out. */
+/**
+ * A short, growing, randomised pause after a conflict, so racing writers spread out. Real time
+ * on purpose: it waits for other writers, and on a fake clock a store call would hang until the
+ * test moved time.
+ */
 function backoff(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(50, 2 ** Math.min(attempt, 6));
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return realPause(Math.random() * Math.min(50, 2 ** Math.min(attempt, 6)));
 }
 
 

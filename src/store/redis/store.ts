@@ -10,6 +10,8 @@ import type {
   FinishResult,
   ListRequest,
   QueueStore,
+  RemoveResult,
+  RetryResult,
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
@@ -100,7 +102,7 @@ type Scripts = ReturnType<typeof queueScripts>;
 const SCRIPTS: Readonly<Record<LeaseClock, Scripts>> = Object.freeze({ server: queueScripts("server"), caller: queueScripts("caller") });
 
 /** Each queue's keys, in the order lua/common.ts gives them to every script. */
-const QUEUE_KEYS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled", "dedup", "meta", "leases"] as const;
+const QUEUE_KEYS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled", "dedup", "meta"] as const;
 
 interface Channel {
   readonly queue: string;
@@ -223,13 +225,15 @@ export class RedisStore implements QueueStore {
     return { status: "not-found" };
   }
 
-  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<Job | null> {
-    const reply = await this.#run<Snapshot | "">("retry", queue, now, [id, by ?? ""]);
-    return reply === "" ? null : decodeJob(queue, reply);
+  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<RetryResult> {
+    const [status, detail] = await this.#run<[string, (Snapshot | string)?]>("retry", queue, now, [id, by ?? ""]);
+    if (status === "retried") return { status, job: decodeJob(queue, detail as Snapshot) };
+    if (status === "not-retryable") return { status, state: detail as JobState };
+    return { status: status as "not-found" | "dedup-taken" };
   }
 
-  async remove(queue: string, id: string, now: number): Promise<boolean> {
-    return (await this.#run<number>("remove", queue, now, [id])) === 1;
+  async remove(queue: string, id: string, now: number): Promise<RemoveResult> {
+    return { status: await this.#run<RemoveResult["status"]>("remove", queue, now, [id]) };
   }
 
   async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {

@@ -5,11 +5,10 @@
  * `{queue}` hash tag), and the same first three ARGV:
  *   KEYS[1] waiting   ZSET  id → priority * 2^32 + seq (claim order)
  *   KEYS[2] delayed   ZSET  id → runAt
- *   KEYS[3] active    ZSET  id → lease token (a per-queue counter: claim order, which is start order)
+ *   KEYS[3] active    ZSET  id → lease expiry (in the lease clock, below)
  *   KEYS[4] completed ZSET  id → finishedAt       (and KEYS[5] failed, KEYS[6] dead, KEYS[7] cancelled)
  *   KEYS[8] dedup     HASH  dedupKey → id of the pending job holding it
  *   KEYS[9] meta      HASH  paused, nextId, seq, lease (counters)
- *   KEYS[10] leases   ZSET  id → lease expiry, in the lease clock (every active job, and only those)
  *   ARGV[1] key prefix of the queue (job hashes are <prefix>job:<id>, logs <prefix>logs:<id>,
  *           event channels <prefix>events:<type>)
  *   ARGV[2] queue name    ARGV[3] now (epoch ms, from the caller's clock)
@@ -32,7 +31,7 @@ local rcall = redis.call
 local P, QUEUE, NOW = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local NOWS = ARGV[3]
 local K = { waiting = KEYS[1], delayed = KEYS[2], active = KEYS[3], completed = KEYS[4],
-  failed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], dedup = KEYS[8], meta = KEYS[9], leases = KEYS[10] }
+  failed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], dedup = KEYS[8], meta = KEYS[9] }
 local PENDING = { waiting = true, delayed = true, active = true }
 
 local function jobKey(id) return P .. 'job:' .. id end
@@ -132,16 +131,10 @@ local function retain(setKey, count, ageMs)
   end
 end
 
--- Takes a job out of its state's set (and, leaving active, out of the lease index).
-local function leave(id, state)
-  rcall('ZREM', K[state], id)
-  if state == 'active' then rcall('ZREM', K.leases, id) end
-end
-
 -- Moves a job into a finished state: out of its set, lease dropped, dedup key freed, in one
 -- HSET with the caller's extra field/value pairs.
 local function finish(id, fromState, toState, dedupKey, extra)
-  leave(id, fromState)
+  rcall('ZREM', K[fromState], id)
   local args = { jobKey(id), 'state', toState, 'end', NOWS, 'lease', '' }
   if extra then for _, v in ipairs(extra) do args[#args + 1] = v end end
   rcall('HSET', unpack(args))
@@ -186,17 +179,13 @@ local function claim(limit, leaseMs, workerId)
     if count > 0 then
       local lastToken = rcall('HINCRBY', K.meta, 'lease', count)
       local expires = string.format('%d', leaseNow() + leaseMs)
-      -- One ZADD per set for the whole batch: each redis.call costs more than the work it does here.
-      local order, leases = {}, {}
+      -- One ZADD for the whole batch: each redis.call costs more than the work it does here.
+      local leases = {}
       for k = 1, count do
-        local id = popped[2 * k - 1]
-        order[2 * k - 1] = lastToken - count + k
-        order[2 * k] = id
         leases[2 * k - 1] = expires
-        leases[2 * k] = id
+        leases[2 * k] = popped[2 * k - 1]
       end
-      rcall('ZADD', K.active, unpack(order))
-      rcall('ZADD', K.leases, unpack(leases))
+      rcall('ZADD', K.active, unpack(leases))
       for k = 1, count do
         local id = popped[2 * k - 1]
         local token = tostring(lastToken - count + k)

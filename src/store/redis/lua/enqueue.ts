@@ -1,6 +1,6 @@
 /**
  * enqueue — adds jobs in order, with jobId and dedupKey deduplication.
- * KEYS: the common ten.  ARGV[1..3]: common (prefix, queue, now).
+ * KEYS: the common nine.  ARGV[1..3]: common (prefix, queue, now).
  * ARGV[4]: fields per job (7); then per job: id ('' = assign), name, priority, runAt,
  *   dedupKey ('' = none), ret ("rcCount,rcAge,rfCount,rfAge,deadLetter"), data JSON.
  * Returns, per job: { 1, id, seq, state } when created, { 0, snapshot } when an existing job

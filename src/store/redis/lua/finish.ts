@@ -1,6 +1,6 @@
 /**
  * finish — records attempt outcomes in order, then optionally claims (one round trip a batch).
- * KEYS: the common ten.  ARGV[1..3]: common.
+ * KEYS: the common nine.  ARGV[1..3]: common.
  * ARGV[4] claim limit (0 = no claim), ARGV[5] leaseMs, ARGV[6] workerId, ARGV[7] outcome count;
  * then per outcome 7 fields: id, token, kind ('completed'/'failed'), result JSON ('' = undefined),
  *   error JSON, retryAt ('' = final), reason (for final failures).
@@ -46,7 +46,7 @@ for i = 0, count - 1 do
       if retryAt == '' then
         states[#states + 1] = finalFailure(id, 'active', reason, attempts, err)
       else
-        leave(id, 'active')
+        rcall('ZREM', K.active, id)
         states[#states + 1] = schedule(id, h[6], retryAt, { 'att', attempts, 'err', err })
         emit('retrying', id, h[3], ',"attempt":' .. (attempts + 1) .. ',"retryAt":' .. retryAt)
       end
@@ -55,13 +55,12 @@ for i = 0, count - 1 do
 end
 if ruleCount == 1 then
   rcall('ZREM', K.active, unpack(completedIds))
-  rcall('ZREM', K.leases, unpack(completedIds))
   rcall('ZADD', K.completed, unpack(completedPairs))
   local rcCount, rcAge = rules(completedRules[1] ~= '' and completedRules[1] or nil)
   retain(K.completed, rcCount, rcAge)
 elseif ruleCount > 1 then
   for k, id in ipairs(completedIds) do
-    leave(id, 'active')
+    rcall('ZREM', K.active, id)
     rcall('ZADD', K.completed, NOWS, id)
     local rcCount, rcAge = rules(completedRules[k] ~= '' and completedRules[k] or nil)
     retain(K.completed, rcCount, rcAge)

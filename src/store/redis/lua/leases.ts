@@ -1,6 +1,6 @@
 /**
  * extend-leases — renews the leases still held by their tokens, leaseMs from now in the lease clock.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] leaseMs; then pairs of id, token.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] leaseMs; then pairs of id, token.
  * Returns the ids whose lease was no longer held by the given token.
  */
 export const EXTEND_LEASES = `
@@ -12,7 +12,7 @@ for i = 5, #ARGV, 2 do
   if holds(h[1], h[2], token) then
     local _, _, worker = lease(h[2])
     rcall('HSET', jobKey(id), 'lease', token .. ' ' .. expires .. ' ' .. worker)
-    rcall('ZADD', K.leases, expires, id)
+    rcall('ZADD', K.active, expires, id)
   else
     lost[#lost + 1] = id
   end
@@ -22,14 +22,14 @@ return lost
 
 /**
  * release — gives an active job back to waiting (or delayed until runAt) without spending an attempt.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] runAt.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] runAt.
  * Returns 1 when released, 0 when the token no longer held the job.
  * Publishes: enqueued.
  */
 export const RELEASE = `
 local id = ARGV[4]
 if not held(id, ARGV[5]) then return 0 end
-leave(id, 'active')
+rcall('ZREM', K.active, id)
 local h = rcall('HMGET', jobKey(id), 'prio', 'name')
 schedule(id, h[1], ARGV[6])
 emit('enqueued', id, h[2], ',"runAt":' .. ARGV[6] .. ',"priority":' .. h[1])
@@ -38,7 +38,7 @@ return 1
 
 /**
  * progress — stores a running job's progress.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] progress JSON.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] progress JSON.
  * Returns 1, or 0 when the token no longer held the job.  Publishes: progress.
  */
 export const PROGRESS = `
@@ -51,7 +51,7 @@ return 1
 
 /**
  * log — appends a line to a running job's log.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] line.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] line.
  * Returns 1, or 0 when the token no longer held the job.
  */
 export const LOG = `

@@ -1,6 +1,6 @@
 /**
  * cancel — cancels a waiting, delayed or active job.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
  * Returns { 'cancelled', previous state } | { 'finished', state } | { 'not-found' }.
  * Publishes: cancelled.
  */
@@ -19,17 +19,18 @@ return { 'cancelled', h[1] }
 
 /**
  * retry — sends a failed, dead or cancelled job back to waiting with fresh attempts.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
- * Returns the job's snapshot, or '' when it is missing, in another state, or its dedupKey is
- * held by another pending job.  Publishes: enqueued.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
+ * Returns { 'retried', snapshot }, { 'not-found' }, { 'not-retryable', state } or { 'dedup-taken' }
+ * (another pending job holds its dedupKey).  Publishes: enqueued.
  */
 export const RETRY = `
 local id = ARGV[4]
 local h = rcall('HMGET', jobKey(id), 'state', 'name', 'prio', 'dk')
 local state = h[1]
-if state ~= 'failed' and state ~= 'dead' and state ~= 'cancelled' then return '' end
+if not state then return { 'not-found' } end
+if state ~= 'failed' and state ~= 'dead' and state ~= 'cancelled' then return { 'not-retryable', state } end
 if h[4] and h[4] ~= '' then
-  if rcall('HEXISTS', K.dedup, h[4]) == 1 then return '' end
+  if rcall('HEXISTS', K.dedup, h[4]) == 1 then return { 'dedup-taken' } end
   rcall('HSET', K.dedup, h[4], id)
 end
 rcall('ZREM', K[state], id)
@@ -37,27 +38,28 @@ rcall('HDEL', jobKey(id), 'dead', 'end')
 changedBy(id, 'retry', ARGV[5])
 schedule(id, h[3], NOWS, { 'att', 0, 'stalls', 0 })
 emit('enqueued', id, h[2], ',"runAt":' .. NOWS .. ',"priority":' .. h[3])
-return snapshot(id)
+return { 'retried', snapshot(id) }
 `;
 
 /**
  * remove — deletes a job that is not active.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] id.
- * Returns 1 when deleted, 0 when missing or active.  Publishes: removed.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
+ * Returns 'removed', 'not-found' or 'active'.  Publishes: removed.
  */
 export const REMOVE = `
 local id = ARGV[4]
 local h = rcall('HMGET', jobKey(id), 'state', 'name')
-if not h[1] or h[1] == 'active' then return 0 end
+if not h[1] then return 'not-found' end
+if h[1] == 'active' then return 'active' end
 rcall('ZREM', K[h[1]], id)
 deleteJob(id)
 emit('removed', id, h[2])
-return 1
+return 'removed'
 `;
 
 /**
  * clean — deletes jobs of one finished state that finished at or before a cutoff, oldest first.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] state, ARGV[5] cutoff, ARGV[6] limit.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] state, ARGV[5] cutoff, ARGV[6] limit.
  * Returns how many were deleted.
  */
 export const CLEAN = `
@@ -72,7 +74,7 @@ return #ids
 
 /**
  * set-paused — pauses or resumes claiming for every worker.
- * KEYS: the common ten.  ARGV[1..3]: common.  ARGV[4] '1' to pause, '0' to resume.
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] '1' to pause, '0' to resume.
  * Returns 1 when the state changed, else 0.  Publishes: paused | resumed.
  */
 export const SET_PAUSED = `

@@ -1,6 +1,6 @@
-import { initialJob, type Job, type NewJob } from "../core/job.ts";
-import { cloneData } from "../util/clone.ts";
-import type { Linked } from "./memory-list.ts";
+import { initialJob, type Job, type NewJob } from "../../core/job.ts";
+import { cloneData } from "../../util/clone.ts";
+import type { Linked } from "./job-list.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** The memory store's own, mutable copy of a job, linked into the list of its state. */

@@ -1,0 +1,379 @@
+import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
+import {
+  FINISHED_STATES,
+  type Job,
+  type JobCounts,
+  type JobState,
+  type NewJob,
+  PENDING_STATES,
+  type RetentionRule,
+} from "../../core/job.ts";
+import { ConveyorError } from "../../core/errors.ts";
+import * as machine from "../../core/transitions.ts";
+import { cloneData } from "../../util/clone.ts";
+import type {
+  CancelResult,
+  ClaimRequest,
+  ClaimResult,
+  EnqueueResult,
+  FinishRequest,
+  FinishResult,
+  ListRequest,
+  Outcome,
+  QueueStore,
+  RemoveResult,
+  RetryResult,
+  StalledResult,
+  StoreCapabilities,
+  StoreEventListener,
+  Subscription,
+} from "../contract.ts";
+import { copyJob, type JobRecord, newJobRecord } from "./job-record.ts";
+import { drainJournal, restoreQueue } from "./journal.ts";
+import { type IndexedState, isCurrent, type JournalEntry, QueueData } from "./queue-data.ts";
+
+export type { JournalEntry } from "./queue-data.ts";
+import { LocalRecords } from "../kit/local-records.ts";
+
+/**
+ * The default backend: every queue in this process's memory. Fast and exact, but gone with
+ * the process, and only workers in this process can share it.
+ */
+export class MemoryStore implements QueueStore {
+  readonly capabilities: StoreCapabilities = Object.freeze({
+    sharedAcrossProcesses: false,
+    durable: false,
+    consistent: true,
+  });
+
+  #queues = new Map<string, QueueData>();
+  readonly #records = new LocalRecords();
+  #seq = 0;
+  #leases = 0;
+  #closed = false;
+  readonly #journal: boolean;
+
+  /** `journal: true` records every change for `drainChanges()`: how persistent stores build on this one. */
+  constructor(options: { journal?: boolean } = {}) {
+    this.#journal = options.journal ?? false;
+  }
+
+  /** Jobs changed and deleted, and pause flags changed, since the last call (with `journal: true`). */
+  drainChanges(): JournalEntry[] {
+    return [...this.#queues.values()].map(drainJournal).filter((entry) => entry !== null);
+  }
+
+  /** Rebuilds a queue from stored jobs (a restart): each job goes back where its state says. */
+  restore(queue: string, jobs: readonly Job[], paused: boolean): void {
+    const highest = restoreQueue(this.#queue(queue), jobs, paused);
+    this.#seq = Math.max(this.#seq, highest.seq);
+    this.#leases = Math.max(this.#leases, highest.leaseToken);
+  }
+
+  async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+    this.#open();
+    const q = this.#queue(queue);
+    const results: EnqueueResult[] = [];
+    const events: ConveyorEventData[] = [];
+    const announce = q.wants("enqueued");
+    for (const input of jobs) {
+      const existingId = input.id !== null && q.jobs.has(input.id)
+        ? input.id
+        : input.dedupKey !== null
+        ? q.dedup.get(input.dedupKey)
+        : undefined;
+      const existing = existingId === undefined ? undefined : q.jobs.get(existingId);
+      if (existing) {
+        results.push({ job: copyJob(existing), created: false });
+        continue;
+      }
+      const job = newJobRecord(input, input.id ?? String(++q.nextId), queue);
+      q.jobs.set(job.id, job);
+      if (job.dedupKey !== null) q.dedup.set(job.dedupKey, job.id);
+      q.schedule(job, now, true);
+      results.push({ job: copyJob(job), created: true });
+      if (announce) {
+        events.push({ type: "enqueued", queue, at: now, jobId: job.id, name: job.name, runAt: job.runAt, priority: job.priority });
+      }
+    }
+    this.#deliver(q, events);
+    return results;
+  }
+
+  async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
+    this.#open();
+    const q = this.#queue(queue);
+    const events: ConveyorEventData[] = [];
+    const claimed = this.#claim(q, request, events);
+    this.#deliver(q, events);
+    return claimed;
+  }
+
+  async finish(queue: string, request: FinishRequest): Promise<FinishResult> {
+    this.#open();
+    const q = this.#queue(queue);
+    const events: ConveyorEventData[] = [];
+    const finished = request.outcomes.map((outcome) => this.#record(q, outcome, request.now, events));
+    const claim = request.claim;
+    const claimed = claim
+      ? this.#claim(q, { workerId: claim.workerId, limit: claim.limit, leaseMs: claim.leaseMs, now: request.now }, events)
+      : undefined;
+    this.#deliver(q, events);
+    return { finished, claimed };
+  }
+
+  async extendLeases(
+    queue: string,
+    leases: readonly { id: string; token: string }[],
+    leaseMs: number,
+    now: number,
+  ): Promise<string[]> {
+    this.#open();
+    const q = this.#queue(queue);
+    const lost: string[] = [];
+    for (const { id, token } of leases) {
+      const job = q.held(id, token);
+      if (job) {
+        job.lease = { token, workerId: job.lease!.workerId, expiresAt: now + leaseMs };
+        q.mark(job);
+      } else lost.push(id);
+    }
+    return lost;
+  }
+
+  async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
+    this.#open();
+    const q = this.#queue(queue);
+    const job = q.held(id, token);
+    if (!job) return false;
+    const events: ConveyorEventData[] = [];
+    q.apply(job, machine.release(job, runAt, now), now, events);
+    this.#deliver(q, events);
+    return true;
+  }
+
+  async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
+    this.#open();
+    const q = this.#queue(queue);
+    const job = q.held(id, token);
+    if (!job) return false;
+    job.progress = cloneData(progress);
+    q.mark(job);
+    this.#deliver(q, [{ type: "progress", queue, at: now, jobId: id, name: job.name, progress }]);
+    return true;
+  }
+
+  async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
+    this.#open();
+    const q = this.#queue(queue);
+    const job = q.held(id, token);
+    if (!job) return false;
+    job.logs.push(line);
+    q.mark(job);
+    return true;
+  }
+
+  async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
+    this.#open();
+    const q = this.#queue(queue);
+    const requeued: Job[] = [];
+    const failed: Job[] = [];
+    const events: ConveyorEventData[] = [];
+    for (const job of [...q.indexed.active]) {
+      if (!job.lease || job.lease.expiresAt > now) continue;
+      const transition = machine.stall(job, maxStalls, now);
+      q.apply(job, transition, now, events);
+      (transition.requeued ? requeued : failed).push(copyJob(job));
+    }
+    this.#deliver(q, events);
+    return { requeued, failed };
+  }
+
+  async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
+    this.#open();
+    const q = this.#queue(queue);
+    const job = q.jobs.get(id);
+    if (!job) return { status: "not-found" };
+    const previous = job.state;
+    const transition = machine.cancel(job, now, by);
+    if (typeof transition === "string") return { status: "finished", state: job.state };
+    const events: ConveyorEventData[] = [];
+    q.apply(job, transition, now, events);
+    q.compact();
+    this.#deliver(q, events);
+    return { status: "cancelled", previous };
+  }
+
+  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<RetryResult> {
+    this.#open();
+    const q = this.#queue(queue);
+    const job = q.jobs.get(id);
+    if (!job) return { status: "not-found" };
+    const transition = machine.retry(job, now, by, job.dedupKey !== null && q.dedup.has(job.dedupKey));
+    if (transition === "dedup-taken") return { status: transition };
+    if (typeof transition === "string") return { status: "not-retryable", state: job.state };
+    if (job.dedupKey !== null) q.dedup.set(job.dedupKey, id);
+    const events: ConveyorEventData[] = [];
+    q.apply(job, transition, now, events);
+    this.#deliver(q, events);
+    return { status: "retried", job: copyJob(job) };
+  }
+
+  async remove(queue: string, id: string, now: number): Promise<RemoveResult> {
+    this.#open();
+    const q = this.#queue(queue);
+    const job = q.jobs.get(id);
+    if (!job) return { status: "not-found" };
+    const removed = machine.remove(job, now);
+    if (typeof removed === "string") return { status: "active" };
+    q.delete(job);
+    q.compact();
+    this.#deliver(q, [removed]);
+    return { status: "removed" };
+  }
+
+  async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
+    this.#open();
+    const q = this.#queue(queue);
+    if (!FINISHED_STATES.has(state)) return 0;
+    let removed = 0;
+    for (const job of q.indexed[state as IndexedState]) {
+      if (removed >= limit) break;
+      if ((job.finishedAt ?? 0) > cutoff) break;
+      q.delete(job);
+      removed++;
+    }
+    return removed;
+  }
+
+  async get(queue: string, id: string): Promise<Job | null> {
+    this.#open();
+    const job = this.#queues.get(queue)?.jobs.get(id);
+    return job ? copyJob(job) : null;
+  }
+
+  async list(queue: string, state: JobState, { offset, limit }: ListRequest): Promise<Job[]> {
+    this.#open();
+    const q = this.#queue(queue);
+    let jobs: JobRecord[];
+    if (state === "waiting") {
+      jobs = [...q.waiting].filter((e) => isCurrent(e, "waiting")).map((e) => e.job);
+    } else if (state === "delayed") {
+      jobs = q.delayed.sorted().filter((e) => isCurrent(e, "delayed")).map((e) => e.job);
+    } else {
+      jobs = [...q.indexed[state]];
+      if (FINISHED_STATES.has(state)) jobs.reverse();
+    }
+    return jobs.slice(offset, offset + limit).map(copyJob);
+  }
+
+  async counts(queue: string): Promise<JobCounts> {
+    this.#open();
+    const q = this.#queue(queue);
+    return {
+      waiting: q.paused ? 0 : q.waitingCount,
+      paused: q.paused ? q.waitingCount : 0,
+      delayed: q.delayedCount,
+      active: q.indexed.active.size,
+      completed: q.indexed.completed.size,
+      failed: q.indexed.failed.size,
+      dead: q.indexed.dead.size,
+      cancelled: q.indexed.cancelled.size,
+    };
+  }
+
+  async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
+    this.#open();
+    const q = this.#queue(queue);
+    if (q.paused === paused) return;
+    q.paused = paused;
+    q.pausedDirty = true;
+    this.#deliver(q, [{ type: paused ? "paused" : "resumed", queue, at: now }]);
+  }
+
+  async isPaused(queue: string): Promise<boolean> {
+    this.#open();
+    return this.#queue(queue).paused;
+  }
+
+  async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    this.#open();
+    return this.#records.get<T>(namespace, key);
+  }
+
+  async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
+    this.#open();
+    this.#records.put(namespace, key, value);
+  }
+
+  async deleteRecord(namespace: string, key: string): Promise<boolean> {
+    this.#open();
+    return this.#records.delete(namespace, key);
+  }
+
+  async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    this.#open();
+    return this.#records.list<T>(namespace);
+  }
+
+  async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
+    this.#open();
+    return this.#records.compareAndSet(namespace, key, expected, value);
+  }
+
+  publish(queue: string, event: ConveyorEventData): void {
+    this.#deliver(this.#queue(queue), [event]);
+  }
+
+  subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): Subscription {
+    return this.#queue(queue).events.subscribe(listener, types);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const q of this.#queues.values()) q.events.clear();
+  }
+
+  /** Every call after `close` rejects alike, on every store. */
+  #open(): void {
+    if (this.#closed) throw new ConveyorError("STORE_CLOSED", "This MemoryStore is closed");
+  }
+
+  #queue(name: string): QueueData {
+    let data = this.#queues.get(name);
+    if (!data) this.#queues.set(name, data = new QueueData(name, this.#journal, () => ++this.#seq));
+    return data;
+  }
+
+  #claim(q: QueueData, request: ClaimRequest, events: ConveyorEventData[]): ClaimResult {
+    const { now } = request;
+    q.promoteDue(now);
+    const jobs: Job[] = [];
+    const announce = q.wants("active");
+    while (!q.paused && jobs.length < request.limit) {
+      const entry = q.waiting.shift();
+      if (!entry) break;
+      const job = entry.job;
+      if (job.state !== "waiting" || job.seq !== entry.seq) continue;
+      const token = String(++this.#leases);
+      q.apply(job, machine.claim(job, request.workerId, token, now + request.leaseMs, now), now, announce ? events : null);
+      jobs.push(copyJob(job));
+    }
+    return { jobs, nextDueAt: q.nextDueAt() };
+  }
+
+  /** One outcome of a batch, retention included: a batch does what its outcomes would one by one. */
+  #record(q: QueueData, outcome: Outcome, now: number, events: ConveyorEventData[]): JobState | null {
+    const job = q.held(outcome.id, outcome.token);
+    if (!job) return null;
+    const transition = machine.recordOutcome(job, outcome, now);
+    // The stored result is the store's own copy; the event carries the handler's value.
+    if (outcome.kind === "completed") transition.patch.result = cloneData(outcome.result);
+    q.apply(job, transition, now, events);
+    return transition.state;
+  }
+
+  #deliver(q: QueueData, events: readonly ConveyorEventData[]): void {
+    q.events.deliver(events);
+  }
+}
