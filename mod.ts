@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-export { Conveyor, type ConveyorOptions, createConveyor } from "./src/core/conveyor.ts";
+export { Conveyor, type ConveyorOptions, createConveyor } from "./src/conveyor.ts";
 export { defineJob, type JobDefinition, type PayloadInput, type PayloadOutput } from "./src/core/define-job.ts";
 export { type BulkEntry, type EnqueuedJob, Queue } from "./src/core/queue.ts";
 export { type JobHandler, Worker, WorkerErrorEvent } from "./src/core/worker.ts";
@@ -71,7 +71,7 @@ export type {
   StoreCapabilities,
   StoreEventListener,
   Subscription,
-} from "./src/store/contract.ts";
+} from "./src/core/store-contract.ts";
 export { type JournalEntry, MemoryStore } from "./src/store/memory/store.ts";
 export { type LeaseClock, RedisStore, type RedisStoreOptions } from "./src/store/redis/store.ts";
 export type { RedisBackedStorage, RedisClient, RedisConnection } from "./src/store/redis/connection.ts";
@@ -110,7 +110,7 @@ export {
   MemoryBroadcastBackend,
   type PresenceMember,
 } from "./src/broadcast/backend.ts";
-export { RedisBroadcastBackend, type RedisBroadcastOptions } from "./src/broadcast/redis.ts";
+export { type HeartbeatClock, RedisBroadcastBackend, type RedisBroadcastOptions } from "./src/broadcast/redis.ts";
 export { broadcastJobEvents, jobChannel, type JobBroadcastOptions, queueChannel } from "./src/broadcast/job-events.ts";
 export type { SocketLike } from "./src/broadcast/connection.ts";
 export { CLOSE as PUSHER_CLOSE_CODES, ERROR as PUSHER_ERROR_CODES } from "./src/broadcast/protocol.ts";

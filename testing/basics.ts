@@ -1,6 +1,5 @@
 // The basic cases, first half: enqueueing, claiming, finishing, leases and stalls.
 import assert from "node:assert/strict";
-import { DEFAULT_RETENTION } from "../mod.ts";
 import { caseOf, claimOne, complete, count, eventually, fail, LEASE } from "./basics-support.ts";
 import { moreBasicCases } from "./basics-more.ts";
 import { newJob, Q, type StoreUnderTest, T0 } from "./target.ts";

@@ -4,7 +4,7 @@ import { Deque } from "../src/util/deque.ts";
 import { Heap } from "../src/util/heap.ts";
 import { JobList, type Linked } from "../src/store/memory/job-list.ts";
 import { PriorityFifo } from "../src/util/priority-fifo.ts";
-import { cloneData } from "../src/util/clone.ts";
+import { cloneData } from "../src/core/clone.ts";
 
 describe("collections", () => {
   test("Heap pops in order and keeps order after retain", () => {

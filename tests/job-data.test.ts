@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as v from "valibot";
 import { defineJob, isConveyorError, MAX_DATA_DEPTH } from "../mod.ts";
-import { cloneData, dataDepth } from "../src/util/clone.ts";
+import { cloneData, dataDepth } from "../src/core/clone.ts";
 import { backends } from "./support/backends.ts";
 import { setup } from "./support/harness.ts";
 

@@ -68,10 +68,11 @@ test("scheduler processes killed at random and right after claiming: every tick 
       CLAIM_TIMEOUT_MS: String(CLAIM_TIMEOUT_MS),
       LOG_CLAIMS: "1",
     };
-    // Three slots, each respawned when its process dies. Until the last tick each process kills
-    // itself after a few claims; after it they live, to take over what the dead left pending.
+    // Slot 0 keeps one process up throughout (so what the dead leave pending is taken over
+    // without waiting for a restart). Slots 1 and 2 are respawned whenever their process dies:
+    // until the last tick each kills itself after a few claims, and is killed at random too.
     const spawn = (slot: number): void => {
-      const dying = Date.now() < endAt ? { DIE_AFTER_CLAIMS: String(randomInt(2, 12)) } : {};
+      const dying = slot > 0 && Date.now() < endAt ? { DIE_AFTER_CLAIMS: String(randomInt(1, 4)) } : {};
       const child = startScript("tests/fixtures/scheduler-node.ts", { ...env, NODE: String(slot), ...dying });
       children.push(child);
       const node: Node = { child, slot, exited: false, died: false };
@@ -84,11 +85,11 @@ test("scheduler processes killed at random and right after claiming: every tick 
     };
     // Not waiting for "ready": a process may claim a tick, and die, before it prints it.
     for (const slot of [0, 1, 2]) spawn(slot);
-    // And a SIGKILL at a random moment, every so often, of a random process that is firing (one
-    // still starting up is spared: on a loaded machine that takes seconds).
+    // And a SIGKILL at a random moment, every so often, of one of them that is firing (one still
+    // starting up is spared: on a loaded machine that takes seconds).
     const killSome = () => {
       if (stopping || Date.now() > endAt) return;
-      const firing = nodes.filter((node) => !node.exited && node.child.output().includes("ready\n"));
+      const firing = nodes.filter((node) => node.slot > 0 && !node.exited && node.child.output().includes("ready\n"));
       void firing[randomInt(0, firing.length - 1)]?.child.kill("SIGKILL");
       killer = setTimeout(killSome, randomInt(500, 2_000));
     };
@@ -110,8 +111,9 @@ test("scheduler processes killed at random and right after claiming: every tick 
     const crashed = nodes.filter((n) => n.child.process.exitCode !== null);
     assert.deepEqual(crashed.map((n) => n.child.output()), [], "every process ended by SIGKILL, none by an error");
     const diedOn = nodes.flatMap((n) => linesOf(n.child.output(), "dying"));
+    // Each "claim" line is printed before the swap is tried: ticks a killed process claimed, or tried to.
     const claimedByKilled = new Set(nodes.filter((n) => n.died).flatMap((n) => linesOf(n.child.output(), "claim")));
-    assert.ok(diedOn.length >= 3, `processes died right after a claim, ${diedOn.length} times`);
+    assert.ok(diedOn.length >= 1, "a process died right after claiming a tick");
 
     assert.deepEqual(expected.filter((id) => !created.includes(id)), [], "no tick lost");
     assert.ok(diedOn.every((tick) => handled.includes(`schedule:beat:${tick}`)), "the ticks processes died on were run");

@@ -1,4 +1,4 @@
-import type { Outcome } from "../store/contract.ts";
+import type { Outcome } from "./store-contract.ts";
 import type { TimerHandle } from "./clock.ts";
 import type { Job } from "./job.ts";
 import { jobDataError } from "./job-data.ts";

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { dataDepth, MAX_DATA_DEPTH } from "../util/clone.ts";
+import { dataDepth, MAX_DATA_DEPTH } from "./clone.ts";
 import { ConveyorError } from "./errors.ts";
 import { describeIssues } from "./validation.ts";
 

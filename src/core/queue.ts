@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { QueueStore, Subscription } from "../store/contract.ts";
+import type { QueueStore, Subscription } from "./store-contract.ts";
 import type { Clock } from "./clock.ts";
 import { isJobDefinition, type JobDefinition, type PayloadInput, type PayloadOutput } from "./define-job.ts";
 import { ConveyorError } from "./errors.ts";

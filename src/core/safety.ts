@@ -1,4 +1,4 @@
-import type { QueueStore } from "../store/contract.ts";
+import type { QueueStore } from "./store-contract.ts";
 import { ConveyorError } from "./errors.ts";
 
 /**

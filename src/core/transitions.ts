@@ -1,6 +1,6 @@
 import type { ConveyorEventData } from "./events.ts";
 import type { DeadLetterInfo, Job, JobChange, JobState, RetentionRule } from "./job.ts";
-import type { Outcome } from "../store/contract.ts";
+import type { Outcome } from "./store-contract.ts";
 
 /**
  * The one state machine of a job's life. Every rule a transition applies lives here: the state
@@ -50,7 +50,7 @@ export function pendingState(runAt: number, now: number): "waiting" | "delayed" 
 
 const ref = (job: Job, at: number) => ({ queue: job.queue, at, jobId: job.id, name: job.name });
 
-function requeue(job: Job, runAt: number, now: number, patch: JobPatch, events: ConveyorEventData[]): Transition {
+function requeue(runAt: number, now: number, patch: JobPatch, events: ConveyorEventData[]): Transition {
   patch.runAt = runAt;
   patch.lease = null;
   return { state: pendingState(runAt, now), patch, requeued: true, releasesDedup: false, retention: null, events };
@@ -103,7 +103,7 @@ export function recordOutcome(job: Job, outcome: Outcome, now: number): Transiti
   const patch: JobPatch = { attemptsMade, lastError: outcome.error };
   if (outcome.retryAt === null) return finalFailure(job, attemptsMade, outcome.reason ?? "attempts-exhausted", patch, now, events);
   events.push({ ...ref(job, now), type: "retrying", attempt: attemptsMade + 1, retryAt: outcome.retryAt });
-  return requeue(job, outcome.retryAt, now, patch, events);
+  return requeue(outcome.retryAt, now, patch, events);
 }
 
 /** An active job whose lease ran out: run again, or failed for good once it stalled too often. */
@@ -111,7 +111,7 @@ export function stall(job: Job, maxStalls: number, now: number): Transition {
   const stalls = job.stalls + 1;
   const requeued = stalls <= maxStalls;
   const events: ConveyorEventData[] = [{ ...ref(job, now), type: "stalled", stalls, requeued }];
-  if (requeued) return requeue(job, now, now, { stalls }, events);
+  if (requeued) return requeue(now, now, { stalls }, events);
   const attemptsMade = job.attemptsMade + 1;
   const lastError = { name: "ConveyorError", code: "STALLED", message: `job stalled ${stalls} times` };
   return finalFailure(job, attemptsMade, "stalled", { stalls, attemptsMade, lastError }, now, events);
@@ -119,7 +119,7 @@ export function stall(job: Job, maxStalls: number, now: number): Transition {
 
 /** An active job its worker gives back unrun (shutting down, over a rate limit): no attempt spent. */
 export function release(job: Job, runAt: number, now: number): Transition {
-  return requeue(job, runAt, now, {}, [enqueuedEvent(job, runAt, now)]);
+  return requeue(runAt, now, {}, [enqueuedEvent(job, runAt, now)]);
 }
 
 /** A pending job stopped by hand; a finished one cannot be. */
@@ -139,7 +139,7 @@ export function retry(job: Job, now: number, by: string | null, dedupTaken: bool
   if (job.dedupKey !== null && dedupTaken) return "dedup-taken";
   const patch: JobPatch = { attemptsMade: 0, stalls: 0, dead: null, finishedAt: null };
   if (by !== null) patch.changedBy = { action: "retry", by, at: now };
-  return requeue(job, now, now, patch, [enqueuedEvent(job, now, now)]);
+  return requeue(now, now, patch, [enqueuedEvent(job, now, now)]);
 }
 
 /** Deleted by hand: any job no worker holds. */

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { Outcome as StoreOutcome } from "../store/contract.ts";
+import type { Outcome as StoreOutcome } from "./store-contract.ts";
 import { type BackoffFunction, backoffDelay } from "./backoff.ts";
 import type { Clock } from "./clock.ts";
 import type { JobDefinition, PayloadOutput } from "./define-job.ts";

@@ -1,4 +1,4 @@
-import type { ClaimResult, QueueStore } from "../store/contract.ts";
+import type { ClaimResult, QueueStore } from "./store-contract.ts";
 import type { Clock } from "./clock.ts";
 import type { Job } from "./job.ts";
 import type { RunningJob } from "./job-context.ts";

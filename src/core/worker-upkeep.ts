@@ -1,4 +1,4 @@
-import type { QueueStore } from "../store/contract.ts";
+import type { QueueStore } from "./store-contract.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import { ConveyorError } from "./errors.ts";
 import type { RunningJob } from "./job-context.ts";

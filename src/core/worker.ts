@@ -1,4 +1,4 @@
-import type { QueueStore, Subscription } from "../store/contract.ts";
+import type { QueueStore, Subscription } from "./store-contract.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { JobDefinition } from "./define-job.ts";
 import { ConveyorError } from "./errors.ts";

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
-import type { Conveyor } from "../core/conveyor.ts";
+import type { Conveyor } from "../conveyor.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
-import { body as errorBody, errorResponse, HttpError } from "./errors.ts";
+import { body as errorBody, errorResponse } from "./errors.ts";
 import { type HttpRateLimit, rateLimitMiddleware, type RateLimitUsage } from "./rate-limit.ts";
 import { type AppEnv, openApi, register } from "./route.ts";
 import { jobRoutes } from "./routes/jobs.ts";

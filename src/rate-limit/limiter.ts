@@ -2,20 +2,9 @@ import { type Clock, systemClock } from "../core/clock.ts";
 import { parseArgument } from "../core/validation.ts";
 import { MemoryRateLimitBackend } from "./memory.ts";
 import { type RateLimitDecision, type RateLimitRule, RateLimitRuleSchema } from "./rules.ts";
+import type { RateLimitBackend } from "./backend.ts";
 
-/** Where a limiter keeps its counts: this process's memory, or a Redis every process shares. */
-export interface RateLimitBackend {
-  readonly sharedAcrossProcesses: boolean;
-  /** Decides and records one request of `cost` units for `key`, atomically. */
-  consume(key: string, rule: RateLimitRule, cost: number, now: number): Promise<RateLimitDecision>;
-  /**
-   * Gives back the `cost` units an allowed `consume` took for `key` at `now` = `at`, as if it
-   * had not been made; nothing once they no longer count (their window is over). Optional: a
-   * backend without it keeps what it took when `RateLimiter.consumeAll` is refused further on.
-   */
-  refund?(key: string, rule: RateLimitRule, cost: number, at: number): Promise<void>;
-  close(): Promise<void>;
-}
+export type { RateLimitBackend } from "./backend.ts";
 
 /** One request of `RateLimiter.consumeAll`: `cost` units for `key` from `limiter`. */
 export interface RateLimitRequest {

@@ -1,7 +1,7 @@
 import { CallGuard, DEFAULT_CALL_TIMEOUT_MS } from "../store/redis/availability.ts";
 import { closeClient, connect, type RedisClient, type RedisConnection } from "../store/redis/connection.ts";
 import { LuaScript } from "../store/redis/scripts.ts";
-import type { RateLimitBackend } from "./limiter.ts";
+import type { RateLimitBackend } from "./backend.ts";
 import type { RateLimitDecision, RateLimitRule } from "./rules.ts";
 
 /*

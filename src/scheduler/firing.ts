@@ -4,7 +4,7 @@ import { ConveyorError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
 import type { JobOptions } from "../core/job-options.ts";
 import type { EnqueuedJob, Queue } from "../core/queue.ts";
-import type { QueueStore } from "../store/contract.ts";
+import type { QueueStore } from "../core/store-contract.ts";
 import { firstFloor, planTicks } from "./plan.ts";
 import { clearPending, markPending, planRecovery } from "./pending.ts";
 import type { ScheduleRecord, ScheduleState } from "./schedule-options.ts";

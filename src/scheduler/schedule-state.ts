@@ -1,4 +1,4 @@
-import type { QueueStore } from "../store/contract.ts";
+import type { QueueStore } from "../core/store-contract.ts";
 import { EMPTY_STATE, type ScheduleState } from "./schedule-options.ts";
 
 /** Namespaces of the store's records: schedule definitions, and what has happened to each. */

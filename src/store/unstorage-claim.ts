@@ -1,11 +1,20 @@
 import type { Clock, TimerHandle } from "../core/clock.ts";
 import { ConveyorError } from "../core/errors.ts";
 import { reportError } from "../util/report-error.ts";
-import type { KeyValueStorage } from "./unstorage.ts";
 
 interface OwnerRecord {
   readonly id: string;
   readonly heartbeatAt: number;
+}
+
+/** The part of an unstorage `Storage` this store uses (any driver: fs, memory, KV bindings …). */
+export interface KeyValueStorage {
+  getItem(key: string): Promise<unknown>;
+  setItem(key: string, value: unknown): Promise<void>;
+  setItems(items: { key: string; value: unknown }[]): Promise<void>;
+  getItems(keys: string[]): Promise<{ key: string; value: unknown }[]>;
+  removeItem(key: string): Promise<void>;
+  getKeys(base?: string): Promise<string[]>;
 }
 
 /** A claim is honoured for three heartbeats: one or two late or failed renewals do not lose it. */

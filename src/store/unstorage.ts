@@ -18,21 +18,13 @@ import type {
   StoreCapabilities,
   StoreEventListener,
   Subscription,
-} from "./contract.ts";
+} from "../core/store-contract.ts";
 import { type JournalEntry, MemoryStore } from "./memory/store.ts";
-import { OwnerClaim } from "./unstorage-claim.ts";
+import { type KeyValueStorage, OwnerClaim } from "./unstorage-claim.ts";
 import { WriteQueue } from "./unstorage-writes.ts";
 import { sameRecord } from "./same-record.ts";
 
-/** The part of an unstorage `Storage` this store uses (any driver: fs, memory, KV bindings …). */
-export interface KeyValueStorage {
-  getItem(key: string): Promise<unknown>;
-  setItem(key: string, value: unknown): Promise<void>;
-  setItems(items: { key: string; value: unknown }[]): Promise<void>;
-  getItems(keys: string[]): Promise<{ key: string; value: unknown }[]>;
-  removeItem(key: string): Promise<void>;
-  getKeys(base?: string): Promise<string[]>;
-}
+export type { KeyValueStorage } from "./unstorage-claim.ts";
 
 export interface UnstorageStoreOptions {
   storage: KeyValueStorage;

@@ -1,6 +1,6 @@
 import { streamSSE } from "hono/streaming";
 import * as v from "valibot";
-import type { Conveyor } from "../../core/conveyor.ts";
+import type { Conveyor } from "../../conveyor.ts";
 import { EVENT_TYPES } from "../../core/events.ts";
 import { JOB_STATES } from "../../core/job.ts";
 import { JobDataSchema } from "../../core/job-data.ts";

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { Conveyor } from "../../core/conveyor.ts";
+import type { Conveyor } from "../../conveyor.ts";
 import { JOB_STATES } from "../../core/job.ts";
 import type { RateLimitRule } from "../../rate-limit/rules.ts";
 import type { RateLimitUsage } from "../rate-limit.ts";

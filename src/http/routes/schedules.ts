@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { Conveyor } from "../../core/conveyor.ts";
+import type { Conveyor } from "../../conveyor.ts";
 import { JobOptionsFields } from "../../core/job-options.ts";
 import { NameSchema } from "../../core/names.ts";
 import { ScheduleOptionsSchema } from "../../scheduler/schedule-options.ts";

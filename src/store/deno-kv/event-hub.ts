@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from "../../core/clock.ts";
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
 import { reportError } from "../../util/report-error.ts";
-import type { StoreEventListener, Subscription } from "../contract.ts";
+import type { StoreEventListener, Subscription } from "../../core/store-contract.ts";
 import type { QueueKeys } from "./keys.ts";
 import type { DenoKv } from "./kv.ts";
 

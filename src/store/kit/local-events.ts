@@ -1,6 +1,6 @@
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
 import { reportError } from "../../util/report-error.ts";
-import type { StoreEventListener, Subscription } from "../contract.ts";
+import type { StoreEventListener, Subscription } from "../../core/store-contract.ts";
 
 /**
  * One queue's event transport within this process: listeners by type, delivered in the order

@@ -1,4 +1,4 @@
-import { cloneData } from "../../util/clone.ts";
+import { cloneData } from "../../core/clone.ts";
 import { sameRecord } from "../same-record.ts";
 
 /**

@@ -1,5 +1,5 @@
 import { initialJob, type Job, type NewJob } from "../../core/job.ts";
-import { cloneData } from "../../util/clone.ts";
+import { cloneData } from "../../core/clone.ts";
 import type { Linked } from "./job-list.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -5,12 +5,10 @@ import {
   type JobCounts,
   type JobState,
   type NewJob,
-  PENDING_STATES,
-  type RetentionRule,
 } from "../../core/job.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import * as machine from "../../core/transitions.ts";
-import { cloneData } from "../../util/clone.ts";
+import { cloneData } from "../../core/clone.ts";
 import type {
   CancelResult,
   ClaimRequest,
@@ -27,7 +25,7 @@ import type {
   StoreCapabilities,
   StoreEventListener,
   Subscription,
-} from "../contract.ts";
+} from "../../core/store-contract.ts";
 import { copyJob, type JobRecord, newJobRecord } from "./job-record.ts";
 import { drainJournal, restoreQueue } from "./journal.ts";
 import { type IndexedState, isCurrent, type JournalEntry, QueueData } from "./queue-data.ts";

@@ -1,4 +1,3 @@
-import * as v from "valibot";
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
 import type { Job, JobCounts, JobState, NewJob } from "../../core/job.ts";
 import type {
@@ -16,93 +15,20 @@ import type {
   StoreCapabilities,
   StoreEventListener,
   Subscription,
-} from "../contract.ts";
+} from "../../core/store-contract.ts";
 import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJson } from "./codec.ts";
-import { closeClient, connect, type RedisClient, type RedisConnection } from "./connection.ts";
-import { CLAIM } from "./lua/claim.ts";
-import { ENQUEUE } from "./lua/enqueue.ts";
-import { FINISH } from "./lua/finish.ts";
-import { EXTEND_LEASES, LOG, PROGRESS, RELEASE } from "./lua/leases.ts";
-import { CANCEL, CLEAN, REMOVE, RETRY, SET_PAUSED } from "./lua/manage.ts";
-import { COUNTS, GET, LIST } from "./lua/read.ts";
-import { RECOVER_STALLED } from "./lua/stalled.ts";
-import { COMMON } from "./lua/common.ts";
-import { LEASE_CLOCKS, type LeaseClock } from "./lua/lease-clock.ts";
-import { CallGuard, DEFAULT_CALL_TIMEOUT_MS } from "./availability.ts";
-import { parseArgument } from "../../core/validation.ts";
+import { closeClient, connect, type RedisClient } from "./connection.ts";
+import { ConveyorError } from "../../core/errors.ts";
 import { reportError } from "../../util/report-error.ts";
 import { LuaScript } from "./scripts.ts";
+import { CallGuard } from "./availability.ts";
+import { parseArgument } from "../../core/validation.ts";
+import { REDIS_STORE_DEFAULTS, type RedisStoreOptions, RedisStoreOptionsSchema } from "./options.ts";
+import { QUEUE_KEYS, type QueueScripts, SCRIPTS } from "./queue-scripts.ts";
 import { COMPARE_AND_SET_RECORD } from "./lua/records.ts";
 import { recordText } from "../same-record.ts";
 
-export interface RedisStoreOptions {
-  /** An ioredis client, a `redis://` URL (ioredis is then loaded and owned by the store), or an unstorage storage on the redis driver. */
-  connection: RedisConnection;
-  /** Prefix of every key; each queue's keys share a `{queue}` hash tag, so one queue lives in one cluster slot. @default "conveyor" */
-  prefix?: string;
-  /**
-   * Whose clock times leases. `"server"`: Redis's own clock grants, renews and expires every
-   * lease, so a call Redis runs late (a paused server, calls queued through an outage) cannot
-   * hand out a lease that has already run out, and workers whose clocks disagree cannot take each
-   * other's valid leases; `Job.lease.expiresAt` is then in the Redis server's clock. `"caller"`:
-   * the `now` each call passes, for driving the store with fake time (a FakeClock, the
-   * conformance suite); safe only when every worker's clock agrees and Redis answers promptly.
-   * Other times (start, end, due times, events) are always the caller's. @default "server"
-   */
-  leaseClock?: LeaseClock;
-  /**
-   * How long a call may wait for Redis (to reconnect, then to answer) before it rejects with a
-   * ConveyorError `STORE_UNAVAILABLE`; calls succeed again once Redis is back. A call that timed
-   * out before it could be sent never runs; one sent and not answered in time may still run.
-   * @default 10_000
-   */
-  callTimeoutMs?: number;
-}
-
-export type { LeaseClock };
-
-export const REDIS_STORE_DEFAULTS = Object.freeze({
-  prefix: "conveyor",
-  leaseClock: "server" as LeaseClock,
-  callTimeoutMs: DEFAULT_CALL_TIMEOUT_MS,
-});
-
-const RedisStoreOptionsSchema = v.object({
-  prefix: v.optional(v.string()),
-  leaseClock: v.optional(v.picklist(["server", "caller"])),
-  callTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-});
-
-/** Every queue script on the prelude of one lease clock. */
-function queueScripts(clock: LeaseClock) {
-  const prelude = LEASE_CLOCKS[clock] + COMMON;
-  const script = (name: string, body: string) => new LuaScript(name, body, prelude);
-  return {
-    enqueue: script("enqueue", ENQUEUE),
-    claim: script("claim", CLAIM),
-    finish: script("finish", FINISH),
-    extendLeases: script("extend-leases", EXTEND_LEASES),
-    release: script("release", RELEASE),
-    progress: script("progress", PROGRESS),
-    log: script("log", LOG),
-    recoverStalled: script("recover-stalled", RECOVER_STALLED),
-    cancel: script("cancel", CANCEL),
-    retry: script("retry", RETRY),
-    remove: script("remove", REMOVE),
-    clean: script("clean", CLEAN),
-    setPaused: script("set-paused", SET_PAUSED),
-    get: script("get", GET),
-    list: script("list", LIST),
-    counts: script("counts", COUNTS),
-  };
-}
-
-type Scripts = ReturnType<typeof queueScripts>;
-
-const SCRIPTS: Readonly<Record<LeaseClock, Scripts>> = Object.freeze({ server: queueScripts("server"), caller: queueScripts("caller") });
-
-/** Each queue's keys, in the order lua/common.ts gives them to every script. */
-const QUEUE_KEYS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled", "dedup", "meta"] as const;
+export { type LeaseClock, REDIS_STORE_DEFAULTS, type RedisStoreOptions } from "./options.ts";
 
 interface Channel {
   readonly queue: string;
@@ -123,7 +49,7 @@ export class RedisStore implements QueueStore {
   });
 
   readonly #prefix: string;
-  readonly #scripts: Scripts;
+  readonly #scripts: QueueScripts;
   readonly #guard: CallGuard;
   readonly #connection: Promise<{ client: RedisClient; owned: boolean }>;
   /** One subscriber connection for all channels: events of one queue arrive in publish order. */
@@ -144,12 +70,14 @@ export class RedisStore implements QueueStore {
     this.#connection.catch(() => {}); // surfaced by the first call instead
   }
 
-  /** The client the store runs its scripts on. */
+  /** The client the store runs its scripts on; after `close()`, a STORE_CLOSED error (every call goes through here). */
   async client(): Promise<RedisClient> {
+    this.#assertOpen();
     return (await this.#connection).client;
   }
 
   async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+    this.#assertOpen();
     if (jobs.length === 0) return [];
     const args: string[] = [String(NEW_JOB_WIDTH)];
     for (const job of jobs) args.push(...encodeNewJob(job));
@@ -192,6 +120,7 @@ export class RedisStore implements QueueStore {
   }
 
   async extendLeases(queue: string, leases: readonly { id: string; token: string }[], leaseMs: number, now: number): Promise<string[]> {
+    this.#assertOpen();
     if (leases.length === 0) return [];
     const args: (string | number)[] = [leaseMs];
     for (const { id, token } of leases) args.push(id, token);
@@ -237,6 +166,7 @@ export class RedisStore implements QueueStore {
   }
 
   async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
+    this.#assertOpen();
     if (state === "waiting" || state === "delayed" || state === "active") return 0;
     return await this.#run<number>("clean", queue, 0, [state, cutoff, Math.min(limit, 1_000_000_000)]);
   }
@@ -275,6 +205,7 @@ export class RedisStore implements QueueStore {
   }
 
   publish(queue: string, event: ConveyorEventData): void {
+    if (this.#closed) return; // nobody is left to tell
     this.client()
       .then((client) => this.#guard.run(client, () => client.call("PUBLISH", this.#channel(queue, event.type), JSON.stringify(event))))
       .catch((error) => reportError(error, "redis store: publish failed"));
@@ -386,6 +317,10 @@ export class RedisStore implements QueueStore {
     }
   }
 
+  #assertOpen(): void {
+    if (this.#closed) throw new ConveyorError("STORE_CLOSED", "This RedisStore is closed; make a new one to reach Redis again");
+  }
+
   #claimResult(queue: string, [nextDue, snapshots]: [string, Snapshot[]]): ClaimResult {
     return {
       jobs: snapshots.map((s) => decodeJob(queue, s)),
@@ -393,7 +328,7 @@ export class RedisStore implements QueueStore {
     };
   }
 
-  async #run<T>(script: keyof Scripts, queue: string, now: number, args: readonly (string | number)[]): Promise<T> {
+  async #run<T>(script: keyof QueueScripts, queue: string, now: number, args: readonly (string | number)[]): Promise<T> {
     const client = await this.client();
     const prefix = this.#keyPrefix(queue);
     const keys = QUEUE_KEYS.map((key) => prefix + key);

@@ -1,6 +1,6 @@
-import type { ConveyorEventData, ConveyorEventType } from "../core/events.ts";
-import type { ErrorInfo } from "../core/errors.ts";
-import type { DeadLetterInfo, Job, JobCounts, JobState, NewJob } from "../core/job.ts";
+import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
+import type { ErrorInfo } from "./errors.ts";
+import type { DeadLetterInfo, Job, JobCounts, JobState, NewJob } from "./job.ts";
 
 /**
  * What a backend promises. The core reads these to refuse setups that cannot be safe, rather

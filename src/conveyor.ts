@@ -1,10 +1,10 @@
-import { MemoryStore } from "../store/memory/store.ts";
-import type { QueueStore } from "../store/contract.ts";
-import { type Clock, systemClock } from "./clock.ts";
-import { Queue } from "./queue.ts";
-import { Worker } from "./worker.ts";
-import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler.ts";
-import type { WorkerOptions } from "./worker-options.ts";
+import { MemoryStore } from "./store/memory/store.ts";
+import type { QueueStore } from "./core/store-contract.ts";
+import { type Clock, systemClock } from "./core/clock.ts";
+import { Queue } from "./core/queue.ts";
+import { Worker } from "./core/worker.ts";
+import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.ts";
+import type { WorkerOptions } from "./core/worker-options.ts";
 
 export interface ConveyorOptions {
   /** Where jobs live. @default a new MemoryStore */

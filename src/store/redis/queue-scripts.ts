@@ -1,0 +1,42 @@
+// The queue scripts, one set per lease clock (two SHAs per script in all; a store uses one set).
+import { CLAIM } from "./lua/claim.ts";
+import { COMMON } from "./lua/common.ts";
+import { ENQUEUE } from "./lua/enqueue.ts";
+import { FINISH } from "./lua/finish.ts";
+import { LEASE_CLOCKS, type LeaseClock } from "./lua/lease-clock.ts";
+import { EXTEND_LEASES, LOG, PROGRESS, RELEASE } from "./lua/leases.ts";
+import { CANCEL, CLEAN, REMOVE, RETRY, SET_PAUSED } from "./lua/manage.ts";
+import { COUNTS, GET, LIST } from "./lua/read.ts";
+import { RECOVER_STALLED } from "./lua/stalled.ts";
+import { LuaScript } from "./scripts.ts";
+
+/** Every queue script on the prelude of one lease clock. */
+function queueScripts(clock: LeaseClock) {
+  const prelude = LEASE_CLOCKS[clock] + COMMON;
+  const script = (name: string, body: string) => new LuaScript(name, body, prelude);
+  return {
+    enqueue: script("enqueue", ENQUEUE),
+    claim: script("claim", CLAIM),
+    finish: script("finish", FINISH),
+    extendLeases: script("extend-leases", EXTEND_LEASES),
+    release: script("release", RELEASE),
+    progress: script("progress", PROGRESS),
+    log: script("log", LOG),
+    recoverStalled: script("recover-stalled", RECOVER_STALLED),
+    cancel: script("cancel", CANCEL),
+    retry: script("retry", RETRY),
+    remove: script("remove", REMOVE),
+    clean: script("clean", CLEAN),
+    setPaused: script("set-paused", SET_PAUSED),
+    get: script("get", GET),
+    list: script("list", LIST),
+    counts: script("counts", COUNTS),
+  };
+}
+
+export type QueueScripts = ReturnType<typeof queueScripts>;
+
+export const SCRIPTS: Readonly<Record<LeaseClock, QueueScripts>> = Object.freeze({ server: queueScripts("server"), caller: queueScripts("caller") });
+
+/** Each queue's keys, in the order lua/common.ts gives them to every script. */
+export const QUEUE_KEYS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled", "dedup", "meta"] as const;
