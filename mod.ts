@@ -87,10 +87,10 @@ export {
 } from "./src/scheduler/scheduler.ts";
 export type { CatchUpPolicy, OverlapPolicy, ScheduleOptions, ScheduleRecord, ScheduleState } from "./src/scheduler/schedule-options.ts";
 export { daily, dailyAt, every, hourly, type Weekday, weekly, type When } from "./src/scheduler/timing.ts";
-export { type RateLimitBackend, RateLimiter, type RateLimiterOptions, type RateLimitOutcome, type RateLimitRequest } from "./src/rate-limit/limiter.ts";
-export { MemoryRateLimitBackend } from "./src/rate-limit/memory.ts";
+export { type RateLimitBackend, RateLimiter, type RateLimiterOptions, type RateLimitOutcome, type RateLimitRequest } from "./src/core/rate-limiter.ts";
+export { MemoryRateLimitBackend } from "./src/core/rate-limit-memory.ts";
 export { RedisRateLimitBackend, type RedisRateLimitOptions } from "./src/rate-limit/redis.ts";
-export type { RateLimitDecision, RateLimitRule } from "./src/rate-limit/rules.ts";
+export type { RateLimitDecision, RateLimitRule } from "./src/core/rate-limit-rules.ts";
 export type { WorkerRateLimit } from "./src/core/worker-options.ts";
 export { type AppOptions, createApp } from "./src/http/app.ts";
 export type { AuthOptions, Caller } from "./src/http/auth.ts";

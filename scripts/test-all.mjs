@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: type checks, then the same test files under Node, Deno and Bun. Each runtime
+// `npm test`: the import-direction check, type checks, then the same test files under Node, Deno and Bun. Each runtime
 // prints its own summary; any failure fails the whole command. The last line adds up the
 // tests of all three runtimes as "tests: N passed, N failed".
 import { spawn } from "node:child_process";
@@ -40,6 +40,8 @@ const summaries = {
 };
 
 const steps = [
+  // src/core imports nothing else from src, and no file in src is part of an import cycle.
+  ["imports", process.execPath, ["scripts/check-imports.mjs"]],
   ["typecheck-core", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]],
   ["typecheck-tools", bin("tsc"), ["--noEmit", "-p", "tsconfig.tools.json"]],
   ["node", process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-force-exit", "--test-timeout=120000", "--test-reporter=tap", ...tests]],

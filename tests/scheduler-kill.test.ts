@@ -72,7 +72,7 @@ test("scheduler processes killed at random and right after claiming: every tick 
     // without waiting for a restart). Slots 1 and 2 are respawned whenever their process dies:
     // until the last tick each kills itself after a few claims, and is killed at random too.
     const spawn = (slot: number): void => {
-      const dying = slot > 0 && Date.now() < endAt ? { DIE_AFTER_CLAIMS: String(randomInt(1, 4)) } : {};
+      const dying: Record<string, string> = slot > 0 && Date.now() < endAt ? { DIE_AFTER_CLAIMS: String(randomInt(1, 4)) } : {};
       const child = startScript("tests/fixtures/scheduler-node.ts", { ...env, NODE: String(slot), ...dying });
       children.push(child);
       const node: Node = { child, slot, exited: false, died: false };

@@ -15,13 +15,14 @@ const MINUTE = 60 * SECOND;
 const T0 = Date.UTC(2026, 0, 1);
 const TIMEOUT = 5 * SECOND; // the default claimTimeoutMs
 
-type Overrides = { [K in keyof QueueStore]?: (target: QueueStore, ...args: Parameters<QueueStore[K]>) => ReturnType<QueueStore[K]> };
+type Methods = { [K in keyof QueueStore as QueueStore[K] extends (...args: never[]) => unknown ? K : never]: QueueStore[K] };
+type Overrides = { [K in keyof Methods]?: (target: QueueStore, ...args: Parameters<Methods[K]>) => ReturnType<Methods[K]> };
 
 /** A view of `store` whose listed methods are replaced (each gets the real store first). */
 function intercept(store: QueueStore, overrides: Overrides): QueueStore {
   return new Proxy(store, {
     get(target, property) {
-      const override = overrides[property as keyof QueueStore] as ((t: QueueStore, ...args: unknown[]) => unknown) | undefined;
+      const override = overrides[property as keyof Overrides] as ((t: QueueStore, ...args: unknown[]) => unknown) | undefined;
       if (override) return (...args: unknown[]) => override(target, ...args);
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;

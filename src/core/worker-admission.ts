@@ -1,4 +1,4 @@
-import { RateLimiter } from "../rate-limit/limiter.ts";
+import { RateLimiter } from "./rate-limiter.ts";
 import type { Job } from "./job.ts";
 import type { WorkerRateLimit } from "./worker-options.ts";
 

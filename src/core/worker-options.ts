@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { RateLimiter } from "../rate-limit/limiter.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
 import type { Job } from "./job.ts";
 
 /**

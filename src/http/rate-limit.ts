@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import type { RateLimiter } from "../rate-limit/limiter.ts";
+import type { RateLimiter } from "../core/rate-limiter.ts";
 import type { Caller } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 import type { AppEnv } from "./route.ts";

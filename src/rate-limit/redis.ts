@@ -1,8 +1,8 @@
 import { CallGuard, DEFAULT_CALL_TIMEOUT_MS } from "../store/redis/availability.ts";
 import { closeClient, connect, type RedisClient, type RedisConnection } from "../store/redis/connection.ts";
 import { LuaScript } from "../store/redis/scripts.ts";
-import type { RateLimitBackend } from "./backend.ts";
-import type { RateLimitDecision, RateLimitRule } from "./rules.ts";
+import type { RateLimitBackend } from "../core/rate-limit-backend.ts";
+import type { RateLimitDecision, RateLimitRule } from "../core/rate-limit-rules.ts";
 
 /*
  * One script per algorithm: read, decide and record in one round trip, atomically, so every

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import type { Conveyor } from "../../conveyor.ts";
 import { JOB_STATES } from "../../core/job.ts";
-import type { RateLimitRule } from "../../rate-limit/rules.ts";
+import type { RateLimitRule } from "../../core/rate-limit-rules.ts";
 import type { RateLimitUsage } from "../rate-limit.ts";
 import { type Route, route } from "../route.ts";
 import type { ExecutionStats } from "../stats.ts";

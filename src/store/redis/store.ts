@@ -36,6 +36,10 @@ interface Channel {
   readonly subscribed: Promise<void>;
 }
 
+// Module level, not a static field: a class with a static initializer is not tree-shaken, and
+// bundles that never use RedisStore (a Worker) would keep its lazy `import("ioredis")`.
+const CAS_RECORD = /* @__PURE__ */ new LuaScript("compare-and-set-record", COMPARE_AND_SET_RECORD, "");
+
 /**
  * Queues in Redis, shared by any number of worker processes. Every transition is one Lua script
  * (one round trip, atomic); events travel over pub/sub, one channel per queue and event type,
@@ -261,11 +265,9 @@ export class RedisStore implements QueueStore {
     return records.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   }
 
-  static readonly #casRecord = new LuaScript("compare-and-set-record", COMPARE_AND_SET_RECORD, "");
-
   async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
     const args = [key, recordText(expected), JSON.stringify(value)];
-    return await RedisStore.#casRecord.run(await this.client(), [this.#recordsKey(namespace)], args) === 1;
+    return await CAS_RECORD.run(await this.client(), [this.#recordsKey(namespace)], args) === 1;
   }
 
   #recordsKey(namespace: string): string {

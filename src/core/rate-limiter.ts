@@ -1,10 +1,10 @@
-import { type Clock, systemClock } from "../core/clock.ts";
-import { parseArgument } from "../core/validation.ts";
-import { MemoryRateLimitBackend } from "./memory.ts";
-import { type RateLimitDecision, type RateLimitRule, RateLimitRuleSchema } from "./rules.ts";
-import type { RateLimitBackend } from "./backend.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { parseArgument } from "./validation.ts";
+import { MemoryRateLimitBackend } from "./rate-limit-memory.ts";
+import { type RateLimitDecision, type RateLimitRule, RateLimitRuleSchema } from "./rate-limit-rules.ts";
+import type { RateLimitBackend } from "./rate-limit-backend.ts";
 
-export type { RateLimitBackend } from "./backend.ts";
+export type { RateLimitBackend } from "./rate-limit-backend.ts";
 
 /** One request of `RateLimiter.consumeAll`: `cost` units for `key` from `limiter`. */
 export interface RateLimitRequest {

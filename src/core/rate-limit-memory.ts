@@ -1,5 +1,5 @@
-import type { RateLimitDecision, RateLimitRule } from "./rules.ts";
-import type { RateLimitBackend } from "./backend.ts";
+import type { RateLimitDecision, RateLimitRule } from "./rate-limit-rules.ts";
+import type { RateLimitBackend } from "./rate-limit-backend.ts";
 
 type State =
   | { readonly kind: "window"; window: number; used: number }

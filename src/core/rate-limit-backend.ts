@@ -1,4 +1,4 @@
-import type { RateLimitDecision, RateLimitRule } from "./rules.ts";
+import type { RateLimitDecision, RateLimitRule } from "./rate-limit-rules.ts";
 
 /** Where a limiter keeps its counts: this process's memory, or a Redis every process shares. */
 export interface RateLimitBackend {
