@@ -47,6 +47,10 @@ export interface JobChange {
 export interface Lease {
   readonly token: string;
   readonly workerId: string;
+  /**
+   * When the lease runs out, in the clock the store times leases by: the callers' clock for
+   * most stores, the Redis server's own clock for `RedisStore` (`leaseClock: "server"`).
+   */
   readonly expiresAt: number;
 }
 

@@ -48,7 +48,8 @@ export function pendingState(runAt: number, now: number): "waiting" | "delayed" 
   return runAt > now ? "delayed" : "waiting";
 }
 
-const ref = (job: Job, at: number) => ({ queue: job.queue, at, jobId: job.id, name: job.name });
+// Events are written out as literals, field by field: spreading a shared part into each made
+// V8 (Node 20) build them on a slow dictionary path, a sixth of the memory store's throughput.
 
 function requeue(runAt: number, now: number, patch: JobPatch, events: ConveyorEventData[]): Transition {
   patch.runAt = runAt;
@@ -75,7 +76,7 @@ export function claim(job: Job, workerId: string, token: string, leaseExpiresAt:
     requeued: false,
     releasesDedup: false,
     retention: null,
-    events: [{ ...ref(job, now), type: "active", attempt: job.attemptsMade + 1, workerId }],
+    events: [{ type: "active", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: job.attemptsMade + 1, workerId }],
   };
 }
 
@@ -84,7 +85,7 @@ function finalFailure(job: Job, attemptsMade: number, reason: DeadLetterInfo["re
   if (!job.deadLetter) return finish("failed", now, patch, job.removeOnFail, events);
   const dead: DeadLetterInfo = { reason, at: now, attempts: attemptsMade, queue: job.queue, error: patch.lastError ?? job.lastError };
   patch.dead = dead;
-  events.push({ ...ref(job, now), type: "dead", deadLetter: dead });
+  events.push({ type: "dead", queue: job.queue, at: now, jobId: job.id, name: job.name, deadLetter: dead });
   // The dead-letter store is kept until cleaned or retried: no retention rule trims it.
   return finish("dead", now, patch, null, events);
 }
@@ -94,15 +95,15 @@ export function recordOutcome(job: Job, outcome: Outcome, now: number): Transiti
   const attemptsMade = job.attemptsMade + 1;
   if (outcome.kind === "completed") {
     const events: ConveyorEventData[] = [{
-      ...ref(job, now), type: "completed", attempt: attemptsMade, result: outcome.result, durationMs: now - (job.startedAt ?? now),
+      type: "completed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: attemptsMade, result: outcome.result, durationMs: now - (job.startedAt ?? now),
     }];
     return finish("completed", now, { attemptsMade, result: outcome.result }, job.removeOnComplete, events);
   }
   const final = outcome.retryAt === null;
-  const events: ConveyorEventData[] = [{ ...ref(job, now), type: "failed", attempt: attemptsMade, error: outcome.error, final }];
+  const events: ConveyorEventData[] = [{ type: "failed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: attemptsMade, error: outcome.error, final }];
   const patch: JobPatch = { attemptsMade, lastError: outcome.error };
   if (outcome.retryAt === null) return finalFailure(job, attemptsMade, outcome.reason ?? "attempts-exhausted", patch, now, events);
-  events.push({ ...ref(job, now), type: "retrying", attempt: attemptsMade + 1, retryAt: outcome.retryAt });
+  events.push({ type: "retrying", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: attemptsMade + 1, retryAt: outcome.retryAt });
   return requeue(outcome.retryAt, now, patch, events);
 }
 
@@ -110,7 +111,7 @@ export function recordOutcome(job: Job, outcome: Outcome, now: number): Transiti
 export function stall(job: Job, maxStalls: number, now: number): Transition {
   const stalls = job.stalls + 1;
   const requeued = stalls <= maxStalls;
-  const events: ConveyorEventData[] = [{ ...ref(job, now), type: "stalled", stalls, requeued }];
+  const events: ConveyorEventData[] = [{ type: "stalled", queue: job.queue, at: now, jobId: job.id, name: job.name, stalls, requeued }];
   if (requeued) return requeue(now, now, { stalls }, events);
   const attemptsMade = job.attemptsMade + 1;
   const lastError = { name: "ConveyorError", code: "STALLED", message: `job stalled ${stalls} times` };
@@ -126,7 +127,7 @@ export function release(job: Job, runAt: number, now: number): Transition {
 export function cancel(job: Job, now: number, by: string | null): Transition | Refusal {
   if (job.state !== "waiting" && job.state !== "delayed" && job.state !== "active") return "finished";
   const patch: JobPatch = by === null ? {} : { changedBy: { action: "cancel", by, at: now } satisfies JobChange };
-  const events: ConveyorEventData[] = [{ ...ref(job, now), type: "cancelled", previous: job.state }];
+  const events: ConveyorEventData[] = [{ type: "cancelled", queue: job.queue, at: now, jobId: job.id, name: job.name, previous: job.state }];
   return finish("cancelled", now, patch, job.removeOnFail, events);
 }
 
@@ -145,7 +146,7 @@ export function retry(job: Job, now: number, by: string | null, dedupTaken: bool
 /** Deleted by hand: any job no worker holds. */
 export function remove(job: Job, now: number): ConveyorEventData | Refusal {
   if (job.state === "active") return "active";
-  return { ...ref(job, now), type: "removed" };
+  return { type: "removed", queue: job.queue, at: now, jobId: job.id, name: job.name };
 }
 
 /**
