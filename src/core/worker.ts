@@ -11,6 +11,7 @@ import { parseArgument } from "./validation.ts";
 import { admit } from "./worker-admission.ts";
 import { type AttemptHost, type AttemptOutcome, type JobHandler, type Registered, runAttempt, storeOutcome } from "./worker-attempt.ts";
 import { WORKER_DEFAULTS, type WorkerOptions, WorkerOptionsSchema, type WorkerRateLimit } from "./worker-options.ts";
+import { Waiters } from "./waiters.ts";
 import { WorkerEventTarget } from "./worker-events.ts";
 import { WorkerPump } from "./worker-pump.ts";
 import { WorkerUpkeep } from "./worker-upkeep.ts";
@@ -45,8 +46,10 @@ export class Worker extends WorkerEventTarget implements ContextHost {
   readonly #attemptHost: AttemptHost;
   #subscription: Subscription | undefined;
   #closing: Promise<void> | undefined;
-  #idleWaiters: (() => void)[] = [];
-  #quietWaiters: (() => void)[] = [];
+  /** Callers of `whenIdle`: no handler running. */
+  readonly #idle = new Waiters(() => this.#running.size === 0);
+  /** Callers of `drain`: nothing running, nothing asked of the store, nothing more to claim. */
+  readonly #quiet = new Waiters(() => this.#running.size === 0 && this.#pump.quiet);
   #markStarted!: () => void;
   readonly #limits: readonly WorkerRateLimit[];
   readonly #started = new Promise<void>((resolve) => this.#markStarted = resolve);
@@ -85,8 +88,8 @@ export class Worker extends WorkerEventTarget implements ContextHost {
       tracked: (work) => this.#tracked(work),
       reportError: (error) => this.#reportError(error),
       settled: () => {
-        if (this.#running.size === 0) this.#notifyIdle();
-        this.#notifyQuiet();
+        this.#idle.notify();
+        this.#quiet.notify();
       },
     });
     this.#upkeep = new WorkerUpkeep({
@@ -161,8 +164,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
 
   /** Resolves when no handler is running (at once if none is). */
   whenIdle(): Promise<void> {
-    if (this.#running.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#idle.wait();
   }
 
   /**
@@ -174,7 +176,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
     this.start();
     await this.ready();
     this.#wake();
-    while (!this.#isQuiet()) await new Promise<void>((resolve) => this.#quietWaiters.push(resolve));
+    await this.#quiet.wait();
   }
 
   /**
@@ -220,24 +222,31 @@ export class Worker extends WorkerEventTarget implements ContextHost {
     this.#upkeep.stop();
     this.#subscription?.close();
     this.#state = "closed";
-    this.#notifyQuiet();
+    this.#quiet.notify();
   }
 
   /** Aborts handlers still running at the close deadline and returns their jobs to waiting. */
   async #giveBackRunning(): Promise<void> {
-    const now = this.#clock.now();
     const unsettled = [...this.#running.values()].filter((running) => !running.settled);
-    await Promise.all(unsettled.map(async (running) => {
+    await Promise.all(unsettled.map((running) => {
       // Settled first, so a handler that rejects on abort does not spend an attempt.
       this.#settle(running, { kind: "dropped" });
       this.#abort(running, new ConveyorError("WORKER_CLOSED", `Worker ${this.id} closed while job ${running.job.id} was running`));
-      try {
-        await this.#store.release(this.queue.name, running.job.id, running.token, now);
-      } catch (error) {
-        // The lease will expire and the stall check will requeue it: repeated, not lost.
-        this.#reportError(error);
-      }
+      return this.#giveBack(running.job.id, running.token);
     }));
+  }
+
+  /**
+   * Gives a held job back to the queue unrun (now, or delayed until `runAt`). When the store
+   * fails, the lease lapses and a stall check requeues the job: late, never lost.
+   */
+  async #giveBack(id: string, token: string, runAt?: number): Promise<boolean> {
+    try {
+      return await this.#store.release(this.queue.name, id, token, this.#clock.now(), runAt);
+    } catch (error) {
+      this.#reportError(error);
+      return false;
+    }
   }
 
   #onEvent(event: ConveyorEventData): void {
@@ -267,11 +276,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
   }
 
   async #giveBackLate(job: Job): Promise<void> {
-    try {
-      await this.#store.release(this.queue.name, job.id, job.lease!.token, this.#clock.now());
-    } catch (error) {
-      this.#reportError(error); // its lease runs out and a stall check requeues it
-    }
+    await this.#giveBack(job.id, job.lease!.token);
     this.#wake();
   }
 
@@ -293,16 +298,10 @@ export class Worker extends WorkerEventTarget implements ContextHost {
     }
     if (running.settled) return; // cancelled or closed meanwhile
     if (waitMs === 0) return this.#run(running);
-    const now = this.#clock.now();
-    const runAt = now + waitMs;
+    const runAt = this.#clock.now() + waitMs;
     if (queueWide) this.#wakeups.limitUntil(runAt);
     this.#settle(running, { kind: "dropped" });
-    try {
-      if (await this.#store.release(this.queue.name, job.id, running.token, now, runAt)) this.#armDueTimer(runAt);
-    } catch (error) {
-      // Its lease runs out and the stall check requeues it: late, not lost.
-      this.#reportError(error);
-    }
+    if (await this.#giveBack(job.id, running.token, runAt)) this.#armDueTimer(runAt);
   }
 
   #run(running: RunningJob): void {
@@ -316,7 +315,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
     if (running.timer !== undefined) this.#clock.clearTimeout(running.timer);
     if (outcome.kind === "dropped") {
       this.#running.delete(running.job.id);
-      if (this.#running.size === 0) this.#notifyIdle();
+      this.#idle.notify();
     } else {
       const custom = this.#handlers.get(running.job.name)?.definition.backoffFunction;
       running.outcome = storeOutcome(running, outcome, this.#clock.now(), custom);
@@ -344,24 +343,6 @@ export class Worker extends WorkerEventTarget implements ContextHost {
 
   #retryLater(): void {
     if (this.#state === "running") this.#wakeups.retryAfter(this.#options.errorRetryMs);
-  }
-
-  /** Nothing running, nothing asked of the store, and nothing more to claim for now. */
-  #isQuiet(): boolean {
-    return this.#running.size === 0 && this.#pump.quiet;
-  }
-
-  #notifyQuiet(): void {
-    if (this.#quietWaiters.length === 0 || !this.#isQuiet()) return;
-    const waiters = this.#quietWaiters;
-    this.#quietWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  #notifyIdle(): void {
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const resolve of waiters) resolve();
   }
 
   #reportError(error: unknown): void {
