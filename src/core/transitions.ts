@@ -179,15 +179,20 @@ export interface RetentionStep {
  * state only the last is kept: it trims everything the earlier ones would.
  */
 export function retentionSteps(transitions: readonly (Transition | null)[]): RetentionStep[] {
-  const entered = transitions.filter((t): t is Transition => t !== null && t.retention !== null);
+  // Backwards, so each job knows how many of the batch enter its state after it, and which
+  // rule the next of them brings.
+  const later = new Map<JobState, { count: number; rule: RetentionRule }>();
   const steps: RetentionStep[] = [];
-  entered.forEach((transition, i) => {
-    const next = entered.slice(i + 1).find((t) => t.state === transition.state);
-    if (next && sameRule(next.retention!, transition.retention!)) return;
-    const newer = entered.slice(i + 1).filter((t) => t.state === transition.state).length;
-    steps.push({ state: transition.state, rule: transition.retention!, newer });
-  });
-  return steps;
+  for (let i = transitions.length - 1; i >= 0; i--) {
+    const transition = transitions[i];
+    if (!transition?.retention) continue;
+    const next = later.get(transition.state);
+    if (!next || !sameRule(next.rule, transition.retention)) {
+      steps.push({ state: transition.state, rule: transition.retention, newer: next?.count ?? 0 });
+    }
+    later.set(transition.state, { count: (next?.count ?? 0) + 1, rule: transition.retention });
+  }
+  return steps.reverse();
 }
 
 const sameRule = (a: RetentionRule, b: RetentionRule) => a.count === b.count && a.ageMs === b.ageMs;

@@ -1,5 +1,6 @@
 import type { Backend } from "./backends.ts";
 import { type Conveyor, createConveyor, FakeClock, type QueueStore } from "../../mod.ts";
+import { waitFor } from "../../testing/target.ts";
 
 export interface Harness {
   readonly clock: FakeClock;
@@ -44,10 +45,6 @@ export function deferred<T = void>() {
 
 
 /** Polls `check` in real time (for work that crosses processes or the network). */
-export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+export function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  return waitFor(check, what, timeoutMs);
 }
