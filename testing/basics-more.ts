@@ -8,13 +8,13 @@ export function moreBasicCases(target: StoreUnderTest): void {
   const it = caseOf(target);
 
   it("cancels waiting, delayed and active jobs, and not finished ones", async (store, events) => {
-    const [w, d] = await store.enqueue(Q, [newJob(), newJob({ runAt: T0 + 100 }), newJob()], T0);
+    const [w, d] = await store.enqueue(Q, { jobs: [newJob(), newJob({ runAt: T0 + 100 }), newJob()], now: T0 });
     const active = await claimOne(store);
     assert.equal(active.id, w!.job.id);
-    assert.deepEqual(await store.cancel(Q, d!.job.id, T0), { status: "cancelled", previous: "delayed" });
-    assert.deepEqual(await store.cancel(Q, active.id, T0), { status: "cancelled", previous: "active" });
-    assert.deepEqual(await store.cancel(Q, active.id, T0), { status: "finished", state: "cancelled" });
-    assert.deepEqual(await store.cancel(Q, "missing", T0), { status: "not-found" });
+    assert.deepEqual(await store.cancel(Q, { id: d!.job.id, now: T0 }), { status: "cancelled", previous: "delayed" });
+    assert.deepEqual(await store.cancel(Q, { id: active.id, now: T0 }), { status: "cancelled", previous: "active" });
+    assert.deepEqual(await store.cancel(Q, { id: active.id, now: T0 }), { status: "finished", state: "cancelled" });
+    assert.deepEqual(await store.cancel(Q, { id: "missing", now: T0 }), { status: "not-found" });
     assert.equal(await complete(store, active.id, active.lease!.token, null, T0), null);
     const { jobs, nextDueAt } = await store.claim(Q, { ...LEASE, limit: 10, now: T0 + 1_000 });
     assert.equal(jobs.length, 1, "only the one still waiting is claimable");
@@ -25,42 +25,42 @@ export function moreBasicCases(target: StoreUnderTest): void {
   });
 
   it("retries dead, failed and cancelled jobs with fresh attempts", async (store) => {
-    await store.enqueue(Q, [newJob({ maxAttempts: 1 })], T0);
+    await store.enqueue(Q, { jobs: [newJob({ maxAttempts: 1 })], now: T0 });
     const job = await claimOne(store);
     await fail(store, job.id, job.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
-    const retried = await store.retry(Q, job.id, T0 + 5);
+    const retried = await store.retry(Q, { id: job.id, now: T0 + 5 });
     assert.ok(retried.status === "retried");
     assert.equal(retried.job.state, "waiting");
     assert.equal(retried.job.attemptsMade, 0);
     assert.equal(retried.job.dead, null);
     assert.deepEqual(
-      await store.retry(Q, job.id, T0 + 5),
+      await store.retry(Q, { id: job.id, now: T0 + 5 }),
       { status: "not-retryable", state: "waiting" },
       "a waiting job is not retried",
     );
-    assert.deepEqual(await store.retry(Q, "no-such-job", T0 + 5), { status: "not-found" });
+    assert.deepEqual(await store.retry(Q, { id: "no-such-job", now: T0 + 5 }), { status: "not-found" });
     assert.equal((await claimOne(store, T0 + 5)).id, job.id);
   });
 
   it("removes jobs that are not active, and cleans finished ones by age", async (store) => {
-    const added = await store.enqueue(Q, [newJob(), newJob(), newJob()], T0);
+    const added = await store.enqueue(Q, { jobs: [newJob(), newJob(), newJob()], now: T0 });
     const active = await claimOne(store);
-    assert.deepEqual(await store.remove(Q, active.id, T0), { status: "active" });
-    assert.deepEqual(await store.remove(Q, "no-such-job", T0), { status: "not-found" });
+    assert.deepEqual(await store.remove(Q, { id: active.id, now: T0 }), { status: "active" });
+    assert.deepEqual(await store.remove(Q, { id: "no-such-job", now: T0 }), { status: "not-found" });
     const waitingId = added.map((r) => r.job.id).find((id) => id !== active.id)!;
-    assert.deepEqual(await store.remove(Q, waitingId, T0), { status: "removed" });
+    assert.deepEqual(await store.remove(Q, { id: waitingId, now: T0 }), { status: "removed" });
     assert.equal(await store.get(Q, waitingId), null);
     await complete(store, active.id, active.lease!.token, null, T0 + 100);
     const other = await claimOne(store, T0 + 100);
     await complete(store, other.id, other.lease!.token, null, T0 + 300);
-    assert.equal(await store.clean(Q, "completed", T0 + 200, 100), 1);
+    assert.equal(await store.clean(Q, { state: "completed", cutoff: T0 + 200, limit: 100 }), 1);
     assert.deepEqual((await store.list(Q, "completed", { offset: 0, limit: 10 })).map((j) => j.id), [other.id]);
-    assert.equal(await store.clean(Q, "waiting", T0 + 1_000, 100), 0, "only finished states are cleaned");
+    assert.equal(await store.clean(Q, { state: "waiting", cutoff: T0 + 1_000, limit: 100 }), 0, "only finished states are cleaned");
   });
 
   it("keeps finished jobs by count and by age", async (store) => {
     const keepTwo = { removeOnComplete: { count: 2, ageMs: null } };
-    await store.enqueue(Q, [newJob(keepTwo), newJob(keepTwo), newJob(keepTwo)], T0);
+    await store.enqueue(Q, { jobs: [newJob(keepTwo), newJob(keepTwo), newJob(keepTwo)], now: T0 });
     for (let i = 0; i < 3; i++) {
       const job = await claimOne(store, T0 + i);
       await complete(store, job.id, job.lease!.token, i, T0 + i);
@@ -68,12 +68,12 @@ export function moreBasicCases(target: StoreUnderTest): void {
     const kept = await store.list(Q, "completed", { offset: 0, limit: 10 });
     assert.deepEqual(kept.map((j) => j.result), [2, 1], "newest first, oldest dropped");
     const removeNow = { removeOnComplete: { count: 0, ageMs: null } };
-    const [gone] = await store.enqueue(Q, [newJob(removeNow)], T0);
+    const [gone] = await store.enqueue(Q, { jobs: [newJob(removeNow)], now: T0 });
     const job = await claimOne(store, T0 + 10);
     await complete(store, job.id, job.lease!.token, null, T0 + 10);
     assert.equal(await store.get(Q, gone!.job.id), null);
     const byAge = { removeOnFail: { count: null, ageMs: 1_000 }, deadLetter: false };
-    await store.enqueue(Q, [newJob(byAge), newJob(byAge)], T0);
+    await store.enqueue(Q, { jobs: [newJob(byAge), newJob(byAge)], now: T0 });
     const f1 = await claimOne(store, T0);
     await fail(store, f1.id, f1.lease!.token, { error: { name: "E", message: "x" }, now: T0, retryAt: null });
     const f2 = await claimOne(store, T0 + 5_000);
@@ -83,14 +83,14 @@ export function moreBasicCases(target: StoreUnderTest): void {
   });
 
   it("pauses and resumes claiming", async (store, events) => {
-    await store.enqueue(Q, [newJob(), newJob()], T0);
-    await store.setPaused(Q, true, T0);
+    await store.enqueue(Q, { jobs: [newJob(), newJob()], now: T0 });
+    await store.setPaused(Q, { paused: true, now: T0 });
     assert.equal(await store.isPaused(Q), true);
     assert.equal((await store.claim(Q, { ...LEASE, limit: 5, now: T0 })).jobs.length, 0);
     const counts = await store.counts(Q);
     assert.equal(counts.paused, 2);
     assert.equal(counts.waiting, 0);
-    await store.setPaused(Q, false, T0);
+    await store.setPaused(Q, { paused: false, now: T0 });
     assert.equal((await store.claim(Q, { ...LEASE, limit: 5, now: T0 })).jobs.length, 2);
     await eventually(() => count(events, "resumed") > 0);
     assert.deepEqual(events.filter((e) => e.type === "paused" || e.type === "resumed").map((e) => e.type), [
@@ -100,7 +100,7 @@ export function moreBasicCases(target: StoreUnderTest): void {
   });
 
   it("lists with paging, finished states newest first", async (store) => {
-    await store.enqueue(Q, Array.from({ length: 5 }, (_, i) => newJob({ payload: i })), T0);
+    await store.enqueue(Q, { jobs: Array.from({ length: 5 }, (_, i) => newJob({ payload: i })), now: T0 });
     for (let i = 0; i < 5; i++) {
       const job = await claimOne(store, T0 + i);
       await complete(store, job.id, job.lease!.token, i, T0 + i);
@@ -112,12 +112,12 @@ export function moreBasicCases(target: StoreUnderTest): void {
   });
 
   it("records progress and log lines only for the lease holder", async (store, events) => {
-    await store.enqueue(Q, [newJob()], T0);
+    await store.enqueue(Q, { jobs: [newJob()], now: T0 });
     const job = await claimOne(store);
-    assert.equal(await store.setProgress(Q, job.id, job.lease!.token, { pct: 50 }, T0), true);
-    assert.equal(await store.appendLog(Q, job.id, job.lease!.token, "line one"), true);
-    assert.equal(await store.setProgress(Q, job.id, "stale", 99, T0), false);
-    assert.equal(await store.appendLog(Q, job.id, "stale", "nope"), false);
+    assert.equal(await store.setProgress(Q, { id: job.id, token: job.lease!.token, progress: { pct: 50 }, now: T0 }), true);
+    assert.equal(await store.appendLog(Q, { id: job.id, token: job.lease!.token, line: "line one" }), true);
+    assert.equal(await store.setProgress(Q, { id: job.id, token: "stale", progress: 99, now: T0 }), false);
+    assert.equal(await store.appendLog(Q, { id: job.id, token: "stale", line: "nope" }), false);
     const stored = await store.get(Q, job.id);
     assert.deepEqual(stored?.progress, { pct: 50 });
     assert.deepEqual(stored?.logs, ["line one"]);
@@ -126,7 +126,7 @@ export function moreBasicCases(target: StoreUnderTest): void {
   });
 
   it("hands out copies: changing a returned job changes nothing stored", async (store) => {
-    const [added] = await store.enqueue(Q, [newJob({ payload: { list: [1] } })], T0);
+    const [added] = await store.enqueue(Q, { jobs: [newJob({ payload: { list: [1] } })], now: T0 });
     (added!.job as { state: string }).state = "completed";
     (added!.job.payload as { list: number[] }).list.push(2);
     const stored = await store.get(Q, added!.job.id);
@@ -135,7 +135,7 @@ export function moreBasicCases(target: StoreUnderTest): void {
   });
 
   it("finishes a batch of outcomes in order and claims next jobs in the same call", async (store) => {
-    await store.enqueue(Q, Array.from({ length: 5 }, (_, i) => newJob({ payload: i, maxAttempts: 2 })), T0);
+    await store.enqueue(Q, { jobs: Array.from({ length: 5 }, (_, i) => newJob({ payload: i, maxAttempts: 2 })), now: T0 });
     const { jobs } = await store.claim(Q, { ...LEASE, limit: 3, now: T0 });
     const [a, b, c] = jobs as [typeof jobs[0], typeof jobs[0], typeof jobs[0]];
     const { finished, claimed } = await store.finish(Q, {
@@ -157,7 +157,7 @@ export function moreBasicCases(target: StoreUnderTest): void {
     const seen: string[] = [];
     const only = store.subscribe(Q, (e) => seen.push(e.type), ["completed"]);
     await only.ready;
-    await store.enqueue(Q, [newJob()], T0);
+    await store.enqueue(Q, { jobs: [newJob()], now: T0 });
     const job = await claimOne(store);
     await complete(store, job.id, job.lease!.token, null, T0);
     await eventually(() => seen.length > 0);
@@ -241,10 +241,10 @@ export function moreBasicCases(target: StoreUnderTest): void {
   });
 
   it("lists active jobs by start time, whatever their leases say", async (store) => {
-    await store.enqueue(Q, [newJob({ payload: "A" }), newJob({ payload: "B" })], T0);
+    await store.enqueue(Q, { jobs: [newJob({ payload: "A" }), newJob({ payload: "B" })], now: T0 });
     const a = await claimOne(store, T0);
     const b = await claimOne(store, T0 + 10);
-    assert.deepEqual(await store.extendLeases(Q, [{ id: a.id, token: a.lease!.token }], 5_000, T0 + 20), []);
+    assert.deepEqual(await store.extendLeases(Q, { leases: [{ id: a.id, token: a.lease!.token }], leaseMs: 5_000, now: T0 + 20 }), []);
     const listed = await store.list(Q, "active", { offset: 0, limit: 10 });
     assert.deepEqual(listed.map((j) => j.payload), ["A", "B"], "A started first, though its lease now ends last");
     assert.deepEqual((await store.list(Q, "active", { offset: 1, limit: 1 })).map((j) => j.id), [b.id]);

@@ -7,14 +7,14 @@ export function durabilityCases(target: StoreUnderTest): void {
   test("durable: every state, order, attempt count, dedup key, pause flag and record survive a reopen", async () => {
     let store = await target.create();
     try {
-      await store.enqueue(Q, [
+      await store.enqueue(Q, { jobs: [
         newJob({ payload: "low", priority: 300 }),
         newJob({ payload: "first", dedupKey: "held" }),
         newJob({ payload: "urgent", priority: 0 }),
         newJob({ payload: "later", runAt: T0 + 60_000 }),
         newJob({ payload: "fails" }),
         newJob({ payload: "given-back" }),
-      ], T0);
+      ], now: T0 });
       // Claims urgent, first, fails and given-back (priority, then FIFO): "first" stays active, urgent
       // completes, "fails" fails into the dead-letter store, "given-back" goes back to waiting.
       const claimed = (await store.claim(Q, { workerId: "w", limit: 4, leaseMs: 60_000, now: T0 })).jobs;
@@ -35,8 +35,8 @@ export function durabilityCases(target: StoreUnderTest): void {
         ],
       });
       const released = byPayload.get("given-back")!;
-      assert.equal(await store.release(Q, released.id, released.lease!.token, T0 + 6), true);
-      await store.setPaused("other", true, T0);
+      assert.equal(await store.release(Q, { id: released.id, token: released.lease!.token, now: T0 + 6 }), true);
+      await store.setPaused("other", { paused: true, now: T0 });
       await store.putRecord("ns", "k", { v: 1 });
       const before = await Promise.all(claimed.map((j) => store.get(Q, j.id)));
 
@@ -51,7 +51,7 @@ export function durabilityCases(target: StoreUnderTest): void {
       for (const job of before) assert.deepEqual(await store.get(Q, job!.id), job, `job ${job!.payload} as it was`);
       assert.equal(await store.isPaused("other"), true);
       assert.deepEqual(await store.getRecord("ns", "k"), { v: 1 });
-      const [again] = await store.enqueue(Q, [newJob({ dedupKey: "held" })], T0 + 10);
+      const [again] = await store.enqueue(Q, { jobs: [newJob({ dedupKey: "held" })], now: T0 + 10 });
       assert.equal(again!.created, false, "the active job still holds its dedup key");
       const next = (await store.claim(Q, { workerId: "w2", limit: 1, leaseMs: 1_000, now: T0 + 10 })).jobs[0];
       assert.equal(next?.payload, "given-back", "claiming resumes where it was");

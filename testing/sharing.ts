@@ -21,7 +21,7 @@ export function sharingCases(target: StoreUnderTest): void {
     test(`shared: ${name}`, () => withPair(target, body));
 
   it("a job enqueued through one is claimed and finished through the other", async (a, b) => {
-    const [added] = await a.enqueue(Q, [newJob()], T0);
+    const [added] = await a.enqueue(Q, { jobs: [newJob()], now: T0 });
     const { jobs } = await b.claim(Q, { workerId: "w", limit: 5, leaseMs: 1_000, now: T0 });
     assert.deepEqual(jobs.map((j) => j.id), [added!.job.id]);
     await b.finish(Q, {
@@ -32,7 +32,7 @@ export function sharingCases(target: StoreUnderTest): void {
   });
 
   it("racing claims from both never hand out one job twice", async (a, b) => {
-    await a.enqueue(Q, Array.from({ length: 120 }, () => newJob()), T0);
+    await a.enqueue(Q, { jobs: Array.from({ length: 120 }, () => newJob()), now: T0 });
     const claimed: string[] = [];
     const drain = async (store: QueueStore, worker: string) => {
       for (let round = 0; round < 200; round++) {
@@ -50,16 +50,16 @@ export function sharingCases(target: StoreUnderTest): void {
     const heard: ConveyorEventData[] = [];
     const subscription = b.subscribe(Q, (event) => heard.push(event));
     await subscription.ready;
-    const added = await a.enqueue(Q, [newJob(), newJob(), newJob()], T0);
+    const added = await a.enqueue(Q, { jobs: [newJob(), newJob(), newJob()], now: T0 });
     await waitFor(() => heard.length >= 3, "3 enqueued events");
     assert.deepEqual(heard.map((e) => "jobId" in e && e.jobId), added.map((r) => r.job.id));
     subscription.close();
   });
 
   it("a lapsed lease taken through one can no longer finish the job through the other", async (a, b) => {
-    await a.enqueue(Q, [newJob()], T0);
+    await a.enqueue(Q, { jobs: [newJob()], now: T0 });
     const [job] = (await a.claim(Q, { workerId: "wa", limit: 1, leaseMs: 1_000, now: T0 })).jobs;
-    const { requeued } = await b.recoverStalled(Q, T0 + 1_000, 1);
+    const { requeued } = await b.recoverStalled(Q, { now: T0 + 1_000, maxStalls: 1 });
     assert.deepEqual(requeued.map((j) => j.id), [job!.id]);
     const late = await a.finish(Q, {
       now: T0 + 1_001,

@@ -91,7 +91,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "active × lease expired, stalls within maxStalls → waiting",
     run: async (r) => {
       await r.claim("a");
-      const result = await r.store.recoverStalled(Q, T0 + LEASE_MS, 1);
+      const result = await r.store.recoverStalled(Q, { now: T0 + LEASE_MS, maxStalls: 1 });
       assert.deepEqual([result.requeued.length, result.failed.length], [1, 0]);
     },
     states: { a: "waiting" },
@@ -102,7 +102,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "active × lease still valid × stall check → stays active",
     run: async (r) => {
       await r.claim("a");
-      await r.store.recoverStalled(Q, T0 + LEASE_MS - 1, 0);
+      await r.store.recoverStalled(Q, { now: T0 + LEASE_MS - 1, maxStalls: 0 });
     },
     states: { a: "active" },
   },
@@ -110,7 +110,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "active × stalled past maxStalls → dead, reason stalled",
     run: async (r) => {
       await r.claim("a");
-      await r.store.recoverStalled(Q, T0 + LEASE_MS, 0);
+      await r.store.recoverStalled(Q, { now: T0 + LEASE_MS, maxStalls: 0 });
     },
     states: { a: "dead" },
     events: { a: ["enqueued", "active", "stalled", "dead"] },
@@ -122,7 +122,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     run: async (r) => {
       await r.add("a", { deadLetter: false });
       await r.claim("a");
-      await r.store.recoverStalled(Q, T0 + LEASE_MS, 0);
+      await r.store.recoverStalled(Q, { now: T0 + LEASE_MS, maxStalls: 0 });
     },
     states: { a: "failed" },
     events: { a: ["enqueued", "active", "stalled"] },
@@ -131,7 +131,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "active × released → waiting, no attempt spent",
     run: async (r) => {
       const job = await r.claim("a");
-      assert.equal(await r.store.release(Q, job.id, job.lease!.token, T0), true);
+      assert.equal(await r.store.release(Q, { id: job.id, token: job.lease!.token, now: T0 }), true);
     },
     states: { a: "waiting" },
     events: { a: ["enqueued", "active", "enqueued"] },
@@ -141,7 +141,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "active × released until later → delayed",
     run: async (r) => {
       const job = await r.claim("a");
-      await r.store.release(Q, job.id, job.lease!.token, T0, T0 + 500);
+      await r.store.release(Q, { id: job.id, token: job.lease!.token, now: T0, runAt: T0 + 500 });
     },
     states: { a: "delayed" },
     check: ({ a }) => assert.equal(a!.runAt, T0 + 500),
@@ -150,7 +150,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "waiting × cancel → cancelled, dedup key free",
     run: async (r) => {
       await r.add("a", { dedupKey: "k" });
-      assert.deepEqual(await r.store.cancel(Q, r.jobs.get("a")!.id, T0, "ops"), {
+      assert.deepEqual(await r.store.cancel(Q, { id: r.jobs.get("a")!.id, now: T0, by: "ops" }), {
         status: "cancelled",
         previous: "waiting",
       });
@@ -167,7 +167,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "active × cancel → cancelled; the old lease can no longer finish it",
     run: async (r) => {
       await r.claim("a");
-      await r.store.cancel(Q, r.jobs.get("a")!.id, T0);
+      await r.store.cancel(Q, { id: r.jobs.get("a")!.id, now: T0 });
       assert.equal(await r.finish("a", { kind: "completed" }), null);
     },
     states: { a: "cancelled" },
@@ -177,7 +177,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "completed × cancel → refused, says it finished",
     run: async (r) => {
       await r.finish("a", { kind: "completed" });
-      assert.deepEqual(await r.store.cancel(Q, r.jobs.get("a")!.id, T0), { status: "finished", state: "completed" });
+      assert.deepEqual(await r.store.cancel(Q, { id: r.jobs.get("a")!.id, now: T0 }), { status: "finished", state: "completed" });
     },
     states: { a: "completed" },
   },
@@ -186,7 +186,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     run: async (r) => {
       await r.finish("a", { kind: "failed", retryAt: null });
       await r.mark();
-      assert.equal((await r.store.retry(Q, r.jobs.get("a")!.id, T0 + 9, "ops")).status, "retried");
+      assert.equal((await r.store.retry(Q, { id: r.jobs.get("a")!.id, now: T0 + 9, by: "ops" })).status, "retried");
     },
     states: { a: "waiting" },
     events: { a: ["enqueued"] },
@@ -199,7 +199,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "completed × retry → refused",
     run: async (r) => {
       await r.finish("a", { kind: "completed" });
-      assert.deepEqual(await r.store.retry(Q, r.jobs.get("a")!.id, T0), {
+      assert.deepEqual(await r.store.retry(Q, { id: r.jobs.get("a")!.id, now: T0 }), {
         status: "not-retryable",
         state: "completed",
       });
@@ -210,10 +210,10 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     name: "cancelled × retry while another job holds its dedup key → refused, both kept",
     run: async (r) => {
       await r.add("a", { dedupKey: "k" });
-      await r.store.cancel(Q, r.jobs.get("a")!.id, T0);
+      await r.store.cancel(Q, { id: r.jobs.get("a")!.id, now: T0 });
       await r.add("b", { dedupKey: "k" });
       await r.mark();
-      assert.deepEqual(await r.store.retry(Q, r.jobs.get("a")!.id, T0), { status: "dedup-taken" });
+      assert.deepEqual(await r.store.retry(Q, { id: r.jobs.get("a")!.id, now: T0 }), { status: "dedup-taken" });
     },
     states: { a: "cancelled", b: "waiting" },
     events: { a: [], b: [] },
@@ -223,7 +223,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     run: async (r) => {
       await r.finish("a", { kind: "completed" });
       await r.mark();
-      assert.deepEqual(await r.store.remove(Q, r.jobs.get("a")!.id, T0), { status: "removed" });
+      assert.deepEqual(await r.store.remove(Q, { id: r.jobs.get("a")!.id, now: T0 }), { status: "removed" });
     },
     states: { a: null },
     events: { a: ["removed"] },
@@ -233,7 +233,7 @@ export const TRANSITIONS: readonly TransitionCase[] = [
     run: async (r) => {
       await r.claim("a");
       await r.mark();
-      assert.deepEqual(await r.store.remove(Q, r.jobs.get("a")!.id, T0), { status: "active" });
+      assert.deepEqual(await r.store.remove(Q, { id: r.jobs.get("a")!.id, now: T0 }), { status: "active" });
     },
     states: { a: "active" },
     events: { a: [] },

@@ -69,7 +69,7 @@ export async function runRow(store: QueueStore, row: TransitionCase): Promise<vo
     store,
     jobs,
     async add(label, overrides = {}, now = T0) {
-      const [result] = await store.enqueue(Q, [newJob(overrides)], now);
+      const [result] = await store.enqueue(Q, { jobs: [newJob(overrides)], now });
       jobs.set(label, result!.job);
       return result!.job;
     },

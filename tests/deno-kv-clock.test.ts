@@ -33,7 +33,7 @@ describe("Deno KV store on an injected clock", () => {
       await subscription.ready;
       assert.equal(clock.pendingTimers, 1, "the poll waits on the fake clock");
 
-      await writer.setPaused("q", true, clock.now());
+      await writer.setPaused("q", { paused: true, now: clock.now() });
       await clock.advance(HOUR_MS - 1);
       assert.deepEqual(seen, [], "no poll before pollMs has passed on the fake clock");
 

@@ -84,7 +84,7 @@ describe("Redis leases across processes", () => {
     const prefix = `direct-${crypto.randomUUID().slice(0, 8)}`;
     const [a, b] = [new RedisStore({ connection: redis.url, prefix }), new RedisStore({ connection: redis.url, prefix })];
     stores.push(a, b);
-    await a.enqueue("q", [newJob()], Date.now());
+    await a.enqueue("q", { jobs: [newJob()], now: Date.now() });
     assert.equal((await b.counts("q")).waiting, 1, "both connected");
     return { a, b };
   }
@@ -99,7 +99,7 @@ describe("Redis leases across processes", () => {
     const [job] = (await claimed).jobs;
     // Same machine, so the server's clock and ours agree to the millisecond.
     assert.ok(job!.lease!.expiresAt >= sentAt + 3_500 + 3_000 - 2, `lease from when Redis ran the claim: ${job!.lease!.expiresAt - sentAt} ms`);
-    assert.deepEqual(await b.recoverStalled("q", Date.now(), 1), { requeued: [], failed: [] });
+    assert.deepEqual(await b.recoverStalled("q", { now: Date.now(), maxStalls: 1 }), { requeued: [], failed: [] });
     assert.equal((await b.get("q", job!.id))?.lease?.token, job!.lease!.token, "still held by its claimer");
   });
 
@@ -109,9 +109,9 @@ describe("Redis leases across processes", () => {
     const fast = () => Date.now() + 5_000;
     const [job] = (await a.claim("q", { workerId: "slow", limit: 1, leaseMs: 2_000, now: slow() })).jobs;
     assert.ok(Math.abs(job!.lease!.expiresAt - (Date.now() + 2_000)) < 1_000, "expiresAt is in the server's clock");
-    assert.deepEqual(await b.recoverStalled("q", fast(), 1), { requeued: [], failed: [] });
-    assert.deepEqual(await a.extendLeases("q", [{ id: job!.id, token: job!.lease!.token }], 2_000, slow()), []);
-    assert.deepEqual(await b.recoverStalled("q", fast(), 1), { requeued: [], failed: [] });
+    assert.deepEqual(await b.recoverStalled("q", { now: fast(), maxStalls: 1 }), { requeued: [], failed: [] });
+    assert.deepEqual(await a.extendLeases("q", { leases: [{ id: job!.id, token: job!.lease!.token }], leaseMs: 2_000, now: slow() }), []);
+    assert.deepEqual(await b.recoverStalled("q", { now: fast(), maxStalls: 1 }), { requeued: [], failed: [] });
     assert.equal((await b.get("q", job!.id))?.state, "active");
   });
 

@@ -123,10 +123,10 @@ for (const backend of backends) {
       const held = deferred();
       const reached = deferred();
       const slow = intercept(store, {
-        enqueue: async (target, queue, jobs, now) => {
+        enqueue: async (target, queue, request) => {
           reached.resolve();
           await held.promise;
-          return await target.enqueue(queue, jobs, now);
+          return await target.enqueue(queue, request);
         },
       });
       const a = createConveyor({ store: slow, clock }).scheduler({ autostart: false });
@@ -161,9 +161,9 @@ for (const backend of backends) {
       const store = await backend.create();
       let failures = 1;
       const flaky = intercept(store, {
-        enqueue: async (target, queue, jobs, now) => {
+        enqueue: async (target, queue, request) => {
           if (failures-- > 0) throw new Error("connection lost (simulated)");
-          return await target.enqueue(queue, jobs, now);
+          return await target.enqueue(queue, request);
         },
       });
       const a = createConveyor({ store: flaky, clock }).scheduler({ autostart: false });

@@ -64,7 +64,7 @@ describe("UnstorageStore: heartbeat and ownership", () => {
       UnstorageStore.open({ storage, clock, heartbeatMs: HEARTBEAT_MS }),
       (e) => isConveyorError(e, "UNSAFE_SETUP"),
     );
-    await store.enqueue("q", [newJob()], clock.now());
+    await store.enqueue("q", { jobs: [newJob()], now: clock.now() });
     await store.close();
   });
 
@@ -72,7 +72,7 @@ describe("UnstorageStore: heartbeat and ownership", () => {
     const { storage, control, clock, store } = await opened();
     control.keys = /:job:/;
     control.always = true;
-    const stuck = watch(store.enqueue("q", [newJob({ id: "stuck" })], clock.now()));
+    const stuck = watch(store.enqueue("q", { jobs: [newJob({ id: "stuck" })], now: clock.now() }));
     await clock.flush();
     assert.equal(stuck.settled, "no", "waiting while storage refuses the write");
     await storage.setItem("conveyor:owner", { id: "another-process", heartbeatAt: clock.now() });
@@ -81,8 +81,8 @@ describe("UnstorageStore: heartbeat and ownership", () => {
     assert.ok(isConveyorError(stuck.error, "UNSAFE_SETUP"));
     control.always = false;
     for (const change of [
-      () => store.enqueue("q", [newJob({ id: "later" })], clock.now()),
-      () => store.setPaused("q", true, clock.now()),
+      () => store.enqueue("q", { jobs: [newJob({ id: "later" })], now: clock.now() }),
+      () => store.setPaused("q", { paused: true, now: clock.now() }),
       () => store.putRecord("ns", "k", 1),
     ]) {
       await assert.rejects(change(), (e) => isConveyorError(e, "UNSAFE_SETUP") && /no longer owns/.test(e.message));
@@ -100,14 +100,14 @@ describe("UnstorageStore: failed writes", () => {
     const { storage, control, clock, store } = await opened();
     control.keys = /:job:/;
     control.failures = 2;
-    const first = watch(store.enqueue("q", [newJob({ id: "first" })], clock.now()));
-    const second = watch(store.enqueue("q", [newJob({ id: "second" })], clock.now()));
+    const first = watch(store.enqueue("q", { jobs: [newJob({ id: "first" })], now: clock.now() }));
+    const second = watch(store.enqueue("q", { jobs: [newJob({ id: "second" })], now: clock.now() }));
     await clock.flush();
     assert.deepEqual([first.settled, second.settled], ["no", "no"], "neither resolves before it is stored");
     await clock.advance(100);
     await clock.advance(200);
     assert.deepEqual([first.settled, second.settled], ["resolved", "resolved"]);
-    await store.enqueue("q", [newJob({ id: "third" })], clock.now());
+    await store.enqueue("q", { jobs: [newJob({ id: "third" })], now: clock.now() });
     assert.deepEqual((await jobKeys(storage)).sort(), ["conveyor:q:job:first", "conveyor:q:job:second", "conveyor:q:job:third"]);
     await store.close();
     const reopened = await UnstorageStore.open({ storage, clock, heartbeatMs: HEARTBEAT_MS });
@@ -117,10 +117,10 @@ describe("UnstorageStore: failed writes", () => {
 
   test("closing while storage still refuses rejects the waiting calls: those changes are not stored", async () => {
     const { storage, control, clock, store } = await opened();
-    await store.enqueue("q", [newJob({ id: "kept" })], clock.now());
+    await store.enqueue("q", { jobs: [newJob({ id: "kept" })], now: clock.now() });
     control.keys = /:job:/;
     control.always = true;
-    const lost = watch(store.enqueue("q", [newJob({ id: "lost" })], clock.now()));
+    const lost = watch(store.enqueue("q", { jobs: [newJob({ id: "lost" })], now: clock.now() }));
     await clock.advance(1_000);
     assert.equal(lost.settled, "no");
     await assert.rejects(store.close(), (e) => isConveyorError(e, "STORE_CLOSED"));
@@ -134,11 +134,11 @@ describe("UnstorageStore: failed writes", () => {
   test("data JSON cannot hold is refused before memory changes, and the store goes on", async () => {
     const { clock, store } = await opened();
     await assert.rejects(
-      store.enqueue("q", [newJob({ payload: { n: 1n } })], clock.now()),
+      store.enqueue("q", { jobs: [newJob({ payload: { n: 1n } })], now: clock.now() }),
       (e) => isConveyorError(e, "VALIDATION_FAILED") && /cannot be written as JSON/.test(e.message),
     );
     assert.equal((await store.counts("q")).waiting, 0);
-    await store.enqueue("q", [newJob()], clock.now());
+    await store.enqueue("q", { jobs: [newJob()], now: clock.now() });
     assert.equal((await store.counts("q")).waiting, 1);
     await store.close();
   });
@@ -148,7 +148,7 @@ describe("UnstorageStore: data across a reopen", () => {
   test('"__proto__" and "constructor" keys and 100-level nesting survive storage', async () => {
     const { storage, clock, store } = await opened();
     const payload = JSON.parse('{"__proto__":{"x":1},"constructor":{"prototype":{"y":2}},"deep":' + "[".repeat(99) + "]".repeat(99) + "}");
-    await store.enqueue("q", [newJob({ id: "p", payload })], clock.now());
+    await store.enqueue("q", { jobs: [newJob({ id: "p", payload })], now: clock.now() });
     await store.close();
     const reopened = await UnstorageStore.open({ storage, clock, heartbeatMs: HEARTBEAT_MS });
     const read = (await reopened.get("q", "p"))!.payload as Record<string, unknown>;

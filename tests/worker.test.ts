@@ -378,7 +378,7 @@ for (const backend of backends) {
       const queue = h.conveyor.queue("q");
       let calls = 0;
       h.conveyor.worker("q").handle(echo, () => calls++);
-      const [added] = await h.store.enqueue("q", [newJob({ name: "echo", payload: { n: "not a number" }, maxAttempts: 3, createdAt: h.clock.now(), runAt: h.clock.now() })], h.clock.now());
+      const [added] = await h.store.enqueue("q", { jobs: [newJob({ name: "echo", payload: { n: "not a number" }, maxAttempts: 3, createdAt: h.clock.now(), runAt: h.clock.now() })], now: h.clock.now() });
       const id = added!.job.id;
       await eventually(h.clock, async () => (await queue.get(id))?.state === "dead");
       const stored = await queue.get(id);

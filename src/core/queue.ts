@@ -98,7 +98,7 @@ export class Queue {
       parseData(definition.schema, entry.payload, `payload for job "${definition.name}"`);
       return buildNewJob(definition.name, entry.payload, definition.defaults, entry.options, now);
     });
-    const results = await this.#store.enqueue(this.name, jobs, now);
+    const results = await this.#store.enqueue(this.name, { jobs, now });
     // The store's copies are ours: tag them in place (a spread here is slow on V8 11).
     return results.map(({ job, created }) => Object.assign(job, { duplicate: !created }));
   }
@@ -122,7 +122,7 @@ export class Queue {
    * state it was in.
    */
   async cancel(id: string, options: ChangeOptions = {}): Promise<JobState> {
-    const result = await this.#store.cancel(this.name, id, this.#clock.now(), changer(options));
+    const result = await this.#store.cancel(this.name, { id, now: this.#clock.now(), by: changer(options) });
     if (result.status === "cancelled") return result.previous;
     if (result.status === "not-found") throw this.#notFound(id);
     throw new ConveyorError("INVALID_STATE", `Job ${id} is already ${result.state}; only waiting, delayed or active jobs can be cancelled`);
@@ -130,7 +130,7 @@ export class Queue {
 
   /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts. */
   async retry(id: string, options: ChangeOptions = {}): Promise<Job> {
-    const result = await this.#store.retry(this.name, id, this.#clock.now(), changer(options));
+    const result = await this.#store.retry(this.name, { id, now: this.#clock.now(), by: changer(options) });
     switch (result.status) {
       case "retried":
         return result.job;
@@ -145,7 +145,7 @@ export class Queue {
 
   /** Deletes a job that is not active. */
   async remove(id: string): Promise<void> {
-    const result = await this.#store.remove(this.name, id, this.#clock.now());
+    const result = await this.#store.remove(this.name, { id, now: this.#clock.now() });
     if (result.status === "removed") return;
     if (result.status === "not-found") throw this.#notFound(id);
     throw new ConveyorError("INVALID_STATE", `Job ${id} is active; cancel it first, then remove it`);
@@ -156,16 +156,16 @@ export class Queue {
     const s = parseArgument(StateSchema, state, "job state");
     if (!FINISHED_STATES.has(s)) throw new RangeError(`clean() takes a finished state (completed, failed, dead, cancelled), got "${s}"`);
     const graceMs = options.graceMs ?? 0;
-    return await this.#store.clean(this.name, s, this.#clock.now() - graceMs, options.limit ?? Number.MAX_SAFE_INTEGER);
+    return await this.#store.clean(this.name, { state: s, cutoff: this.#clock.now() - graceMs, limit: options.limit ?? Number.MAX_SAFE_INTEGER });
   }
 
   /** Stops every worker of this queue, in every process, from starting new jobs. */
   async pause(): Promise<void> {
-    await this.#store.setPaused(this.name, true, this.#clock.now());
+    await this.#store.setPaused(this.name, { paused: true, now: this.#clock.now() });
   }
 
   async resume(): Promise<void> {
-    await this.#store.setPaused(this.name, false, this.#clock.now());
+    await this.#store.setPaused(this.name, { paused: false, now: this.#clock.now() });
   }
 
   async isPaused(): Promise<boolean> {

@@ -21,6 +21,11 @@ export interface EnqueueResult {
   readonly created: boolean;
 }
 
+export interface EnqueueRequest {
+  readonly jobs: readonly NewJob[];
+  readonly now: number;
+}
+
 export interface ClaimRequest {
   readonly workerId: string;
   /** Claim at most this many due jobs. */
@@ -96,6 +101,62 @@ export interface ListRequest {
   readonly limit: number;
 }
 
+/** A job held under a lease: the token `claim` handed out fences every call below. */
+export interface LeaseRef {
+  readonly id: string;
+  readonly token: string;
+}
+
+export interface ExtendLeasesRequest {
+  readonly leases: readonly LeaseRef[];
+  readonly leaseMs: number;
+  readonly now: number;
+}
+
+export interface ReleaseRequest extends LeaseRef {
+  readonly now: number;
+  /** Delay the job until then instead of making it waiting (a worker over its rate limit). */
+  readonly runAt?: number;
+}
+
+export interface ProgressRequest extends LeaseRef {
+  readonly progress: unknown;
+  readonly now: number;
+}
+
+export interface LogRequest extends LeaseRef {
+  readonly line: string;
+}
+
+export interface StalledRequest {
+  readonly now: number;
+  /** Stalls a job may have before the next one fails it. */
+  readonly maxStalls: number;
+}
+
+export interface JobRequest {
+  readonly id: string;
+  readonly now: number;
+}
+
+/** A change made by someone (cancel, retry): `by`, when given, is recorded on the job as `changedBy`. */
+export interface ChangeRequest extends JobRequest {
+  readonly by?: string | null;
+}
+
+export interface CleanRequest {
+  /** A finished state: completed, failed, dead or cancelled. */
+  readonly state: JobState;
+  /** Only jobs that finished at or before this time. */
+  readonly cutoff: number;
+  readonly limit: number;
+}
+
+export interface PauseRequest {
+  readonly paused: boolean;
+  readonly now: number;
+}
+
 export type StoreEventListener = (event: ConveyorEventData) => void;
 
 /** A live subscription: `ready` settles once events are flowing (at once for in-process stores). */
@@ -120,16 +181,11 @@ export interface QueueStore {
   readonly capabilities: StoreCapabilities;
 
   /** Adds jobs in order; `runAt <= now` makes a job waiting, later makes it delayed. */
-  enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]>;
+  enqueue(queue: string, request: EnqueueRequest): Promise<EnqueueResult[]>;
   /** Promotes due delayed jobs, then claims waiting ones unless the queue is paused. */
   claim(queue: string, request: ClaimRequest): Promise<ClaimResult>;
   /** Renews leases; returns the ids whose lease was no longer held by the given token. */
-  extendLeases(
-    queue: string,
-    leases: readonly { id: string; token: string }[],
-    leaseMs: number,
-    now: number,
-  ): Promise<string[]>;
+  extendLeases(queue: string, request: ExtendLeasesRequest): Promise<string[]>;
   /**
    * Records attempt outcomes in order (completed; failed with a retry; failed for good into
    * the dead-letter store or `failed`), then optionally claims. Outcomes whose token no longer
@@ -138,22 +194,23 @@ export interface QueueStore {
   finish(queue: string, request: FinishRequest): Promise<FinishResult>;
   /**
    * Gives an active job back without spending an attempt: to waiting (a worker shutting down),
-   * or delayed until `runAt` (a worker over its rate limit).
+   * or delayed until `runAt` (a worker over its rate limit). False when the token no longer holds it.
    */
-  release(queue: string, id: string, token: string, now: number, runAt?: number): Promise<boolean>;
-  setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean>;
-  appendLog(queue: string, id: string, token: string, line: string): Promise<boolean>;
+  release(queue: string, request: ReleaseRequest): Promise<boolean>;
+  /** False when the token no longer holds the job. */
+  setProgress(queue: string, request: ProgressRequest): Promise<boolean>;
+  /** False when the token no longer holds the job. */
+  appendLog(queue: string, request: LogRequest): Promise<boolean>;
   /** Finds active jobs whose lease expired: requeues them, or fails those stalled too often. */
-  recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult>;
+  recoverStalled(queue: string, request: StalledRequest): Promise<StalledResult>;
 
-  /** `by`, when given, is recorded on the job as `changedBy`. */
-  cancel(queue: string, id: string, now: number, by?: string | null): Promise<CancelResult>;
-  /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts; records `by` like cancel. */
-  retry(queue: string, id: string, now: number, by?: string | null): Promise<RetryResult>;
+  cancel(queue: string, request: ChangeRequest): Promise<CancelResult>;
+  /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts. */
+  retry(queue: string, request: ChangeRequest): Promise<RetryResult>;
   /** Deletes a job that is not active. */
-  remove(queue: string, id: string, now: number): Promise<RemoveResult>;
+  remove(queue: string, request: JobRequest): Promise<RemoveResult>;
   /** Deletes up to `limit` jobs of one finished state that finished at or before `cutoff`, oldest first. */
-  clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number>;
+  clean(queue: string, request: CleanRequest): Promise<number>;
 
   get(queue: string, id: string): Promise<Job | null>;
   /**
@@ -162,7 +219,7 @@ export interface QueueStore {
    */
   list(queue: string, state: JobState, request: ListRequest): Promise<Job[]>;
   counts(queue: string): Promise<JobCounts>;
-  setPaused(queue: string, paused: boolean, now: number): Promise<void>;
+  setPaused(queue: string, request: PauseRequest): Promise<void>;
   isPaused(queue: string): Promise<boolean>;
 
   /**

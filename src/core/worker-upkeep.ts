@@ -91,7 +91,7 @@ export class WorkerUpkeep {
     const sentAt = clock.now();
     try {
       const leases = held.map((r) => ({ id: r.job.id, token: r.token }));
-      const lost = new Set(await this.#host.tracked(store.extendLeases(this.#host.queueName, leases, leaseMs, sentAt)));
+      const lost = new Set(await this.#host.tracked(store.extendLeases(this.#host.queueName, { leases, leaseMs, now: sentAt })));
       for (const running of held) {
         if (lost.has(running.job.id)) {
           this.#host.drop(running, new ConveyorError("LEASE_LOST", `Worker ${this.#host.workerId} lost its lease on job ${running.job.id}`));
@@ -113,7 +113,7 @@ export class WorkerUpkeep {
     const startedAt = clock.now();
     this.#stallGridStart ??= startedAt;
     try {
-      await this.#host.store.recoverStalled(this.#host.queueName, clock.now(), this.#host.maxStalls);
+      await this.#host.store.recoverStalled(this.#host.queueName, { now: clock.now(), maxStalls: this.#host.maxStalls });
       // Also a safety net: a wake-up lost with a dropped connection costs at most one interval.
       this.#host.wake();
     } catch (error) {

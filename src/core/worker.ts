@@ -192,12 +192,12 @@ export class Worker extends WorkerEventTarget implements ContextHost {
 
   async setProgress(running: RunningJob, value: unknown): Promise<void> {
     if (running.settled) return;
-    await this.#store.setProgress(this.queue.name, running.job.id, running.token, value, this.#clock.now());
+    await this.#store.setProgress(this.queue.name, { id: running.job.id, token: running.token, progress: value, now: this.#clock.now() });
   }
 
   async appendLog(running: RunningJob, line: string): Promise<void> {
     if (running.settled) return;
-    await this.#store.appendLog(this.queue.name, running.job.id, running.token, line);
+    await this.#store.appendLog(this.queue.name, { id: running.job.id, token: running.token, line });
   }
 
   async #close(timeoutMs: number): Promise<void> {
@@ -242,7 +242,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
    */
   async #giveBack(id: string, token: string, runAt?: number): Promise<boolean> {
     try {
-      return await this.#store.release(this.queue.name, id, token, this.#clock.now(), runAt);
+      return await this.#store.release(this.queue.name, { id, token, now: this.#clock.now(), runAt });
     } catch (error) {
       this.#reportError(error);
       return false;

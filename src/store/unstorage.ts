@@ -5,15 +5,25 @@ import type { ConveyorEventData, ConveyorEventType } from "../core/events.ts";
 import type { Job, JobCounts, JobState, NewJob } from "../core/job.ts";
 import type {
   CancelResult,
+  ChangeRequest,
   ClaimRequest,
   ClaimResult,
+  CleanRequest,
+  EnqueueRequest,
   EnqueueResult,
+  ExtendLeasesRequest,
   FinishRequest,
   FinishResult,
+  JobRequest,
   ListRequest,
+  LogRequest,
+  PauseRequest,
+  ProgressRequest,
   QueueStore,
+  ReleaseRequest,
   RemoveResult,
   RetryResult,
+  StalledRequest,
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
@@ -109,9 +119,9 @@ export class UnstorageStore implements QueueStore {
     return store;
   }
 
-  async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
-    for (const job of jobs) storable(job.payload, "payload");
-    return await this.#write(() => this.#memory.enqueue(queue, jobs, now));
+  async enqueue(queue: string, request: EnqueueRequest): Promise<EnqueueResult[]> {
+    for (const job of request.jobs) storable(job.payload, "payload");
+    return await this.#write(() => this.#memory.enqueue(queue, request));
   }
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
     return await this.#write(() => this.#memory.claim(queue, request));
@@ -120,36 +130,36 @@ export class UnstorageStore implements QueueStore {
     for (const outcome of request.outcomes) if (outcome.kind === "completed") storable(outcome.result, "result");
     return await this.#write(() => this.#memory.finish(queue, request));
   }
-  async extendLeases(queue: string, leases: readonly { id: string; token: string }[], leaseMs: number, now: number): Promise<string[]> {
-    return await this.#write(() => this.#memory.extendLeases(queue, leases, leaseMs, now));
+  async extendLeases(queue: string, request: ExtendLeasesRequest): Promise<string[]> {
+    return await this.#write(() => this.#memory.extendLeases(queue, request));
   }
-  async release(queue: string, id: string, token: string, now: number, runAt?: number): Promise<boolean> {
-    return await this.#write(() => this.#memory.release(queue, id, token, now, runAt));
+  async release(queue: string, request: ReleaseRequest): Promise<boolean> {
+    return await this.#write(() => this.#memory.release(queue, request));
   }
-  async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
-    storable(progress, "progress");
-    return await this.#write(() => this.#memory.setProgress(queue, id, token, progress, now));
+  async setProgress(queue: string, request: ProgressRequest): Promise<boolean> {
+    storable(request.progress, "progress");
+    return await this.#write(() => this.#memory.setProgress(queue, request));
   }
-  async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
-    return await this.#write(() => this.#memory.appendLog(queue, id, token, line));
+  async appendLog(queue: string, request: LogRequest): Promise<boolean> {
+    return await this.#write(() => this.#memory.appendLog(queue, request));
   }
-  async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
-    return await this.#write(() => this.#memory.recoverStalled(queue, now, maxStalls));
+  async recoverStalled(queue: string, request: StalledRequest): Promise<StalledResult> {
+    return await this.#write(() => this.#memory.recoverStalled(queue, request));
   }
-  async cancel(queue: string, id: string, now: number, by?: string | null): Promise<CancelResult> {
-    return await this.#write(() => this.#memory.cancel(queue, id, now, by));
+  async cancel(queue: string, request: ChangeRequest): Promise<CancelResult> {
+    return await this.#write(() => this.#memory.cancel(queue, request));
   }
-  async retry(queue: string, id: string, now: number, by?: string | null): Promise<RetryResult> {
-    return await this.#write(() => this.#memory.retry(queue, id, now, by));
+  async retry(queue: string, request: ChangeRequest): Promise<RetryResult> {
+    return await this.#write(() => this.#memory.retry(queue, request));
   }
-  async remove(queue: string, id: string, now: number): Promise<RemoveResult> {
-    return await this.#write(() => this.#memory.remove(queue, id, now));
+  async remove(queue: string, request: JobRequest): Promise<RemoveResult> {
+    return await this.#write(() => this.#memory.remove(queue, request));
   }
-  async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
-    return await this.#write(() => this.#memory.clean(queue, state, cutoff, limit));
+  async clean(queue: string, request: CleanRequest): Promise<number> {
+    return await this.#write(() => this.#memory.clean(queue, request));
   }
-  async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
-    return await this.#write(() => this.#memory.setPaused(queue, paused, now));
+  async setPaused(queue: string, request: PauseRequest): Promise<void> {
+    return await this.#write(() => this.#memory.setPaused(queue, request));
   }
 
   get(queue: string, id: string): Promise<Job | null> {

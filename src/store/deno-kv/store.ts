@@ -11,15 +11,25 @@ import {
 } from "../../core/job.ts";
 import type {
   CancelResult,
+  ChangeRequest,
   ClaimRequest,
   ClaimResult,
+  CleanRequest,
+  EnqueueRequest,
   EnqueueResult,
+  ExtendLeasesRequest,
   FinishRequest,
   FinishResult,
+  JobRequest,
   ListRequest,
+  LogRequest,
+  PauseRequest,
+  ProgressRequest,
   QueueStore,
+  ReleaseRequest,
   RemoveResult,
   RetryResult,
+  StalledRequest,
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
@@ -76,7 +86,7 @@ export class DenoKvStore implements QueueStore {
     this.#db = new KvQueueAccess(kv, options.prefix ?? "conveyor", clock, hub, () => this.#open());
   }
 
-  async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+  async enqueue(queue: string, { jobs, now }: EnqueueRequest): Promise<EnqueueResult[]> {
     this.#open();
     const results: EnqueueResult[] = [];
     // A commit holds 10 checks: a job costs one, two with a dedup key, and the id counter one.
@@ -129,7 +139,7 @@ export class DenoKvStore implements QueueStore {
     return { finished, claimed: claimedJobs };
   }
 
-  async extendLeases(queue: string, leases: readonly { id: string; token: string }[], leaseMs: number, now: number): Promise<string[]> {
+  async extendLeases(queue: string, { leases, leaseMs, now }: ExtendLeasesRequest): Promise<string[]> {
     this.#open();
     const keys = this.#db.queue(queue);
     const held = new Set<string>();
@@ -140,7 +150,7 @@ export class DenoKvStore implements QueueStore {
     return leases.filter((lease) => !held.has(lease.id)).map((lease) => lease.id);
   }
 
-  async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
+  async release(queue: string, { id, token, now, runAt = now }: ReleaseRequest): Promise<boolean> {
     this.#open();
     return await this.#db.updateHeld(queue, id, token, now, (job) => {
       const transition = machine.release(job, runAt, now);
@@ -148,7 +158,7 @@ export class DenoKvStore implements QueueStore {
     });
   }
 
-  async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
+  async setProgress(queue: string, { id, token, progress, now }: ProgressRequest): Promise<boolean> {
     this.#open();
     return await this.#db.updateHeld(queue, id, token, now, (job) => ({
       job: { ...job, progress },
@@ -156,12 +166,12 @@ export class DenoKvStore implements QueueStore {
     }));
   }
 
-  async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
+  async appendLog(queue: string, { id, token, line }: LogRequest): Promise<boolean> {
     this.#open();
     return await this.#db.updateHeld(queue, id, token, this.#db.clock.now(), (job) => ({ job: { ...job, logs: [...job.logs, line] }, events: [] }));
   }
 
-  async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
+  async recoverStalled(queue: string, { now, maxStalls }: StalledRequest): Promise<StalledResult> {
     this.#open();
     const keys = this.#db.queue(queue);
     const requeued: Job[] = [];
@@ -182,7 +192,7 @@ export class DenoKvStore implements QueueStore {
     return { requeued, failed };
   }
 
-  async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
+  async cancel(queue: string, { id, now, by = null }: ChangeRequest): Promise<CancelResult> {
     this.#open();
     const keys = this.#db.queue(queue);
     let result: CancelResult = { status: "not-found" };
@@ -201,7 +211,7 @@ export class DenoKvStore implements QueueStore {
     return result;
   }
 
-  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<RetryResult> {
+  async retry(queue: string, { id, now, by = null }: ChangeRequest): Promise<RetryResult> {
     this.#open();
     const keys = this.#db.queue(queue);
     let result: RetryResult = { status: "not-found" };
@@ -224,7 +234,7 @@ export class DenoKvStore implements QueueStore {
     return result;
   }
 
-  async remove(queue: string, id: string, now: number): Promise<RemoveResult> {
+  async remove(queue: string, { id, now }: JobRequest): Promise<RemoveResult> {
     this.#open();
     const keys = this.#db.queue(queue);
     let result: RemoveResult = { status: "not-found" };
@@ -240,7 +250,7 @@ export class DenoKvStore implements QueueStore {
     return result;
   }
 
-  async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
+  async clean(queue: string, { state, cutoff, limit }: CleanRequest): Promise<number> {
     this.#open();
     if (!FINISHED_STATES.has(state)) return 0;
     const keys = this.#db.queue(queue);
@@ -273,7 +283,7 @@ export class DenoKvStore implements QueueStore {
     return { ...counts, waiting: isPaused ? 0 : counts.waiting, paused: isPaused ? counts.waiting : 0 };
   }
 
-  async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
+  async setPaused(queue: string, { paused, now }: PauseRequest): Promise<void> {
     this.#open();
     const keys = this.#db.queue(queue);
     await this.#db.transact(queue, now, async (tx) => {

@@ -11,16 +11,26 @@ import * as machine from "../../core/transitions.ts";
 import { cloneData } from "../../core/clone.ts";
 import type {
   CancelResult,
+  ChangeRequest,
   ClaimRequest,
   ClaimResult,
+  CleanRequest,
+  EnqueueRequest,
   EnqueueResult,
+  ExtendLeasesRequest,
   FinishRequest,
   FinishResult,
+  JobRequest,
   ListRequest,
+  LogRequest,
   Outcome,
+  PauseRequest,
+  ProgressRequest,
   QueueStore,
+  ReleaseRequest,
   RemoveResult,
   RetryResult,
+  StalledRequest,
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
@@ -68,7 +78,7 @@ export class MemoryStore implements QueueStore {
     this.#leases = Math.max(this.#leases, highest.leaseToken);
   }
 
-  async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+  async enqueue(queue: string, { jobs, now }: EnqueueRequest): Promise<EnqueueResult[]> {
     this.#open();
     const q = this.#queue(queue);
     const results: EnqueueResult[] = [];
@@ -120,12 +130,7 @@ export class MemoryStore implements QueueStore {
     return { finished, claimed };
   }
 
-  async extendLeases(
-    queue: string,
-    leases: readonly { id: string; token: string }[],
-    leaseMs: number,
-    now: number,
-  ): Promise<string[]> {
+  async extendLeases(queue: string, { leases, leaseMs, now }: ExtendLeasesRequest): Promise<string[]> {
     this.#open();
     const q = this.#queue(queue);
     const lost: string[] = [];
@@ -139,7 +144,7 @@ export class MemoryStore implements QueueStore {
     return lost;
   }
 
-  async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
+  async release(queue: string, { id, token, now, runAt = now }: ReleaseRequest): Promise<boolean> {
     this.#open();
     const q = this.#queue(queue);
     const job = q.held(id, token);
@@ -150,7 +155,7 @@ export class MemoryStore implements QueueStore {
     return true;
   }
 
-  async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
+  async setProgress(queue: string, { id, token, progress, now }: ProgressRequest): Promise<boolean> {
     this.#open();
     const q = this.#queue(queue);
     const job = q.held(id, token);
@@ -161,7 +166,7 @@ export class MemoryStore implements QueueStore {
     return true;
   }
 
-  async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
+  async appendLog(queue: string, { id, token, line }: LogRequest): Promise<boolean> {
     this.#open();
     const q = this.#queue(queue);
     const job = q.held(id, token);
@@ -171,7 +176,7 @@ export class MemoryStore implements QueueStore {
     return true;
   }
 
-  async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
+  async recoverStalled(queue: string, { now, maxStalls }: StalledRequest): Promise<StalledResult> {
     this.#open();
     const q = this.#queue(queue);
     const requeued: Job[] = [];
@@ -187,7 +192,7 @@ export class MemoryStore implements QueueStore {
     return { requeued, failed };
   }
 
-  async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
+  async cancel(queue: string, { id, now, by = null }: ChangeRequest): Promise<CancelResult> {
     this.#open();
     const q = this.#queue(queue);
     const job = q.jobs.get(id);
@@ -202,7 +207,7 @@ export class MemoryStore implements QueueStore {
     return { status: "cancelled", previous };
   }
 
-  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<RetryResult> {
+  async retry(queue: string, { id, now, by = null }: ChangeRequest): Promise<RetryResult> {
     this.#open();
     const q = this.#queue(queue);
     const job = q.jobs.get(id);
@@ -217,7 +222,7 @@ export class MemoryStore implements QueueStore {
     return { status: "retried", job: copyJob(job) };
   }
 
-  async remove(queue: string, id: string, now: number): Promise<RemoveResult> {
+  async remove(queue: string, { id, now }: JobRequest): Promise<RemoveResult> {
     this.#open();
     const q = this.#queue(queue);
     const job = q.jobs.get(id);
@@ -230,7 +235,7 @@ export class MemoryStore implements QueueStore {
     return { status: "removed" };
   }
 
-  async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
+  async clean(queue: string, { state, cutoff, limit }: CleanRequest): Promise<number> {
     this.#open();
     const q = this.#queue(queue);
     if (!FINISHED_STATES.has(state)) return 0;
@@ -280,7 +285,7 @@ export class MemoryStore implements QueueStore {
     };
   }
 
-  async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
+  async setPaused(queue: string, { paused, now }: PauseRequest): Promise<void> {
     this.#open();
     const q = this.#queue(queue);
     if (q.paused === paused) return;

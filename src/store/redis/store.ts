@@ -2,15 +2,25 @@ import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../
 import type { Job, JobCounts, JobState, NewJob } from "../../core/job.ts";
 import type {
   CancelResult,
+  ChangeRequest,
   ClaimRequest,
   ClaimResult,
+  CleanRequest,
+  EnqueueRequest,
   EnqueueResult,
+  ExtendLeasesRequest,
   FinishRequest,
   FinishResult,
+  JobRequest,
   ListRequest,
+  LogRequest,
+  PauseRequest,
+  ProgressRequest,
   QueueStore,
+  ReleaseRequest,
   RemoveResult,
   RetryResult,
+  StalledRequest,
   StalledResult,
   StoreCapabilities,
   StoreEventListener,
@@ -80,7 +90,7 @@ export class RedisStore implements QueueStore {
     return (await this.#connection).client;
   }
 
-  async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+  async enqueue(queue: string, { jobs, now }: EnqueueRequest): Promise<EnqueueResult[]> {
     this.#assertOpen();
     if (jobs.length === 0) return [];
     const args: string[] = [String(NEW_JOB_WIDTH)];
@@ -123,7 +133,7 @@ export class RedisStore implements QueueStore {
     };
   }
 
-  async extendLeases(queue: string, leases: readonly { id: string; token: string }[], leaseMs: number, now: number): Promise<string[]> {
+  async extendLeases(queue: string, { leases, leaseMs, now }: ExtendLeasesRequest): Promise<string[]> {
     this.#assertOpen();
     if (leases.length === 0) return [];
     const args: (string | number)[] = [leaseMs];
@@ -131,19 +141,19 @@ export class RedisStore implements QueueStore {
     return await this.#run<string[]>("extendLeases", queue, now, args);
   }
 
-  async release(queue: string, id: string, token: string, now: number, runAt = now): Promise<boolean> {
+  async release(queue: string, { id, token, now, runAt = now }: ReleaseRequest): Promise<boolean> {
     return (await this.#run<number>("release", queue, now, [id, token, String(runAt)])) === 1;
   }
 
-  async setProgress(queue: string, id: string, token: string, progress: unknown, now: number): Promise<boolean> {
+  async setProgress(queue: string, { id, token, progress, now }: ProgressRequest): Promise<boolean> {
     return (await this.#run<number>("progress", queue, now, [id, token, JSON.stringify(progress ?? null)])) === 1;
   }
 
-  async appendLog(queue: string, id: string, token: string, line: string): Promise<boolean> {
+  async appendLog(queue: string, { id, token, line }: LogRequest): Promise<boolean> {
     return (await this.#run<number>("log", queue, 0, [id, token, line])) === 1;
   }
 
-  async recoverStalled(queue: string, now: number, maxStalls: number): Promise<StalledResult> {
+  async recoverStalled(queue: string, { now, maxStalls }: StalledRequest): Promise<StalledResult> {
     const [requeued, failed] = await this.#run<[Snapshot[], Snapshot[]]>("recoverStalled", queue, now, [maxStalls]);
     return {
       requeued: requeued.map((s) => decodeJob(queue, s)),
@@ -151,25 +161,25 @@ export class RedisStore implements QueueStore {
     };
   }
 
-  async cancel(queue: string, id: string, now: number, by: string | null = null): Promise<CancelResult> {
+  async cancel(queue: string, { id, now, by = null }: ChangeRequest): Promise<CancelResult> {
     const [status, state] = await this.#run<[string, string?]>("cancel", queue, now, [id, by ?? ""]);
     if (status === "cancelled") return { status, previous: state as JobState };
     if (status === "finished") return { status, state: state as JobState };
     return { status: "not-found" };
   }
 
-  async retry(queue: string, id: string, now: number, by: string | null = null): Promise<RetryResult> {
+  async retry(queue: string, { id, now, by = null }: ChangeRequest): Promise<RetryResult> {
     const [status, detail] = await this.#run<[string, (Snapshot | string)?]>("retry", queue, now, [id, by ?? ""]);
     if (status === "retried") return { status, job: decodeJob(queue, detail as Snapshot) };
     if (status === "not-retryable") return { status, state: detail as JobState };
     return { status: status as "not-found" | "dedup-taken" };
   }
 
-  async remove(queue: string, id: string, now: number): Promise<RemoveResult> {
+  async remove(queue: string, { id, now }: JobRequest): Promise<RemoveResult> {
     return { status: await this.#run<RemoveResult["status"]>("remove", queue, now, [id]) };
   }
 
-  async clean(queue: string, state: JobState, cutoff: number, limit: number): Promise<number> {
+  async clean(queue: string, { state, cutoff, limit }: CleanRequest): Promise<number> {
     this.#assertOpen();
     if (state === "waiting" || state === "delayed" || state === "active") return 0;
     return await this.#run<number>("clean", queue, 0, [state, cutoff, Math.min(limit, 1_000_000_000)]);
@@ -199,7 +209,7 @@ export class RedisStore implements QueueStore {
     };
   }
 
-  async setPaused(queue: string, paused: boolean, now: number): Promise<void> {
+  async setPaused(queue: string, { paused, now }: PauseRequest): Promise<void> {
     await this.#run("setPaused", queue, now, [paused ? "1" : "0"]);
   }
 
