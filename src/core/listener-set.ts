@@ -4,7 +4,6 @@
  * `removeEventListener` take it away. Lets a target tell "nobody listens" from "someone does".
  */
 export class ListenerSet {
-  readonly #held = new Set<string | EventListenerOrEventListenerObject>();
   readonly #keys = new Map<EventListenerOrEventListenerObject, Set<boolean>>();
   #onceFired: { listener: EventListenerOrEventListenerObject; capture: boolean }[] = [];
 

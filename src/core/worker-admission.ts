@@ -26,3 +26,22 @@ export async function admit(job: Job, limits: readonly WorkerRateLimit[], queueK
   if (refused === null) return { waitMs: 0, queueWide: false };
   return { waitMs: decisions[refused]!.retryAfterMs, queueWide: !applying[refused]!.limit.key };
 }
+
+/**
+ * `admit`, but a limiter whose store fails holds the job back for `errorRetryMs` rather than let
+ * it run unlimited; the error goes to `reportError`.
+ */
+export async function admitOrHold(
+  job: Job,
+  limits: readonly WorkerRateLimit[],
+  queueKey: string,
+  errorRetryMs: number,
+  reportError: (error: unknown) => void,
+): Promise<Admission> {
+  try {
+    return await admit(job, limits, queueKey);
+  } catch (error) {
+    reportError(error);
+    return { waitMs: errorRetryMs, queueWide: false };
+  }
+}

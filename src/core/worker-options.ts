@@ -1,3 +1,4 @@
+import { parseArgument } from "./validation.ts";
 import * as v from "valibot";
 import type { RateLimiter } from "./rate-limiter.ts";
 import type { Job } from "./job.ts";
@@ -59,3 +60,17 @@ export const WorkerOptionsSchema = v.strictObject({
     key: v.optional(v.custom<(job: Job) => string | null>((value) => typeof value === "function", "a function from job to key")),
   }))),
 });
+
+/** Every setting a worker runs with: the caller's where given, else the default. */
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, "id" | "rateLimits">>;
+
+/** Validates a worker's options (a typed error naming the bad one) and fills in the defaults. */
+export function resolveWorkerOptions(options: WorkerOptions): {
+  id: string | undefined;
+  rateLimits: readonly WorkerRateLimit[];
+  settings: ResolvedWorkerOptions;
+} {
+  const { id, rateLimits, ...rest } = parseArgument(WorkerOptionsSchema, options, "worker options");
+  const given = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
+  return { id, rateLimits: rateLimits ?? [], settings: { ...WORKER_DEFAULTS, ...given } as ResolvedWorkerOptions };
+}

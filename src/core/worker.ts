@@ -7,10 +7,9 @@ import type { Job } from "./job.ts";
 import { type ContextHost, RunningJob } from "./job-context.ts";
 import type { Queue } from "./queue.ts";
 import { assertSafeForWorkers } from "./safety.ts";
-import { parseArgument } from "./validation.ts";
-import { admit } from "./worker-admission.ts";
+import { admitOrHold } from "./worker-admission.ts";
 import { type AttemptHost, type AttemptOutcome, type JobHandler, type Registered, runAttempt, storeOutcome } from "./worker-attempt.ts";
-import { WORKER_DEFAULTS, type WorkerOptions, WorkerOptionsSchema, type WorkerRateLimit } from "./worker-options.ts";
+import { type ResolvedWorkerOptions, resolveWorkerOptions, type WorkerOptions, type WorkerRateLimit } from "./worker-options.ts";
 import { Waiters } from "./waiters.ts";
 import { WorkerEventTarget } from "./worker-events.ts";
 import { WorkerPump } from "./worker-pump.ts";
@@ -36,7 +35,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
   readonly queue: Queue;
   readonly #store: QueueStore;
   readonly #clock: Clock;
-  readonly #options: Required<Omit<WorkerOptions, "id" | "rateLimits">>;
+  readonly #options: ResolvedWorkerOptions;
   readonly #handlers = new Map<string, Registered>();
   readonly #running = new Map<string, RunningJob>();
   #state: WorkerState = "idle";
@@ -56,15 +55,14 @@ export class Worker extends WorkerEventTarget implements ContextHost {
 
   constructor(queue: Queue, options: WorkerOptions = {}) {
     super();
-    const parsed = parseArgument(WorkerOptionsSchema, options, "worker options");
+    const { id, rateLimits, settings } = resolveWorkerOptions(options);
     this.queue = queue;
     this.#store = queue.context.store;
     assertSafeForWorkers(this.#store, queue.name);
     this.#clock = queue.context.clock;
-    this.id = parsed.id ?? crypto.randomUUID();
-    const { rateLimits, ...rest } = parsed;
-    this.#limits = rateLimits ?? [];
-    this.#options = { ...WORKER_DEFAULTS, ...withoutUndefined(rest) } as Required<Omit<WorkerOptions, "id" | "rateLimits">>;
+    this.id = id ?? crypto.randomUUID();
+    this.#limits = rateLimits;
+    this.#options = settings;
     this.#wakeups = new WorkerWakeups(this.#clock, () => this.#wake());
     this.#attemptHost = {
       workerId: this.id,
@@ -287,15 +285,13 @@ export class Worker extends WorkerEventTarget implements ContextHost {
    */
   async #admit(running: RunningJob): Promise<void> {
     const { job } = running;
-    let waitMs = 0;
-    let queueWide = false;
-    try {
-      ({ waitMs, queueWide } = await admit(job, this.#limits, `queue:${this.queue.name}`));
-    } catch (error) {
-      // The limiter's store failed: hold the job back briefly rather than run it unlimited.
-      this.#reportError(error);
-      waitMs = this.#options.errorRetryMs;
-    }
+    const { waitMs, queueWide } = await admitOrHold(
+      job,
+      this.#limits,
+      `queue:${this.queue.name}`,
+      this.#options.errorRetryMs,
+      (error) => this.#reportError(error),
+    );
     if (running.settled) return; // cancelled or closed meanwhile
     if (waitMs === 0) return this.#run(running);
     const runAt = this.#clock.now() + waitMs;
@@ -353,9 +349,4 @@ export class Worker extends WorkerEventTarget implements ContextHost {
   #tracked<T>(work: Promise<T>): Promise<T> {
     return this.#clock.track ? this.#clock.track(work) : work;
   }
-
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -2,7 +2,7 @@ import type { Clock } from "../core/clock.ts";
 import { systemClock } from "../core/clock.ts";
 import { ConveyorError } from "../core/errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "../core/events.ts";
-import type { Job, JobCounts, JobState, NewJob } from "../core/job.ts";
+import type { Job, JobCounts, JobState } from "../core/job.ts";
 import type {
   CancelResult,
   ChangeRequest,

@@ -36,11 +36,11 @@ import type {
   Subscription,
 } from "../../core/store-contract.ts";
 import { EventHub } from "./event-hub.ts";
-import { collect, counterValue, type DenoKv, KV_LIMITS, patientKv } from "./kv.ts";
+import { counterValue, type DenoKv, KV_LIMITS, patientKv } from "./kv.ts";
 import * as machine from "../../core/transitions.ts";
 import { KvQueueAccess } from "./access.ts";
 import { Tx } from "./tx.ts";
-import { sameRecord } from "../same-record.ts";
+import { KvRecords } from "./records.ts";
 
 export interface DenoKvStoreOptions {
   /** `await Deno.openKv(path)` on Deno, or `await openKv(path)` from `@deno/kv` on Node and Bun. */
@@ -74,6 +74,7 @@ export class DenoKvStore implements QueueStore {
   });
 
   readonly #db: KvQueueAccess;
+  readonly #records: KvRecords;
   #closed = false;
 
   constructor(options: DenoKvStoreOptions) {
@@ -84,6 +85,7 @@ export class DenoKvStore implements QueueStore {
     const clock = options.clock ?? systemClock;
     const hub = (nodeId: string) => new EventHub(kv, nodeId, { pollMs: options.pollMs ?? 100, watch: options.watch ?? false, clock });
     this.#db = new KvQueueAccess(kv, options.prefix ?? "conveyor", clock, hub, () => this.#open());
+    this.#records = new KvRecords(this.#db.kv, this.#db.prefix);
   }
 
   async enqueue(queue: string, { jobs, now }: EnqueueRequest): Promise<EnqueueResult[]> {
@@ -301,37 +303,23 @@ export class DenoKvStore implements QueueStore {
 
   async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
     this.#open();
-    return (await this.#db.kv.get<T>([this.#db.prefix, "records", namespace, key])).value;
+    return await this.#records.get<T>(namespace, key);
   }
-
   async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
     this.#open();
-    await this.#db.kv.atomic().set([this.#db.prefix, "records", namespace, key], value).commit();
+    await this.#records.put(namespace, key, value);
   }
-
   async deleteRecord(namespace: string, key: string): Promise<boolean> {
     this.#open();
-    const existed = (await this.#db.kv.get([this.#db.prefix, "records", namespace, key])).versionstamp !== null;
-    await this.#db.kv.atomic().delete([this.#db.prefix, "records", namespace, key]).commit();
-    return existed;
+    return await this.#records.delete(namespace, key);
   }
-
   async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
     this.#open();
-    const entries = await collect(this.#db.kv.list<T>({ prefix: [this.#db.prefix, "records", namespace] }));
-    return entries.map((entry) => ({ key: entry.key[3] as string, value: entry.value }));
+    return await this.#records.list<T>(namespace);
   }
-
   async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
     this.#open();
-    const kvKey = [this.#db.prefix, "records", namespace, key];
-    for (;;) {
-      const entry = await this.#db.kv.get(kvKey);
-      if (!sameRecord(entry.value, expected)) return false;
-      // The versionstamp check makes the comparison and the write one step; a write in between
-      // (same value or not) fails the commit, and the comparison is made again.
-      if ((await this.#db.kv.atomic().check(entry).set(kvKey, value).commit()).ok) return true;
-    }
+    return await this.#records.compareAndSet(namespace, key, expected, value);
   }
 
   publish(queue: string, event: ConveyorEventData): void {
@@ -352,6 +340,5 @@ export class DenoKvStore implements QueueStore {
   #open(): void {
     if (this.#closed) throw new ConveyorError("STORE_CLOSED", "This DenoKvStore is closed");
   }
-
 }
 

@@ -1,11 +1,5 @@
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
-import {
-  FINISHED_STATES,
-  type Job,
-  type JobCounts,
-  type JobState,
-  type NewJob,
-} from "../../core/job.ts";
+import { FINISHED_STATES, type Job, type JobCounts, type JobState } from "../../core/job.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import * as machine from "../../core/transitions.ts";
 import { cloneData } from "../../core/clone.ts";
@@ -36,12 +30,13 @@ import type {
   StoreEventListener,
   Subscription,
 } from "../../core/store-contract.ts";
-import { copyJob, type JobRecord, newJobRecord } from "./job-record.ts";
+import { copyJob, newJobRecord } from "./job-record.ts";
 import { drainJournal, restoreQueue } from "./journal.ts";
-import { type IndexedState, isCurrent, type JournalEntry, QueueData } from "./queue-data.ts";
+import { LocalRecords } from "../kit/local-records.ts";
+import { type IndexedState, type JournalEntry, QueueData } from "./queue-data.ts";
+import { countJobs, listJobs } from "./queue-reads.ts";
 
 export type { JournalEntry } from "./queue-data.ts";
-import { LocalRecords } from "../kit/local-records.ts";
 
 /**
  * The default backend: every queue in this process's memory. Fast and exact, but gone with
@@ -104,7 +99,7 @@ export class MemoryStore implements QueueStore {
         events.push({ type: "enqueued", queue, at: now, jobId: job.id, name: job.name, runAt: job.runAt, priority: job.priority });
       }
     }
-    this.#deliver(q, events);
+    q.events.deliver(events);
     return results;
   }
 
@@ -113,7 +108,7 @@ export class MemoryStore implements QueueStore {
     const q = this.#queue(queue);
     const events: ConveyorEventData[] = [];
     const claimed = this.#claim(q, request, events);
-    this.#deliver(q, events);
+    q.events.deliver(events);
     return claimed;
   }
 
@@ -126,7 +121,7 @@ export class MemoryStore implements QueueStore {
     const claimed = claim
       ? this.#claim(q, { workerId: claim.workerId, limit: claim.limit, leaseMs: claim.leaseMs, now: request.now }, events)
       : undefined;
-    this.#deliver(q, events);
+    q.events.deliver(events);
     return { finished, claimed };
   }
 
@@ -151,7 +146,7 @@ export class MemoryStore implements QueueStore {
     if (!job) return false;
     const events: ConveyorEventData[] = [];
     q.apply(job, machine.release(job, runAt, now), now, events);
-    this.#deliver(q, events);
+    q.events.deliver(events);
     return true;
   }
 
@@ -162,7 +157,7 @@ export class MemoryStore implements QueueStore {
     if (!job) return false;
     job.progress = cloneData(progress);
     q.mark(job);
-    this.#deliver(q, [{ type: "progress", queue, at: now, jobId: id, name: job.name, progress }]);
+    q.events.deliver([{ type: "progress", queue, at: now, jobId: id, name: job.name, progress }]);
     return true;
   }
 
@@ -188,7 +183,7 @@ export class MemoryStore implements QueueStore {
       q.apply(job, transition, now, events);
       (transition.requeued ? requeued : failed).push(copyJob(job));
     }
-    this.#deliver(q, events);
+    q.events.deliver(events);
     return { requeued, failed };
   }
 
@@ -203,7 +198,7 @@ export class MemoryStore implements QueueStore {
     const events: ConveyorEventData[] = [];
     q.apply(job, transition, now, events);
     q.compact();
-    this.#deliver(q, events);
+    q.events.deliver(events);
     return { status: "cancelled", previous };
   }
 
@@ -218,7 +213,7 @@ export class MemoryStore implements QueueStore {
     if (job.dedupKey !== null) q.dedup.set(job.dedupKey, id);
     const events: ConveyorEventData[] = [];
     q.apply(job, transition, now, events);
-    this.#deliver(q, events);
+    q.events.deliver(events);
     return { status: "retried", job: copyJob(job) };
   }
 
@@ -231,7 +226,7 @@ export class MemoryStore implements QueueStore {
     if (typeof removed === "string") return { status: "active" };
     q.delete(job);
     q.compact();
-    this.#deliver(q, [removed]);
+    q.events.deliver([removed]);
     return { status: "removed" };
   }
 
@@ -257,32 +252,12 @@ export class MemoryStore implements QueueStore {
 
   async list(queue: string, state: JobState, { offset, limit }: ListRequest): Promise<Job[]> {
     this.#open();
-    const q = this.#queue(queue);
-    let jobs: JobRecord[];
-    if (state === "waiting") {
-      jobs = [...q.waiting].filter((e) => isCurrent(e, "waiting")).map((e) => e.job);
-    } else if (state === "delayed") {
-      jobs = q.delayed.sorted().filter((e) => isCurrent(e, "delayed")).map((e) => e.job);
-    } else {
-      jobs = [...q.indexed[state]];
-      if (FINISHED_STATES.has(state)) jobs.reverse();
-    }
-    return jobs.slice(offset, offset + limit).map(copyJob);
+    return listJobs(this.#queue(queue), state, offset, limit);
   }
 
   async counts(queue: string): Promise<JobCounts> {
     this.#open();
-    const q = this.#queue(queue);
-    return {
-      waiting: q.paused ? 0 : q.waitingCount,
-      paused: q.paused ? q.waitingCount : 0,
-      delayed: q.delayedCount,
-      active: q.indexed.active.size,
-      completed: q.indexed.completed.size,
-      failed: q.indexed.failed.size,
-      dead: q.indexed.dead.size,
-      cancelled: q.indexed.cancelled.size,
-    };
+    return countJobs(this.#queue(queue));
   }
 
   async setPaused(queue: string, { paused, now }: PauseRequest): Promise<void> {
@@ -291,7 +266,7 @@ export class MemoryStore implements QueueStore {
     if (q.paused === paused) return;
     q.paused = paused;
     q.pausedDirty = true;
-    this.#deliver(q, [{ type: paused ? "paused" : "resumed", queue, at: now }]);
+    q.events.deliver([{ type: paused ? "paused" : "resumed", queue, at: now }]);
   }
 
   async isPaused(queue: string): Promise<boolean> {
@@ -325,7 +300,7 @@ export class MemoryStore implements QueueStore {
   }
 
   publish(queue: string, event: ConveyorEventData): void {
-    this.#deliver(this.#queue(queue), [event]);
+    this.#queue(queue).events.deliver([event]);
   }
 
   subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): Subscription {
@@ -374,9 +349,5 @@ export class MemoryStore implements QueueStore {
     if (outcome.kind === "completed") transition.patch.result = cloneData(outcome.result);
     q.apply(job, transition, now, events);
     return transition.state;
-  }
-
-  #deliver(q: QueueData, events: readonly ConveyorEventData[]): void {
-    q.events.deliver(events);
   }
 }

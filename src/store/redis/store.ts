@@ -1,5 +1,5 @@
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
-import type { Job, JobCounts, JobState, NewJob } from "../../core/job.ts";
+import type { Job, JobCounts, JobState } from "../../core/job.ts";
 import type {
   CancelResult,
   ChangeRequest,
@@ -30,13 +30,11 @@ import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJs
 import { closeClient, connect, type RedisClient } from "./connection.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import { reportError } from "../../util/report-error.ts";
-import { LuaScript } from "./scripts.ts";
 import { CallGuard } from "./availability.ts";
 import { parseArgument } from "../../core/validation.ts";
 import { REDIS_STORE_DEFAULTS, type RedisStoreOptions, RedisStoreOptionsSchema } from "./options.ts";
 import { QUEUE_KEYS, type QueueScripts, SCRIPTS } from "./queue-scripts.ts";
-import { COMPARE_AND_SET_RECORD } from "./lua/records.ts";
-import { recordText } from "../same-record.ts";
+import { RedisRecords } from "./records.ts";
 
 export { type LeaseClock, REDIS_STORE_DEFAULTS, type RedisStoreOptions } from "./options.ts";
 
@@ -45,10 +43,6 @@ interface Channel {
   readonly listeners: Set<StoreEventListener>;
   readonly subscribed: Promise<void>;
 }
-
-// Module level, not a static field: a class with a static initializer is not tree-shaken, and
-// bundles that never use RedisStore (a Worker) would keep its lazy `import("ioredis")`.
-const CAS_RECORD = /* @__PURE__ */ new LuaScript("compare-and-set-record", COMPARE_AND_SET_RECORD, "");
 
 /**
  * Queues in Redis, shared by any number of worker processes. Every transition is one Lua script
@@ -69,6 +63,7 @@ export class RedisStore implements QueueStore {
   /** One subscriber connection for all channels: events of one queue arrive in publish order. */
   #subscriber: Promise<RedisClient> | undefined;
   readonly #channels = new Map<string, Channel>();
+  readonly #records: RedisRecords;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -82,6 +77,7 @@ export class RedisStore implements QueueStore {
     this.#guard = new CallGuard(given.callTimeoutMs ?? REDIS_STORE_DEFAULTS.callTimeoutMs, "Redis store");
     this.#connection = connect(connection);
     this.#connection.catch(() => {}); // surfaced by the first call instead
+    this.#records = new RedisRecords(() => this.client(), this.#prefix);
   }
 
   /** The client the store runs its scripts on; after `close()`, a STORE_CLOSED error (every call goes through here). */
@@ -255,33 +251,20 @@ export class RedisStore implements QueueStore {
     };
   }
 
-  async getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
-    const raw = await (await this.client()).call("HGET", this.#recordsKey(namespace), key) as string | null;
-    return raw === null ? null : JSON.parse(raw) as T;
+  getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    return this.#records.get<T>(namespace, key);
   }
-
-  async putRecord(namespace: string, key: string, value: unknown): Promise<void> {
-    await (await this.client()).call("HSET", this.#recordsKey(namespace), key, JSON.stringify(value));
+  putRecord(namespace: string, key: string, value: unknown): Promise<void> {
+    return this.#records.put(namespace, key, value);
   }
-
-  async deleteRecord(namespace: string, key: string): Promise<boolean> {
-    return await (await this.client()).call("HDEL", this.#recordsKey(namespace), key) === 1;
+  deleteRecord(namespace: string, key: string): Promise<boolean> {
+    return this.#records.delete(namespace, key);
   }
-
-  async listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
-    const flat = await (await this.client()).call("HGETALL", this.#recordsKey(namespace)) as string[];
-    const records: { key: string; value: T }[] = [];
-    for (let i = 0; i < flat.length; i += 2) records.push({ key: flat[i]!, value: JSON.parse(flat[i + 1]!) as T });
-    return records.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  listRecords<T = unknown>(namespace: string): Promise<{ key: string; value: T }[]> {
+    return this.#records.list<T>(namespace);
   }
-
-  async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
-    const args = [key, recordText(expected), JSON.stringify(value)];
-    return await CAS_RECORD.run(await this.client(), [this.#recordsKey(namespace)], args) === 1;
-  }
-
-  #recordsKey(namespace: string): string {
-    return `${this.#prefix}:records:{${namespace}}`;
+  compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
+    return this.#records.compareAndSet(namespace, key, expected, value);
   }
 
   async close(): Promise<void> {
