@@ -7,6 +7,8 @@ export type ConveyorErrorCode =
   | "VALIDATION_FAILED"
   | "JOB_TIMEOUT"
   | "JOB_CANCELLED"
+  | "JOB_FAILED"
+  | "WAIT_TIMEOUT"
   | "UNKNOWN_JOB"
   | "JOB_NOT_FOUND"
   | "INVALID_STATE"

@@ -5,6 +5,7 @@ import { isJobDefinition, type JobDefinition, type PayloadInput, type PayloadOut
 import { ConveyorError } from "./errors.ts";
 import { QueueEvents } from "./events.ts";
 import { checkJobData } from "./job-data.ts";
+import { type FinishedOptions, waitForOutcome } from "./job-outcome.ts";
 import { FINISHED_STATES, type Job, type JobCounts, type JobState, JOB_STATES } from "./job.ts";
 import { buildNewJob, type JobOptions } from "./job-options.ts";
 import { NameSchema } from "./names.ts";
@@ -25,6 +26,11 @@ const PageSchema = v.strictObject({
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)), 100),
 });
 const StateSchema = v.picklist(JOB_STATES);
+const FinishedOptionsSchema = v.strictObject({
+  timeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  recheckMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10))),
+  signal: v.optional(v.instance(AbortSignal)),
+});
 
 /** Options of a hand-made change (cancel, retry). */
 export interface ChangeOptions {
@@ -105,6 +111,19 @@ export class Queue {
 
   async get(id: string): Promise<Job | null> {
     return await this.#store.get(this.name, id);
+  }
+
+  /**
+   * Waits for a job's outcome: resolves with its result when it completes, rejects with a
+   * `ConveyorError` when it fails for good (`JOB_FAILED`, the last error as `cause`), is
+   * cancelled (`JOB_CANCELLED`) or is not there (`JOB_NOT_FOUND`). Works for jobs run by
+   * workers in any process sharing the store.
+   */
+  finished(job: string | { readonly id: string }, options: FinishedOptions = {}): Promise<unknown> {
+    const id = typeof job === "string" ? job : job?.id;
+    if (typeof id !== "string") throw new TypeError("finished() takes a job (as add() returned it) or a job id");
+    const { timeoutMs, recheckMs, signal } = parseArgument(FinishedOptionsSchema, options, "finished() options");
+    return waitForOutcome(this, id, this.#clock, { timeoutMs, recheckMs, signal });
   }
 
   /** Jobs in one state, a page at a time (see `QueueStore.list` for the order). */

@@ -1,4 +1,6 @@
+import type { RunningJob } from "./job-context.ts";
 import { ListenerSet } from "./listener-set.ts";
+import type { Queue } from "./queue.ts";
 
 /** An error the worker survived (a store call failed); the worker goes on. */
 export class WorkerErrorEvent extends Event {
@@ -44,4 +46,15 @@ export class WorkerEventTarget extends EventTarget {
       this.#errorListeners.dispatched();
     } else console.error(`conveyor: ${label}:`, error);
   }
+}
+
+/**
+ * A job that failed for good is never silent: when nobody in this process listens for
+ * `failed` or `dead` on its queue, one line goes to the console.
+ */
+export function warnIfUnwatched(queue: Queue, { job, outcome }: RunningJob, state: "failed" | "dead"): void {
+  const demand = queue.events.demand;
+  if (demand.includes("failed") || demand.includes("dead")) return;
+  const error = outcome?.kind === "failed" ? `${outcome.error.name}: ${outcome.error.message}` : "unknown error";
+  console.warn(`conveyor: job ${job.id} (${job.name}) on queue "${queue.name}" failed for good and is now ${state}: ${error}`);
 }

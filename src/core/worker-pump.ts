@@ -1,6 +1,6 @@
 import type { ClaimResult, QueueStore } from "./store-contract.ts";
 import type { Clock } from "./clock.ts";
-import type { Job } from "./job.ts";
+import type { Job, JobState } from "./job.ts";
 import type { RunningJob } from "./job-context.ts";
 
 /** Store calls a worker keeps in flight: one being answered while the next is queued. */
@@ -30,6 +30,8 @@ export interface PumpHost {
   reportError(error: unknown): void;
   /** Every store call ended: the idle and quiet waiters may be answered. */
   settled(): void;
+  /** The store took this attempt's failure as final (the job is now `failed` or `dead`). */
+  failedForGood(running: RunningJob, state: "failed" | "dead"): void;
 }
 
 /**
@@ -107,11 +109,12 @@ export class WorkerPump {
     const wakesAtSend = this.#wakes;
     const sentAt = host.clock.now();
     let claimed: ClaimResult | undefined;
+    let finished: readonly (JobState | null)[] = [];
     try {
       const claim = limit > 0 ? { workerId: host.workerId, limit, leaseMs: host.leaseMs } : undefined;
       if (batch.length > 0) {
         const outcomes = batch.map((running) => running.outcome!);
-        claimed = (await host.tracked(host.store.finish(host.queueName, { outcomes, now: sentAt, claim }))).claimed;
+        ({ claimed, finished } = await host.tracked(host.store.finish(host.queueName, { outcomes, now: sentAt, claim })));
       } else if (claim) {
         claimed = await host.tracked(host.store.claim(host.queueName, { ...claim, now: sentAt }));
       }
@@ -127,8 +130,11 @@ export class WorkerPump {
       this.#releasing -= batch.length;
       this.#reserved -= limit;
     }
-    for (const running of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const running = batch[i]!;
       host.running.delete(running.job.id);
+      const state = finished[i];
+      if (state === "dead" || state === "failed") host.failedForGood(running, state);
       // A retry is a delayed job this worker knows the time of: wake for it even when this
       // batch claimed nothing (at concurrency > 1 a short claim had stopped the claiming).
       const outcome = running.outcome;

@@ -11,7 +11,7 @@ import { admitOrHold } from "./worker-admission.ts";
 import { type AttemptHost, type AttemptOutcome, type JobHandler, type Registered, runAttempt, storeOutcome } from "./worker-attempt.ts";
 import { type ResolvedWorkerOptions, resolveWorkerOptions, type WorkerOptions, type WorkerRateLimit } from "./worker-options.ts";
 import { Waiters } from "./waiters.ts";
-import { WorkerEventTarget } from "./worker-events.ts";
+import { warnIfUnwatched, WorkerEventTarget } from "./worker-events.ts";
 import { WorkerPump } from "./worker-pump.ts";
 import { WorkerUpkeep } from "./worker-upkeep.ts";
 import { WorkerWakeups } from "./worker-wakeups.ts";
@@ -89,6 +89,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
         this.#idle.notify();
         this.#quiet.notify();
       },
+      failedForGood: (running, state) => warnIfUnwatched(this.queue, running, state),
     });
     this.#upkeep = new WorkerUpkeep({
       workerId: this.id,
