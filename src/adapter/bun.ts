@@ -2,10 +2,16 @@
 import type { Hono } from "hono";
 import { createBunWebSocket } from "hono/bun";
 import type { UpgradeWebSocket } from "hono/ws";
+import { recordClientAddress } from "./client-address.ts";
 import type { RuntimeAdapter, Served, ServeOptions } from "./contract.ts";
 
+interface BunServer {
+  port: number;
+  stop(closeActive?: boolean): Promise<void> | void;
+  requestIP(request: Request): { address: string } | null;
+}
 declare const Bun: {
-  serve(options: { fetch: Hono["fetch"]; websocket: unknown; port: number; hostname: string }): { port: number; stop(closeActive?: boolean): Promise<void> | void };
+  serve(options: { fetch(request: Request, server: BunServer): Response | Promise<Response>; websocket: unknown; port: number; hostname: string }): BunServer;
 };
 
 export function bunAdapter(): RuntimeAdapter {
@@ -14,7 +20,11 @@ export function bunAdapter(): RuntimeAdapter {
     runtime: "bun",
     upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket,
     async serve(app: Hono, options: ServeOptions = {}): Promise<Served> {
-      const server = Bun.serve({ fetch: app.fetch, websocket, port: options.port ?? 3000, hostname: options.hostname ?? "127.0.0.1" });
+      const fetch = (request: Request, server: BunServer) => {
+        recordClientAddress(request, server.requestIP(request)?.address);
+        return app.fetch(request, server);
+      };
+      const server = Bun.serve({ fetch, websocket, port: options.port ?? 3000, hostname: options.hostname ?? "127.0.0.1" });
       return { port: server.port, close: async () => void await server.stop(true) };
     },
   };

@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import { body } from "../http/errors.ts";
+import { recordClientAddress } from "./client-address.ts";
 import type { RuntimeAdapter } from "./contract.ts";
 
 export const WORKERS_WEBSOCKET_REFUSAL = "Broadcasting over WebSockets is not available on Cloudflare Workers: a Worker can only use a socket " +
@@ -20,4 +21,13 @@ export function cloudflareAdapter(): RuntimeAdapter {
       throw new TypeError("On Cloudflare Workers, export the app instead: export default { fetch: app.fetch }");
     },
   };
+}
+
+/**
+ * Records the client's address for the apps' rate limits: call it on each request before
+ * `app.fetch(request)`. A Worker is reached only through Cloudflare's edge, which sets
+ * CF-Connecting-IP itself, so the header can be believed here (and nowhere else).
+ */
+export function recordCloudflareClient(request: Request): void {
+  recordClientAddress(request, request.headers.get("cf-connecting-ip"));
 }

@@ -2,12 +2,16 @@
 import type { Hono } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import type { UpgradeWebSocket } from "hono/ws";
+import { recordClientAddress } from "./client-address.ts";
 import type { RuntimeAdapter, Served, ServeOptions } from "./contract.ts";
 
+interface ServeInfo {
+  remoteAddr: { hostname?: string };
+}
 declare const Deno: {
   serve(
     options: { port: number; hostname: string; onListen(addr: { port: number }): void },
-    handler: Hono["fetch"],
+    handler: (request: Request, info: ServeInfo) => Response | Promise<Response>,
   ): { shutdown(): Promise<void>; finished: Promise<void> };
 };
 
@@ -21,7 +25,10 @@ export function denoAdapter(): RuntimeAdapter {
           port: options.port ?? 3000,
           hostname: options.hostname ?? "127.0.0.1",
           onListen: ({ port }) => resolve({ port, close: () => server.shutdown() }),
-        }, app.fetch);
+        }, (request, info) => {
+          recordClientAddress(request, info.remoteAddr.hostname);
+          return app.fetch(request, info);
+        });
       });
     },
   };

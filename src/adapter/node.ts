@@ -2,7 +2,13 @@
 import { serve as serveNode } from "@hono/node-server";
 import { createNodeWebSocket } from "@hono/node-ws";
 import type { Hono } from "hono";
+import { recordClientAddress } from "./client-address.ts";
 import type { RuntimeAdapter, Served, ServeOptions } from "./contract.ts";
+
+/** What @hono/node-server passes as the app's env: the Node request, whose socket knows the peer. */
+interface NodeBindings {
+  incoming: { socket: { remoteAddress?: string } };
+}
 
 /** Largest WebSocket frame `ws` accepts before closing the socket (1009); the broadcaster's own limit is lower. */
 const MAX_FRAME_BYTES = 1024 * 1024;
@@ -18,7 +24,11 @@ export function nodeAdapter(): RuntimeAdapter {
     serve(app: Hono, options: ServeOptions = {}): Promise<Served> {
       served = app;
       return new Promise((resolve) => {
-        const server = serveNode({ fetch: app.fetch, port: options.port ?? 3000, hostname: options.hostname ?? "127.0.0.1" }, (info) => {
+        const fetch = (request: Request, env: NodeBindings) => {
+          recordClientAddress(request, env.incoming.socket.remoteAddress);
+          return app.fetch(request, env);
+        };
+        const server = serveNode({ fetch, port: options.port ?? 3000, hostname: options.hostname ?? "127.0.0.1" }, (info) => {
           resolve({
             port: info.port,
             close: () =>

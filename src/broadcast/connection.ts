@@ -2,6 +2,7 @@
 import * as v from "valibot";
 import type { Clock } from "../core/clock.ts";
 import type { BroadcastMessage, PresenceMember } from "./backend.ts";
+import { exceedsBytes } from "./byte-size.ts";
 import { ChannelDataSchema, channelKind, type ClientFrame, ClientFrameSchema, ERROR, errorFrame, frame } from "./protocol.ts";
 
 /** What a runtime adapter hands over for one accepted WebSocket. */
@@ -59,7 +60,7 @@ export class Connection {
     const now = this.#hub.clock.now();
     this.lastSeenAt = now;
     this.pingSentAt = null;
-    if (text.length > this.#hub.maxMessageBytes) {
+    if (exceedsBytes(text, this.#hub.maxMessageBytes)) {
       return this.send(errorFrame(ERROR.TOO_LARGE, `Frames may be at most ${this.#hub.maxMessageBytes} bytes`));
     }
     let raw: unknown;

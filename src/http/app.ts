@@ -1,8 +1,14 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
+import * as v from "valibot";
 import type { Conveyor } from "../conveyor.ts";
+import { RateLimiter } from "../core/rate-limiter.ts";
+import { parseArgument } from "../core/validation.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
-import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
-import { body as errorBody, errorResponse } from "./errors.ts";
+import { Authenticator, type AuthOptions } from "./auth.ts";
+import { authenticate, AuthThrottle } from "./auth-throttle.ts";
+import { type TrustProxy, TrustProxySchema } from "./client-key.ts";
+import { errorResponse } from "./errors.ts";
+import { notFound, RouteTable, unmatched } from "./fallback.ts";
 import { type HttpRateLimit, rateLimitMiddleware, type RateLimitUsage } from "./rate-limit.ts";
 import { type AppEnv, openApi, register } from "./route.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -18,23 +24,45 @@ export interface AppOptions {
   bodyLimitBytes?: number;
   /** Requests over this limit get 429. */
   rateLimit?: HttpRateLimit;
+  /**
+   * Failed authentications allowed per client; once spent, the client gets 429 with Retry-After
+   * and its tokens are not checked until the limiter lets it try again. `false` turns it off.
+   * @default 10 a minute (sliding window), in this process's memory, on the conveyor's clock
+   */
+  authFailureLimit?: RateLimiter | false;
+  /**
+   * Whether X-Forwarded-For names the client (for rate-limit keys): `true` when one proxy of
+   * yours sits in front, a number for several. Off, the client is the connection's address as
+   * the runtime adapter recorded it, else every client shares one key. @default false
+   */
+  trustProxy?: TrustProxy;
   /** The scheduler the schedule routes manage. @default one that manages but does not fire */
   scheduler?: Scheduler;
   /** Where the app is mounted, for the paths in /openapi.json. @default "" */
   basePath?: string;
 }
 
+const OptionsSchema = v.object({
+  bodyLimitBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  authFailureLimit: v.optional(v.union([v.literal(false), v.instance(RateLimiter)])),
+  trustProxy: v.optional(TrustProxySchema),
+  basePath: v.optional(v.string()),
+});
+
 /**
  * Conveyor over HTTP, as a Hono app to mount anywhere: `host.route("/jobs", createApp(conveyor, { auth }))`.
  * Every body, query and path is validated before it reaches the core; every error is
- * `{ "error": { "code", "message", "issues" } }` with its status.
+ * `{ "error": { "code", "message", "issues" } }` with its status, unknown paths and methods included.
  */
 export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv> {
   if (!options || (options.auth !== false && typeof options.auth !== "object")) {
     throw new TypeError("createApp() needs { auth }: { secret | publicKey | jwksUrl, issuer?, audience? }, or auth: false to run without it");
   }
+  parseArgument(OptionsSchema, options, "createApp() options");
   const authenticator = options.auth === false ? null : new Authenticator({ ...options.auth, clock: options.auth.clock ?? conveyor.clock });
   if (!authenticator) console.warn("conveyor: the HTTP app runs WITHOUT authentication (auth: false): anyone who can reach it can change every queue");
+  const trustProxy = options.trustProxy ?? false;
+  const throttle = new AuthThrottle(options.authFailureLimit, conveyor.clock);
   const scheduler = options.scheduler ?? conveyor.scheduler({ autostart: false });
   const stats = new ExecutionStats(conveyor.clock);
   for (const queue of conveyor.queues.values()) stats.watch(queue);
@@ -51,16 +79,23 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   ];
   const document = openApi(routes, { title: "Conveyor", version: "0.1.0" }, options.basePath ?? "");
 
+  const authenticated: MiddlewareHandler<AppEnv> = async (c, next) => {
+    c.set("caller", await authenticate(c, authenticator, throttle, trustProxy));
+    await next();
+  };
+  const guards = [
+    sizeLimit(options.bodyLimitBytes ?? 1024 * 1024),
+    authenticated,
+    ...(options.rateLimit ? [rateLimitMiddleware(options.rateLimit, usage, trustProxy)] : []),
+  ];
+
+  const table = new RouteTable();
   const app = new Hono<AppEnv>();
   app.onError(errorResponse);
-  app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`), 404));
+  app.notFound(notFound);
+  app.use("*", unmatched(table));
+  table.add("get", "/openapi.json");
   app.get("/openapi.json", (c) => c.json(document));
-  app.use("*", sizeLimit(options.bodyLimitBytes ?? 1024 * 1024));
-  app.use("*", async (c, next) => {
-    c.set("caller", authenticator ? await authenticator.verify(c.req.header("authorization")) : ANONYMOUS);
-    await next();
-  });
-  if (options.rateLimit) app.use("*", rateLimitMiddleware(options.rateLimit, usage));
-  register(app, routes);
+  register(app, routes, guards, table);
   return app;
 }

@@ -36,6 +36,8 @@ const VERIFIED_CACHE_SIZE = 1_000;
 /** A cached verification is reused this long at most (a key removed from a JWKS stops working within it). */
 const VERIFIED_CACHE_MS = 60_000;
 
+const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
+
 /** Verifies bearer tokens with jose; one per app. */
 export class Authenticator {
   readonly #key: Promise<CryptoKey> | CryptoKey | ReturnType<typeof createRemoteJWKSet>;
@@ -58,14 +60,22 @@ export class Authenticator {
     this.#algorithms = options.secret !== undefined ? ["HS256"] : undefined;
   }
 
+  /** Who a token verified lately names, without checking it again; null when it must be verified. */
+  remembered(header: string | undefined): Caller | null {
+    const token = BEARER.exec(header ?? "")?.[1];
+    const cached = token === undefined ? undefined : this.#verified.get(token);
+    if (!cached) return null;
+    if (cached.until > this.#clock.now()) return cached.caller;
+    this.#verified.delete(token!);
+    return null;
+  }
+
   async verify(header: string | undefined): Promise<Caller> {
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header ?? "");
-    if (!match) throw new HttpError(401, "UNAUTHENTICATED", "A bearer token is required (Authorization: Bearer <JWT>)", { headers: { "WWW-Authenticate": "Bearer" } });
-    const token = match[1]!;
+    const token = BEARER.exec(header ?? "")?.[1];
+    if (token === undefined) throw new HttpError(401, "UNAUTHENTICATED", "A bearer token is required (Authorization: Bearer <JWT>)", { headers: { "WWW-Authenticate": "Bearer" } });
+    const remembered = this.remembered(header);
+    if (remembered) return remembered;
     const now = this.#clock.now();
-    const cached = this.#verified.get(token);
-    if (cached && cached.until > now) return cached.caller;
-    if (cached) this.#verified.delete(token);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, (await this.#key) as CryptoKey, {

@@ -1,16 +1,23 @@
 // Broadcasting over HTTP: the Pusher WebSocket endpoint, the channel auth endpoint and the
 // Pusher HTTP API (so the official `pusher` server SDK can publish), as one Hono app.
 import { md5 } from "@noble/hashes/legacy.js";
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type Handler } from "hono";
+import type { BlankEnv } from "hono/types";
 import type { UpgradeWebSocket } from "hono/ws";
 import * as v from "valibot";
 import type { Broadcaster } from "../broadcast/broadcaster.ts";
+import { exceedsBytes } from "../broadcast/byte-size.ts";
 import type { Connection } from "../broadcast/connection.ts";
 import { ChannelNameSchema, channelKind } from "../broadcast/protocol.ts";
 import { equalInConstantTime } from "../broadcast/signature.ts";
+import { RateLimiter } from "../core/rate-limiter.ts";
+import { parseArgument } from "../core/validation.ts";
 import { toHex } from "../util/hex.ts";
-import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
-import { body as errorBody, errorResponse, HttpError } from "./errors.ts";
+import { Authenticator, type AuthOptions } from "./auth.ts";
+import { authenticate, AuthThrottle } from "./auth-throttle.ts";
+import { clientKey, type TrustProxy, TrustProxySchema } from "./client-key.ts";
+import { errorResponse, HttpError } from "./errors.ts";
+import { notFound, RouteTable, unmatched } from "./fallback.ts";
 import { validated } from "./route.ts";
 import { sizeLimit } from "./size-limit.ts";
 
@@ -22,9 +29,23 @@ export interface BroadcastAppOptions {
   auth: AuthOptions | false;
   /** The runtime's WebSocket upgrade, from its adapter (`conveyor/adapter/node` …). Without it, /app/:key answers 501. */
   upgradeWebSocket?: UpgradeWebSocket;
-  /** Largest HTTP API body. @default 10 KiB per event × 10, as Pusher */
+  /** Largest body of this app's POST routes (channel auth, the HTTP API); other apps' routes keep their own. @default 10 KiB per event × 10, as Pusher */
   bodyLimitBytes?: number;
+  /**
+   * Failed authentications (bad tokens at /broadcasting/auth, bad HTTP API signatures) allowed
+   * per client before it gets 429 with Retry-After; `false` turns it off.
+   * @default 10 a minute (sliding window), in this process's memory, on the broadcaster's clock
+   */
+  authFailureLimit?: RateLimiter | false;
+  /** Whether X-Forwarded-For names the client, as the HTTP app's `trustProxy`. @default false */
+  trustProxy?: TrustProxy;
 }
+
+const OptionsSchema = v.object({
+  bodyLimitBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  authFailureLimit: v.optional(v.union([v.literal(false), v.instance(RateLimiter)])),
+  trustProxy: v.optional(TrustProxySchema),
+});
 
 /** Seconds an HTTP API request's signature stays valid, as Pusher's servers allow. */
 const SIGNATURE_WINDOW_SEC = 600;
@@ -51,12 +72,27 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
   if (!options || (options.auth !== false && typeof options.auth !== "object")) {
     throw new TypeError("createBroadcastApp() needs { auth }: the JWT settings for channel auth, or auth: false");
   }
+  parseArgument(OptionsSchema, options, "createBroadcastApp() options");
   const authenticator = options.auth === false ? null : new Authenticator({ ...options.auth, clock: options.auth.clock ?? broadcaster.clock });
+  const trustProxy = options.trustProxy ?? false;
+  const throttle = new AuthThrottle(options.authFailureLimit, broadcaster.clock);
+  const limit = sizeLimit(options.bodyLimitBytes ?? 102_400);
+  const table = new RouteTable();
   const app = new Hono();
   app.onError(errorResponse);
-  app.use("*", sizeLimit(options.bodyLimitBytes ?? 102_400));
+  app.notFound(notFound);
+  app.use("*", unmatched(table));
+  // Limits ride on each POST route, not on "*": mounted, a "*" middleware would cover every route of the host.
+  const get = <P extends string>(path: P, handler: Handler<BlankEnv, P>) => {
+    table.add("GET", path);
+    app.get(path, handler);
+  };
+  const post = <P extends string>(path: P, handler: Handler<BlankEnv, P>) => {
+    table.add("POST", path);
+    app.post(path, limit, handler);
+  };
 
-  app.get("/app/:key", async (c, next) => {
+  get("/app/:key", async (c, next) => {
     if (!options.upgradeWebSocket) {
       throw new HttpError(501, "WEBSOCKET_UNSUPPORTED", "This server was built without a WebSocket adapter: pass upgradeWebSocket from conveyor's adapter for your runtime");
     }
@@ -84,8 +120,8 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
   });
 
   // Channel auth, as pusher-js and Laravel Echo call it: form or JSON with socket_id and channel_name.
-  app.post("/broadcasting/auth", async (c) => {
-    const caller = authenticator ? await authenticator.verify(c.req.header("authorization")) : ANONYMOUS;
+  post("/broadcasting/auth", async (c) => {
+    const caller = await authenticate(c, authenticator, throttle, trustProxy);
     const type = c.req.header("content-type") ?? "";
     let raw: unknown;
     if (/^application\/json\b/i.test(type)) raw = await c.req.json().catch(() => null);
@@ -98,9 +134,12 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     return c.json(answer);
   });
 
-  // The Pusher HTTP API: every request signed with the app secret.
+  // The Pusher HTTP API: every request signed with the app secret; failures count against the client.
   const signed = async (c: Context, body: string | null) => {
     if (c.req.param("appId") !== broadcaster.appId) throw new HttpError(404, "APP_NOT_FOUND", `No app ${c.req.param("appId")}`);
+    await throttle.guard(clientKey(c, trustProxy), () => checkSignature(c, body));
+  };
+  const checkSignature = async (c: Context, body: string | null) => {
     const query = c.req.query();
     if (query.auth_key !== broadcaster.key) throw new HttpError(401, "UNAUTHENTICATED", "Unknown or missing auth_key");
     const timestamp = Number(query.auth_timestamp);
@@ -123,10 +162,10 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     }
   };
   const tooLarge = (data: string) => {
-    if (data.length > broadcaster.maxMessageBytes) throw new HttpError(413, "PAYLOAD_TOO_LARGE", `Event data is larger than ${broadcaster.maxMessageBytes} bytes`);
+    if (exceedsBytes(data, broadcaster.maxMessageBytes)) throw new HttpError(413, "PAYLOAD_TOO_LARGE", `Event data is larger than ${broadcaster.maxMessageBytes} bytes`);
   };
 
-  app.post("/apps/:appId/events", async (c) => {
+  post("/apps/:appId/events", async (c) => {
     const text = await c.req.text();
     await signed(c, text);
     const event = validated(TriggerBody, json(text), "body");
@@ -137,7 +176,7 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     return c.json({});
   });
 
-  app.post("/apps/:appId/batch_events", async (c) => {
+  post("/apps/:appId/batch_events", async (c) => {
     const text = await c.req.text();
     await signed(c, text);
     const { batch } = validated(BatchBody, json(text), "body");
@@ -146,7 +185,7 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     return c.json({ batch: batch.map(() => ({})) });
   });
 
-  app.get("/apps/:appId/channels", async (c) => {
+  get("/apps/:appId/channels", async (c) => {
     await signed(c, null);
     const prefix = c.req.query("filter_by_prefix") ?? "";
     const wantUsers = (c.req.query("info") ?? "").split(",").includes("user_count");
@@ -158,7 +197,7 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     return c.json({ channels });
   });
 
-  app.get("/apps/:appId/channels/:channel", async (c) => {
+  get("/apps/:appId/channels/:channel", async (c) => {
     await signed(c, null);
     const channel = validated(ChannelNameSchema, c.req.param("channel"), "path.channel");
     const info = (c.req.query("info") ?? "").split(",");
@@ -171,13 +210,12 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     });
   });
 
-  app.get("/apps/:appId/channels/:channel/users", async (c) => {
+  get("/apps/:appId/channels/:channel/users", async (c) => {
     await signed(c, null);
     const channel = validated(ChannelNameSchema, c.req.param("channel"), "path.channel");
     if (channelKind(channel) !== "presence") throw new HttpError(400, "VALIDATION_FAILED", "Only presence channels have users");
     return c.json({ users: (await broadcaster.members(channel)).map((m) => ({ id: m.user_id })) });
   });
 
-  app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`), 404));
   return app;
 }

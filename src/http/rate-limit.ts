@@ -1,12 +1,16 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimiter } from "../core/rate-limiter.ts";
 import type { Caller } from "./auth.ts";
+import { clientKey, type TrustProxy } from "./client-key.ts";
 import { HttpError } from "./errors.ts";
 import type { AppEnv } from "./route.ts";
 
 export interface HttpRateLimit {
   readonly limiter: RateLimiter;
-  /** Whom to count a request against. @default the token's subject, else the client address (X-Forwarded-For), else "anonymous" */
+  /**
+   * Whom to count a request against. @default the token's subject, else the client's address
+   * (X-Forwarded-For only with `trustProxy`), else one key every unknown client shares
+   */
   readonly key?: (c: Context<AppEnv>, caller: Caller) => string;
 }
 
@@ -16,19 +20,18 @@ export interface RateLimitUsage {
   limited: number;
 }
 
-export function defaultKey(c: Context<AppEnv>, caller: Caller): string {
-  if (caller.subject) return `user:${caller.subject}`;
-  const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
-  return forwarded ? `ip:${forwarded}` : "anonymous";
+export function defaultKey(c: Context<AppEnv>, caller: Caller, trustProxy: TrustProxy): string {
+  return caller.subject ? `user:${caller.subject}` : clientKey(c, trustProxy);
 }
 
 /**
  * Answers 429 with `Retry-After` once a caller is over the limit; every answer carries the
  * `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers (seconds).
  */
-export function rateLimitMiddleware(options: HttpRateLimit, usage: RateLimitUsage): MiddlewareHandler<AppEnv> {
+export function rateLimitMiddleware(options: HttpRateLimit, usage: RateLimitUsage, trustProxy: TrustProxy): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const decision = await options.limiter.consume((options.key ?? defaultKey)(c, c.get("caller")));
+    const caller = c.get("caller");
+    const decision = await options.limiter.consume(options.key ? options.key(c, caller) : defaultKey(c, caller, trustProxy));
     const headers = {
       "RateLimit-Limit": String(decision.limit),
       "RateLimit-Remaining": String(decision.remaining),

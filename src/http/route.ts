@@ -1,9 +1,10 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
-import type { Context, Hono } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import { describeIssues, summarise } from "../core/validation.ts";
 import { type Caller, requireScope } from "./auth.ts";
 import { HttpError } from "./errors.ts";
+import type { RouteTable } from "./fallback.ts";
 
 type Schema = v.GenericSchema;
 
@@ -74,10 +75,17 @@ async function readJson(c: Context): Promise<unknown> {
   }
 }
 
-/** Registers routes on an app: parse, authorise, run, answer JSON (or the Response a handler made). */
-export function register(app: Hono<AppEnv>, routes: readonly Route[]): void {
+/**
+ * Registers routes on an app: `guards` (size limit, authentication, rate limit), then parse,
+ * authorise, run, answer JSON (or the Response a handler made). The guards go on each route,
+ * not on "*": a mounted app's "*" middleware would run for every other route of the host.
+ */
+export function register(app: Hono<AppEnv>, routes: readonly Route[], guards: readonly MiddlewareHandler<AppEnv>[], table: RouteTable): void {
   for (const r of routes) {
-    app.on(r.method.toUpperCase(), r.path, async (c) => {
+    const method = r.method.toUpperCase();
+    table.add(method, r.path);
+    for (const guard of guards) app.on(method, r.path, guard);
+    app.on(method, r.path, async (c) => {
       const params = parsed(r.params, c.req.param(), "path");
       const query = parsed(r.query, c.req.query(), "query");
       const body = r.body ? parsed(r.body, await readJson(c), "body") : undefined;

@@ -8,12 +8,14 @@ import { JobOptionsFields } from "../../core/job-options.ts";
 import { NameSchema } from "../../core/names.ts";
 import type { Caller } from "../auth.ts";
 import { HttpError } from "../errors.ts";
+import { declaredQueue } from "../queues.ts";
 import { type Route, route, validated } from "../route.ts";
 
 const QueueParams = v.object({ queue: NameSchema });
 const JobParams = v.object({ queue: NameSchema, id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)) });
-const count = (max: number) => v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number), v.maxValue(max)));
-const Page = { offset: count(1_000_000), limit: count(1_000) };
+const count = (min: number, max: number) => v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "a whole number"), v.transform(Number), v.minValue(min), v.maxValue(max)));
+// limit=0 is refused here, as a 400: the core refuses it too, but as a programmer's TypeError (a 500).
+const Page = { offset: count(0, 1_000_000), limit: count(1, 1_000) };
 export const NewJobBody = v.strictObject({
   /** Name of a job definition registered on the queue. */
   name: NameSchema,
@@ -28,9 +30,10 @@ const by = (caller: Caller) => (caller.subject === null ? {} : { by: caller.subj
 
 /** Jobs, queues and the dead-letter store. */
 export function jobRoutes(conveyor: Conveyor): Route[] {
+  const declared = (name: string) => declaredQueue(conveyor, name);
   /** The job's definition, with the payload checked against its schema here, before the core sees it. */
   const definition = (queue: string, name: string, payload: unknown, where: string) => {
-    const found = conveyor.queue(queue).definitions.get(name);
+    const found = declared(queue).definitions.get(name);
     if (!found) throw new HttpError(400, "UNKNOWN_JOB", `No job named "${name}" is registered on queue "${queue}" in this server`);
     validated(found.schema, payload, where, `${where} for job "${name}"`);
     return found;
@@ -50,7 +53,7 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
       method: "post", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:write", status: 201, summary: "Enqueue one job",
       params: QueueParams, body: NewJobBody,
       handle: async ({ params, body, caller }) => ({
-        job: await conveyor.queue(params.queue).add(definition(params.queue, body.name, body.payload, "body.payload"), body.payload as never, {
+        job: await declared(params.queue).add(definition(params.queue, body.name, body.payload, "body.payload"), body.payload as never, {
           ...body.options,
           ...actor(caller),
         }),
@@ -60,7 +63,7 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
       method: "post", path: "/queues/:queue/jobs/bulk", tag: "jobs", scope: "jobs:write", status: 201, summary: "Enqueue up to 1,000 jobs, all or none",
       params: QueueParams, body: v.strictObject({ jobs: v.pipe(v.array(NewJobBody), v.minLength(1), v.maxLength(1_000)) }),
       handle: async ({ params, body, caller }) => ({
-        jobs: await conveyor.queue(params.queue).addBulk(
+        jobs: await declared(params.queue).addBulk(
           body.jobs.map((j, i) => ({
             job: definition(params.queue, j.name, j.payload, `body.jobs.${i}.payload`),
             payload: j.payload,
@@ -72,28 +75,28 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     route({
       method: "get", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:read", summary: "Jobs in one state, a page at a time",
       params: QueueParams, query: v.strictObject({ state: v.picklist(JOB_STATES), ...Page }),
-      handle: async ({ params, query }) => ({ jobs: await conveyor.queue(params.queue).list(query.state, { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
+      handle: async ({ params, query }) => ({ jobs: await declared(params.queue).list(query.state, { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
     }),
     route({
       method: "get", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:read", summary: "One job",
       params: JobParams,
-      handle: async ({ params }) => ({ job: found(await conveyor.queue(params.queue).get(params.id), `job ${params.id} in queue "${params.queue}"`) }),
+      handle: async ({ params }) => ({ job: found(await declared(params.queue).get(params.id), `job ${params.id} in queue "${params.queue}"`) }),
     }),
     route({
       method: "post", path: "/queues/:queue/jobs/:id/cancel", tag: "jobs", scope: "jobs:write", summary: "Cancel a waiting, delayed or active job",
       params: JobParams,
-      handle: async ({ params, caller }) => ({ previous: await conveyor.queue(params.queue).cancel(params.id, by(caller)) }),
+      handle: async ({ params, caller }) => ({ previous: await declared(params.queue).cancel(params.id, by(caller)) }),
     }),
     route({
       method: "post", path: "/queues/:queue/jobs/:id/retry", tag: "jobs", scope: "jobs:write", summary: "Retry a failed, dead or cancelled job",
       params: JobParams,
-      handle: async ({ params, caller }) => ({ job: await conveyor.queue(params.queue).retry(params.id, by(caller)) }),
+      handle: async ({ params, caller }) => ({ job: await declared(params.queue).retry(params.id, by(caller)) }),
     }),
     route({
       method: "delete", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:write", summary: "Remove a job that is not active",
       params: JobParams,
       handle: async ({ params }) => {
-        await conveyor.queue(params.queue).remove(params.id);
+        await declared(params.queue).remove(params.id);
         return { removed: params.id };
       },
     }),
@@ -101,7 +104,7 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
       method: "post", path: "/queues/:queue/pause", tag: "queues", scope: "jobs:write", summary: "Stop every worker of the queue taking jobs",
       params: QueueParams,
       handle: async ({ params }) => {
-        await conveyor.queue(params.queue).pause();
+        await declared(params.queue).pause();
         return { paused: true };
       },
     }),
@@ -109,20 +112,20 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
       method: "post", path: "/queues/:queue/resume", tag: "queues", scope: "jobs:write", summary: "Let the queue's workers take jobs again",
       params: QueueParams,
       handle: async ({ params }) => {
-        await conveyor.queue(params.queue).resume();
+        await declared(params.queue).resume();
         return { paused: false };
       },
     }),
     route({
       method: "get", path: "/queues/:queue/dead", tag: "dead letters", scope: "jobs:read", summary: "The dead-letter store, newest first",
       params: QueueParams, query: v.strictObject(Page),
-      handle: async ({ params, query }) => ({ jobs: await conveyor.queue(params.queue).list("dead", { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
+      handle: async ({ params, query }) => ({ jobs: await declared(params.queue).list("dead", { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
     }),
     route({
       method: "post", path: "/queues/:queue/dead/retry", tag: "dead letters", scope: "jobs:write", summary: "Retry dead jobs: the ids given, or up to 1,000",
       params: QueueParams, body: v.strictObject({ ids: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(1_000))) }),
       handle: async ({ params, body, caller }) => {
-        const queue = conveyor.queue(params.queue);
+        const queue = declared(params.queue);
         const ids = body.ids ?? (await queue.list("dead", { limit: 1_000 })).map((j) => j.id);
         const retried: string[] = [];
         for (const id of ids) retried.push((await queue.retry(id, by(caller))).id);
@@ -132,13 +135,13 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     route({
       method: "delete", path: "/queues/:queue/dead", tag: "dead letters", scope: "jobs:write", summary: "Purge the dead-letter store",
       params: QueueParams,
-      handle: async ({ params }) => ({ purged: await conveyor.queue(params.queue).clean("dead") }),
+      handle: async ({ params }) => ({ purged: await declared(params.queue).clean("dead") }),
     }),
     route({
       method: "get", path: "/queues/:queue/events", tag: "queues", scope: "jobs:read", summary: "Live lifecycle events as Server-Sent Events",
       params: QueueParams, query: v.strictObject({ types: v.optional(v.pipe(v.string(), v.transform((s) => s.split(",")), v.array(v.picklist(EVENT_TYPES)))) }),
       handle: ({ c, params, query }) => {
-        const queue = conveyor.queue(params.queue);
+        const queue = declared(params.queue);
         return streamSSE(c, async (sse) => {
           const reader = queue.events.stream({ types: query.types }).getReader();
           sse.onAbort(() => void reader.cancel());

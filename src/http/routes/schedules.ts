@@ -22,7 +22,8 @@ const ScheduleBody = v.strictObject(ScheduleFields);
 /** Schedules: the same operations as `Scheduler`, over HTTP. */
 export function scheduleRoutes(conveyor: Conveyor, scheduler: Scheduler): Route[] {
   const save = async (id: string, body: v.InferOutput<typeof ScheduleBody>) => {
-    const job = conveyor.queue(body.queue).definitions.get(body.job);
+    // Looked up, never made: a schedule for a queue no code declared would make one.
+    const job = conveyor.queues.get(body.queue)?.definitions.get(body.job);
     if (!job) throw new HttpError(400, "UNKNOWN_JOB", `No job named "${body.job}" is registered on queue "${body.queue}" in this server`);
     const when = "cron" in body.when ? body.when.cron : { everyMs: body.when.everyMs };
     return await scheduler.schedule(id, when, { queue: body.queue, job, payload: body.payload as never, options: body.jobOptions }, body.options as never);
