@@ -23,6 +23,7 @@ export { WORKER_DEFAULTS, type WorkerOptions } from "./src/core/worker-options.t
 export type { JobContext } from "./src/core/job-context.ts";
 export { DEFAULT_RETENTION, type JobOptions, type JobSettings, type Retention } from "./src/core/job-options.ts";
 export type { FinishedOptions } from "./src/core/job-outcome.ts";
+export { isStandardSchema, type StandardSchemaV1 } from "./src/core/standard-schema.ts";
 export { MAX_DATA_DEPTH } from "./src/core/job-data.ts";
 export type { Backoff, BackoffFunction } from "./src/core/backoff.ts";
 export { MAX_PRIORITY, PRIORITIES, type Priority, type PriorityName } from "./src/core/priority.ts";

@@ -1,14 +1,14 @@
-import * as v from "valibot";
 import type { BackoffFunction } from "./backoff.ts";
 import { type JobSettings, JobSettingsSchema } from "./job-options.ts";
 import { NameSchema } from "./names.ts";
 import { parseArgument } from "./validation.ts";
+import { isStandardSchema, type StandardSchemaV1 } from "./standard-schema.ts";
 
 /**
  * A kind of job: its name, the schema its payload must match, and default settings.
  * Producers and workers share it, so the payload type is checked at both ends.
  */
-export interface JobDefinition<S extends v.GenericSchema = v.GenericSchema> {
+export interface JobDefinition<S extends StandardSchemaV1 = StandardSchemaV1> {
   readonly name: string;
   readonly schema: S;
   readonly defaults: Readonly<JobSettings>;
@@ -17,18 +17,25 @@ export interface JobDefinition<S extends v.GenericSchema = v.GenericSchema> {
 }
 
 /** Payload as a producer passes it (before schema transforms). */
-export type PayloadInput<D> = D extends JobDefinition<infer S> ? v.InferInput<S> : never;
+export type PayloadInput<D> = D extends JobDefinition<infer S> ? StandardSchemaV1.InferInput<S> : never;
 /** Payload as a handler receives it (after schema transforms). */
-export type PayloadOutput<D> = D extends JobDefinition<infer S> ? v.InferOutput<S> : never;
+export type PayloadOutput<D> = D extends JobDefinition<infer S> ? StandardSchemaV1.InferOutput<S> : never;
 
-export function defineJob<S extends v.GenericSchema>(
+/**
+ * Defines a kind of job. `schema` is any Standard Schema with synchronous validation: valibot ≥1,
+ * zod ≥3.24, arktype ≥2 and others.
+ */
+export function defineJob<S extends StandardSchemaV1>(
   name: string,
   schema: S,
   defaults: JobSettings = {},
 ): JobDefinition<S> {
   parseArgument(NameSchema, name, "job name");
-  if (!schema || typeof schema !== "object" || !("~standard" in schema)) {
-    throw new TypeError(`defineJob("${name}") expects a valibot schema as its second argument`);
+  if (!isStandardSchema(schema)) {
+    throw new TypeError(
+      `defineJob("${name}") expects a Standard Schema as its second argument (valibot ≥1, zod ≥3.24, arktype ≥2; ` +
+        `see standardschema.dev): the value given has no "~standard" property of version 1 (valibot 0.x schemas do not)`,
+    );
   }
   const settings = parseArgument(JobSettingsSchema, defaults, `defaults of job "${name}"`);
   return Object.freeze({

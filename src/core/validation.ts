@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { ConveyorError, type ValidationIssue } from "./errors.ts";
+import type { StandardSchemaV1 } from "./standard-schema.ts";
 
 /**
  * Turns valibot issues into path + message pairs that say what was expected, without echoing
@@ -20,12 +21,45 @@ export function summarise(issues: readonly ValidationIssue[]): string {
   return issues.length > 3 ? `${shown}; and ${issues.length - 3} more` : shown;
 }
 
+/** What a schema made of a value: its output, or the issues that say what was expected. */
+export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: ValidationIssue[] };
+
+/**
+ * Checks a value against any Standard Schema (valibot, zod, arktype…). valibot issues are
+ * described by us; other libraries' messages are kept, with the received value taken out.
+ * Validation must be synchronous: a job is checked where no await is possible (a scheduler
+ * tick plan, a worker's start).
+ */
+export function check<S extends StandardSchemaV1>(schema: S, value: unknown, what: string): Checked<StandardSchemaV1.InferOutput<S>> {
+  if (schema["~standard"].vendor === "valibot") {
+    const result = v.safeParse(schema as unknown as v.GenericSchema, value);
+    return result.success ? { ok: true, value: result.output } : { ok: false, issues: describeIssues(result.issues) };
+  }
+  const result = schema["~standard"].validate(value);
+  if (result instanceof Promise) {
+    result.catch(() => {});
+    throw new TypeError(`The schema for ${what} validates asynchronously; Conveyor needs a synchronous schema`);
+  }
+  if (!result.issues) return { ok: true, value: result.value };
+  return { ok: false, issues: result.issues.map((issue) => foreignIssue(issue, value)) };
+}
+
 /** Parses data (payloads, job options, request bodies); failure is a VALIDATION_FAILED error. */
-export function parseData<S extends v.GenericSchema>(schema: S, value: unknown, what: string): v.InferOutput<S> {
-  const result = v.safeParse(schema, value);
-  if (result.success) return result.output;
-  const issues = describeIssues(result.issues);
-  throw new ConveyorError("VALIDATION_FAILED", `Invalid ${what}: ${summarise(issues)}`, { issues });
+export function parseData<S extends StandardSchemaV1>(schema: S, value: unknown, what: string): StandardSchemaV1.InferOutput<S> {
+  const result = check(schema, value, what);
+  if (result.ok) return result.value;
+  throw new ConveyorError("VALIDATION_FAILED", `Invalid ${what}: ${summarise(result.issues)}`, { issues: result.issues });
+}
+
+function foreignIssue(issue: StandardSchemaV1.Issue, root: unknown): ValidationIssue {
+  const keys = (issue.path ?? []).map((segment) => typeof segment === "object" ? segment.key : segment);
+  let received: unknown = root;
+  for (const key of keys) received = typeof received === "object" && received !== null ? (received as Record<PropertyKey, unknown>)[key] : undefined;
+  let message = issue.message;
+  // Libraries quote what they got ("must be 'a' (was 'hunter2')"); the value may be a secret.
+  const quoted = typeof received === "string" || typeof received === "number" || typeof received === "bigint" ? String(received) : "";
+  if (quoted.length >= 2) message = message.split(quoted).join("…");
+  return { path: keys.map(String).join("."), message };
 }
 
 /** Parses a programmer's argument (worker or queue settings); failure is a TypeError. */

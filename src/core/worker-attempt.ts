@@ -1,4 +1,3 @@
-import * as v from "valibot";
 import type { Outcome as StoreOutcome } from "./store-contract.ts";
 import { type BackoffFunction, backoffDelay } from "./backoff.ts";
 import type { Clock } from "./clock.ts";
@@ -6,7 +5,7 @@ import type { JobDefinition, PayloadOutput } from "./define-job.ts";
 import { ConveyorError, toErrorInfo, UnrecoverableError } from "./errors.ts";
 import type { JobContext, RunningJob } from "./job-context.ts";
 import { jobDataError } from "./job-data.ts";
-import { describeIssues } from "./validation.ts";
+import { check } from "./validation.ts";
 
 /** One attempt of one job, from payload check to the outcome the store is told. */
 
@@ -48,9 +47,9 @@ export function runAttempt(running: RunningJob, registered: Registered | undefin
     const error = new ConveyorError("UNKNOWN_JOB", `Worker ${host.workerId} has no handler for job "${job.name}" in queue "${job.queue}"`);
     return host.settle(running, { kind: "failed", error, unrecoverable: false });
   }
-  const parsed = v.safeParse(registered.definition.schema, job.payload);
-  if (!parsed.success) {
-    const issues = describeIssues(parsed.issues);
+  const parsed = check(registered.definition.schema, job.payload, `job "${job.name}"`);
+  if (!parsed.ok) {
+    const issues = parsed.issues;
     const error = new ConveyorError(
       "VALIDATION_FAILED",
       `Payload of job ${job.id} ("${job.name}") no longer matches its schema: ${issues.map((i) => `${i.path || "(root)"} ${i.message}`).join("; ")}`,
@@ -68,7 +67,7 @@ export function runAttempt(running: RunningJob, registered: Registered | undefin
   }
   let result: unknown;
   try {
-    result = registered.handler(parsed.output, running);
+    result = registered.handler(parsed.value as PayloadOutput<JobDefinition>, running);
   } catch (error) {
     return host.settle(running, failed(error));
   }

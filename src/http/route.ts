@@ -1,7 +1,8 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
-import { describeIssues, summarise } from "../core/validation.ts";
+import { check, summarise } from "../core/validation.ts";
+import type { StandardSchemaV1 } from "../core/standard-schema.ts";
 import { type Caller, requireScope } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 import type { RouteTable } from "./fallback.ts";
@@ -53,10 +54,10 @@ export function route<P extends Schema = v.ObjectSchema<{}, undefined>, Q extend
 }
 
 /** Parses part of a request; failure is a 400 whose issue paths start at `where` ("body.payload.to"). */
-export function validated<S extends Schema>(schema: S, value: unknown, where: string, what = where): v.InferOutput<S> {
-  const result = v.safeParse(schema, value);
-  if (result.success) return result.output;
-  const issues = describeIssues(result.issues).map((i) => ({ ...i, path: i.path ? `${where}.${i.path}` : where }));
+export function validated<S extends StandardSchemaV1>(schema: S, value: unknown, where: string, what = where): StandardSchemaV1.InferOutput<S> {
+  const result = check(schema, value, what);
+  if (result.ok) return result.value;
+  const issues = result.issues.map((i) => ({ ...i, path: i.path ? `${where}.${i.path}` : where }));
   throw new HttpError(400, "VALIDATION_FAILED", `Invalid ${what}: ${summarise(issues)}`, { issues });
 }
 
