@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { createConveyor, defineJob } from "conveyor";
+ * import { createConveyor, defineJob } from "@conveyorkit/conveyor";
  *
  * const sendEmail = defineJob("send-email", v.object({ to: v.string() }), { attempts: 3 });
  * const conveyor = createConveyor();
@@ -86,11 +86,6 @@ export type {
   Subscription,
 } from "./src/core/store-contract.ts";
 export { type JournalEntry, MemoryStore } from "./src/store/memory/store.ts";
-export { type LeaseClock, RedisStore, type RedisStoreOptions } from "./src/store/redis/store.ts";
-export type { RedisBackedStorage, RedisClient, RedisConnection } from "./src/store/redis/connection.ts";
-export { type KeyValueStorage, UnstorageStore, type UnstorageStoreOptions } from "./src/store/unstorage.ts";
-export { DenoKvStore, type DenoKvStoreOptions } from "./src/store/deno-kv/store.ts";
-export type { DenoKv } from "./src/store/deno-kv/kv.ts";
 export {
   type ScheduleInfo,
   Scheduler,
@@ -102,30 +97,6 @@ export type { CatchUpPolicy, OverlapPolicy, ScheduleOptions, ScheduleRecord, Sch
 export { daily, dailyAt, every, hourly, type Weekday, weekly, type When } from "./src/scheduler/timing.ts";
 export { type RateLimitBackend, RateLimiter, type RateLimiterOptions, type RateLimitOutcome, type RateLimitRequest } from "./src/core/rate-limiter.ts";
 export { MemoryRateLimitBackend } from "./src/core/rate-limit-memory.ts";
-export { RedisRateLimitBackend, type RedisRateLimitOptions } from "./src/rate-limit/redis.ts";
 export type { RateLimitDecision, RateLimitRule } from "./src/core/rate-limit-rules.ts";
 export type { WorkerRateLimit } from "./src/core/worker-options.ts";
-export { type AppOptions, createApp } from "./src/http/app.ts";
-export type { AuthOptions, Caller } from "./src/http/auth.ts";
-export type { HttpRateLimit } from "./src/http/rate-limit.ts";
-export {
-  Broadcaster,
-  type BroadcasterOptions,
-  type ChannelAuthorizer,
-  type ChannelUser,
-  type PublishOptions,
-} from "./src/broadcast/broadcaster.ts";
-export {
-  type BroadcastBackend,
-  type BroadcastMessage,
-  type JoinResult,
-  type LeaveResult,
-  MemoryBroadcastBackend,
-  type PresenceMember,
-} from "./src/broadcast/backend.ts";
-export { type HeartbeatClock, RedisBroadcastBackend, type RedisBroadcastOptions } from "./src/broadcast/redis.ts";
-export { broadcastJobEvents, jobChannel, type JobBroadcastOptions, queueChannel } from "./src/broadcast/job-events.ts";
-export type { SocketLike } from "./src/broadcast/connection.ts";
-export { CLOSE as PUSHER_CLOSE_CODES, ERROR as PUSHER_ERROR_CODES } from "./src/broadcast/protocol.ts";
-export { type BroadcastAppOptions, createBroadcastApp } from "./src/http/broadcast-app.ts";
 export type { RuntimeAdapter, Served, ServeOptions } from "./src/adapter/contract.ts";

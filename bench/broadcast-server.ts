@@ -7,7 +7,8 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import { Hono } from "hono";
 import IORedis from "ioredis";
 import { Server as SocketIoServer } from "socket.io";
-import { Broadcaster, createBroadcastApp, RedisBroadcastBackend } from "../mod.ts";
+import { createBroadcastApp } from "../http.ts";
+import { Broadcaster, RedisBroadcastBackend } from "../broadcast.ts";
 import { nodeAdapter } from "../src/adapter/node.ts";
 
 const port = Number(process.env.PORT);

@@ -6,7 +6,8 @@ import process from "node:process";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import * as v from "valibot";
-import { createApp, createConveyor, defineJob } from "../mod.ts";
+import { createConveyor, defineJob } from "../mod.ts";
+import { createApp } from "../http.ts";
 
 export const SECRET = "bench-secret-that-is-long-enough-for-hs256!";
 const email = defineJob("email", v.object({ to: v.pipe(v.string(), v.email()), subject: v.string() }));

@@ -4,7 +4,9 @@ import { Hono } from "hono";
 import { SignJWT } from "jose";
 import * as v from "valibot";
 import type { UpgradeWebSocket } from "hono/ws";
-import { Broadcaster, broadcastJobEvents, createApp, createBroadcastApp, createConveyor, defineJob, every, RateLimiter } from "../mod.ts";
+import { createConveyor, defineJob, every, RateLimiter } from "../mod.ts";
+import { createApp, createBroadcastApp } from "../http.ts";
+import { Broadcaster, broadcastJobEvents } from "../broadcast.ts";
 import { sendEmail } from "./demo-jobs.ts";
 
 export const heartbeat = defineJob("heartbeat", v.object({ note: v.string() }));

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { exceedsBytes, utf8Length } from "../src/broadcast/byte-size.ts";
-import { Broadcaster, FakeClock } from "../mod.ts";
+import { FakeClock } from "../mod.ts";
+import { Broadcaster } from "../broadcast.ts";
 import { APP } from "./support/broadcast-server.ts";
 
 describe("Counting bytes", () => {

@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { SignJWT } from "jose";
-import { Broadcaster, createBroadcastApp, FakeClock } from "../mod.ts";
+import { FakeClock } from "../mod.ts";
+import { createBroadcastApp } from "../http.ts";
+import { Broadcaster } from "../broadcast.ts";
 import { APP, authorize, JWT_SECRET } from "./support/broadcast-server.ts";
 
 /** A socket that records what the hub sends it. */

@@ -5,7 +5,8 @@ import Echo from "laravel-echo";
 import PusherServer from "pusher";
 import Pusher from "pusher-js";
 import * as v from "valibot";
-import { broadcastJobEvents, createConveyor, defineJob, jobChannel, queueChannel } from "../mod.ts";
+import { createConveyor, defineJob } from "../mod.ts";
+import { broadcastJobEvents, jobChannel, queueChannel } from "../broadcast.ts";
 import { APP, once, pusherOptions, startBroadcastServer, subscribed, userToken } from "./support/broadcast-server.ts";
 import { runtime } from "./support/runtime.ts";
 

@@ -4,7 +4,8 @@
 // broadcast-redis.test.ts.)
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { Broadcaster, FakeClock, RedisBroadcastBackend } from "../mod.ts";
+import { FakeClock } from "../mod.ts";
+import { Broadcaster, RedisBroadcastBackend } from "../broadcast.ts";
 import { waitUntil } from "./support/harness.ts";
 import { APP } from "./support/broadcast-server.ts";
 import { type RedisServer, startRedis } from "./support/redis-server.ts";

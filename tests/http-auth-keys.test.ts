@@ -5,7 +5,8 @@ import { after, before, describe, test } from "node:test";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { createApp, createConveyor, FakeClock } from "../mod.ts";
+import { createConveyor, FakeClock } from "../mod.ts";
+import { createApp } from "../http.ts";
 
 type PrivateKey = Parameters<SignJWT["sign"]>[0];
 

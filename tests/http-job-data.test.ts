@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { SignJWT } from "jose";
 import * as v from "valibot";
-import { createApp, createConveyor, defineJob, MAX_DATA_DEPTH } from "../mod.ts";
+import { createConveyor, defineJob, MAX_DATA_DEPTH } from "../mod.ts";
+import { createApp } from "../http.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-for-hs256";
 const anything = defineJob("anything", v.unknown());

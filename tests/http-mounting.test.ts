@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Hono } from "hono";
 import { SignJWT } from "jose";
-import { createApp, createConveyor, FakeClock } from "../mod.ts";
+import { createConveyor, FakeClock } from "../mod.ts";
+import { createApp } from "../http.ts";
 import { badInputApps, note } from "./support/bad-input.ts";
 import { APP } from "./support/broadcast-server.ts";
 

@@ -4,7 +4,8 @@ import { describe, test } from "node:test";
 import { Hono } from "hono";
 import { SignJWT } from "jose";
 import * as v from "valibot";
-import { createApp, createConveyor, defineJob, RateLimiter } from "../mod.ts";
+import { createConveyor, defineJob, RateLimiter } from "../mod.ts";
+import { createApp } from "../http.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-for-hs256";
 const email = defineJob("email", v.object({ to: v.pipe(v.string(), v.email()) }));

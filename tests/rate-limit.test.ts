@@ -2,17 +2,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as v from "valibot";
-import {
-  createConveyor,
-  defineJob,
-  FakeClock,
-  MemoryRateLimitBackend,
-  MemoryStore,
-  type RateLimitBackend,
-  RateLimiter,
-  type RateLimitRule,
-  RedisRateLimitBackend,
-} from "../mod.ts";
+import { createConveyor, defineJob, FakeClock, MemoryRateLimitBackend, MemoryStore, type RateLimitBackend, RateLimiter, type RateLimitRule } from "../mod.ts";
+import { RedisRateLimitBackend } from "../redis.ts";
 import { eventually } from "./support/harness.ts";
 import { type RedisServer, startRedis } from "./support/redis-server.ts";
 

@@ -3,7 +3,8 @@
 // created twice only for a tick that a killed process had claimed.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type ConveyorEventData, createConveyor, RedisStore } from "../mod.ts";
+import { type ConveyorEventData, createConveyor } from "../mod.ts";
+import { RedisStore } from "../redis.ts";
 import { work } from "./fixtures/work-job.ts";
 import { waitUntil } from "./support/harness.ts";
 import { type Child, startScript } from "./support/processes.ts";

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type } from "arktype";
 import { z } from "zod";
-import { createApp, createConveyor, defineJob, FakeClock, isConveyorError } from "../mod.ts";
+import { createConveyor, defineJob, FakeClock, isConveyorError } from "../mod.ts";
+import { createApp } from "../http.ts";
 import { eventually } from "./support/harness.ts";
 
 const zodJob = defineJob("zod-signup", z.object({ email: z.email(), age: z.coerce.number().int().min(18), code: z.string().length(6) }));

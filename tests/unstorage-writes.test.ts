@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createStorage, type Driver } from "unstorage";
 import memoryDriver from "unstorage/drivers/memory";
-import { FakeClock, isConveyorError, UnstorageStore } from "../mod.ts";
+import { FakeClock, isConveyorError } from "../mod.ts";
+import { UnstorageStore } from "../unstorage.ts";
 import { newJob } from "./support/store-conformance.ts";
 
 const HEARTBEAT_MS = 1_000;

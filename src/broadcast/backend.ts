@@ -55,7 +55,11 @@ export function uniqueMembers(entries: Iterable<PresenceMember>): PresenceMember
 
 /** One process: delivery is a function call, presence a map. */
 export class MemoryBroadcastBackend implements BroadcastBackend {
-  readonly nodeId = crypto.randomUUID();
+  #nodeId: string | undefined;
+  /** Made on first use: Workers forbid random values at module scope, where apps build backends. */
+  get nodeId(): string {
+    return this.#nodeId ??= crypto.randomUUID();
+  }
   readonly sharedAcrossProcesses = false;
   #deliver: ((message: BroadcastMessage) => void) | undefined;
   readonly #presence = new Map<string, Map<string, PresenceMember>>();

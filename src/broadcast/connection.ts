@@ -31,7 +31,7 @@ export class Connection {
   readonly socketId: string;
   readonly socket: SocketLike;
   /** Channel → the presence member this socket joined as (null on other kinds). */
-  readonly channels = new Map<string, PresenceMember | null>();
+  readonly channels: Map<string, PresenceMember | null> = new Map();
   lastSeenAt: number;
   pingSentAt: number | null = null;
   closed = false;

@@ -14,12 +14,12 @@ export interface JobBroadcastOptions {
 const JOB_EVENT_TYPES: readonly ConveyorEventType[] = ["enqueued", "active", "progress", "completed", "failed", "retrying", "cancelled", "dead", "stalled", "removed"];
 
 /** Pusher channel names allow letters, digits and `_-=@,.;`; anything else in a name becomes `_`. */
-const safe = (text: string) => text.replace(/[^A-Za-z0-9_\-=@,.;]/g, "_");
+const safe = (text: string): string => text.replace(/[^A-Za-z0-9_\-=@,.;]/g, "_");
 
 /** `private-conveyor.queue.<queue>`: every broadcast event of the queue. */
-export const queueChannel = (queue: string) => `private-conveyor.queue.${safe(queue)}`.slice(0, 164);
+export const queueChannel = (queue: string): string => `private-conveyor.queue.${safe(queue)}`.slice(0, 164);
 /** `private-conveyor.job.<queue>.<id>`: one job's events, e.g. for a progress bar. */
-export const jobChannel = (queue: string, id: string) => `private-conveyor.job.${safe(queue)}.${safe(id)}`.slice(0, 164);
+export const jobChannel = (queue: string, id: string): string => `private-conveyor.job.${safe(queue)}.${safe(id)}`.slice(0, 164);
 
 /**
  * Broadcasts `queue`'s job events (as `job.<type>`, the event's data as the message) until the

@@ -47,7 +47,11 @@ const OptionsSchema = v.object({
 });
 
 export class RedisBroadcastBackend implements BroadcastBackend {
-  readonly nodeId = crypto.randomUUID();
+  #nodeId: string | undefined;
+  /** Made on first use: Workers forbid random values at module scope, where apps build backends. */
+  get nodeId(): string {
+    return this.#nodeId ??= crypto.randomUUID();
+  }
   readonly sharedAcrossProcesses = true;
   readonly #connection: Promise<{ client: RedisClient; owned: boolean }>;
   readonly #prefix: string;

@@ -47,7 +47,7 @@ const changer = (options: ChangeOptions) => parseArgument(ChangeOptionsSchema, o
  */
 export class Queue {
   readonly name: string;
-  readonly events = new QueueEvents();
+  readonly events: QueueEvents = new QueueEvents();
   readonly #store: QueueStore;
   readonly #clock: Clock;
   readonly #definitions = new Map<string, JobDefinition>();

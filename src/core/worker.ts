@@ -31,8 +31,8 @@ const WAKE_EVENTS: readonly ConveyorEventType[] = ["enqueued", "resumed", "cance
  * reach handlers through their `AbortSignal`. Nothing a handler or the store throws stops it.
  */
 export class Worker extends WorkerEventTarget implements ContextHost {
-  readonly id: string;
   readonly queue: Queue;
+  #id: string | undefined;
   readonly #store: QueueStore;
   readonly #clock: Clock;
   readonly #options: ResolvedWorkerOptions;
@@ -60,18 +60,23 @@ export class Worker extends WorkerEventTarget implements ContextHost {
     this.#store = queue.context.store;
     assertSafeForWorkers(this.#store, queue.name);
     this.#clock = queue.context.clock;
-    this.id = id ?? crypto.randomUUID();
+    this.#id = id;
     this.#limits = rateLimits;
     this.#options = settings;
+    const worker = this;
     this.#wakeups = new WorkerWakeups(this.#clock, () => this.#wake());
     this.#attemptHost = {
-      workerId: this.id,
+      get workerId() {
+        return worker.id;
+      },
       clock: this.#clock,
       settle: (running, outcome) => this.#settle(running, outcome),
       abort: (running, reason) => this.#abort(running, reason),
     };
     this.#pump = new WorkerPump({
-      workerId: this.id,
+      get workerId() {
+        return worker.id;
+      },
       queueName: queue.name,
       store: this.#store,
       clock: this.#clock,
@@ -92,7 +97,9 @@ export class Worker extends WorkerEventTarget implements ContextHost {
       failedForGood: (running, state) => warnIfUnwatched(this.queue, running, state),
     });
     this.#upkeep = new WorkerUpkeep({
-      workerId: this.id,
+      get workerId() {
+        return worker.id;
+      },
       queueName: queue.name,
       store: this.#store,
       clock: this.#clock,
@@ -106,6 +113,14 @@ export class Worker extends WorkerEventTarget implements ContextHost {
       wake: () => this.#wake(),
     });
     if (this.#options.autostart) queueMicrotask(() => this.start());
+  }
+
+  /**
+   * Names this worker in leases and events. A random one is made on first use, not in the
+   * constructor: Workers (workerd) forbid random values at module scope, where apps build workers.
+   */
+  get id(): string {
+    return this.#id ??= crypto.randomUUID();
   }
 
   /** Registers the handler for one kind of job. */

@@ -6,7 +6,9 @@ import { Hono } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import { SignJWT } from "jose";
 import * as v from "valibot";
-import { Broadcaster, createApp, createBroadcastApp, createConveyor, defineJob, FakeClock, MemoryStore, type QueueStore } from "../../mod.ts";
+import { createConveyor, defineJob, FakeClock, MemoryStore, type QueueStore } from "../../mod.ts";
+import { createApp, createBroadcastApp } from "../../http.ts";
+import { Broadcaster } from "../../broadcast.ts";
 import { APP, authorize, JWT_SECRET } from "./broadcast-server.ts";
 
 export const SECRET = "a-test-secret-that-is-long-enough-for-hs256";

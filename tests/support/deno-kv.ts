@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DenoKv } from "../../mod.ts";
+import type { DenoKv } from "../../deno-kv.ts";
 import { runtime } from "./runtime.ts";
 
 export type ClosableKv = DenoKv & { close(): void };

@@ -58,13 +58,30 @@ export async function closeClient(client: RedisClient, graceMs = 1_000): Promise
   if (!polite) client.disconnect();
 }
 
+type IoredisClass = new (url: string, options: Record<string, unknown>) => RedisClient;
+
+/**
+ * Loaded only when a URL is given: users passing a client never load it through us. The name is
+ * a variable so bundlers (esbuild, wrangler) leave the import alone instead of failing to
+ * resolve a package the app does not use. `npm:` is Deno's way when no import map names it
+ * (the package from JSR).
+ */
+async function loadIoredis(): Promise<IoredisClass> {
+  const name = "ioredis";
+  try {
+    return ((await import(name).catch(() => import(`npm:${name}`))) as { default: IoredisClass }).default;
+  } catch (error) {
+    throw new TypeError(
+      'RedisStore with a redis:// URL needs the "ioredis" package: npm install ioredis (or pass an ioredis client you made)',
+      { cause: error },
+    );
+  }
+}
+
 /** Resolves a connection to a client, and whether the store owns it (and so closes it). */
 export async function connect(connection: RedisConnection): Promise<{ client: RedisClient; owned: boolean }> {
   if (typeof connection === "string") {
-    // Loaded only when a URL is given: users passing a client never load it through us.
-    const { default: Redis } = await import("ioredis") as unknown as {
-      default: new (url: string, options: Record<string, unknown>) => RedisClient;
-    };
+    const Redis = await loadIoredis();
     const client = new Redis(connection, { maxRetriesPerRequest: null });
     reportOutages(client, connection);
     return { client, owned: true };
