@@ -49,7 +49,12 @@ export class Authenticator {
 
   constructor(options: AuthOptions) {
     const given = [options.secret, options.publicKey, options.jwksUrl].filter((x) => x !== undefined).length;
-    if (given !== 1) throw new TypeError("auth needs exactly one of { secret, publicKey, jwksUrl } (or auth: false)");
+    if (given !== 1) {
+      // The usual cause: `secret: process.env.SOMETHING` with the variable unset.
+      const named = (["secret", "publicKey", "jwksUrl"] as const).filter((key) => key in options && options[key] === undefined);
+      const unset = named.length > 0 ? ` (${named.map((key) => `auth.${key}`).join(", ")} is undefined: is the environment variable it reads set?)` : "";
+      throw new TypeError(`auth needs exactly one of { secret, publicKey, jwksUrl }, or auth: false to run without it${unset}`);
+    }
     if (options.secret !== undefined && options.secret.length < 32) throw new RangeError("auth.secret must be at least 32 characters for HS256");
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
