@@ -58,39 +58,61 @@ const num = (value: string | undefined) => (value === undefined || value === "" 
 const json = (value: string | undefined) => (value === undefined || value === "" ? undefined : JSON.parse(value));
 
 export function decodeJob(queue: string, [flat, logs, id]: Snapshot): Job {
-  const h: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
-  const data = JSON.parse(h.data!) as JobData;
-  const lease = h.lease ? /^(\S+) (\S+) (.*)$/.exec(h.lease) : null;
+  // One pass over the flat reply into fixed locals: a keyed object here went to dictionary mode
+  // and was a good share of a busy worker's garbage.
+  let data = "", state = "", seq = "0", runAt = "", att = "0", prog: string | undefined, res: string | undefined;
+  let err: string | undefined, start: string | undefined, end: string | undefined, leaseText = "", stalls = "0";
+  let dead: string | undefined, chg: string | undefined;
+  for (let i = 0; i < flat.length; i += 2) {
+    const value = flat[i + 1]!;
+    switch (flat[i]) {
+      case "data": data = value; break;
+      case "state": state = value; break;
+      case "seq": seq = value; break;
+      case "runAt": runAt = value; break;
+      case "att": att = value; break;
+      case "prog": prog = value; break;
+      case "res": res = value; break;
+      case "err": err = value; break;
+      case "start": start = value; break;
+      case "end": end = value; break;
+      case "lease": leaseText = value; break;
+      case "stalls": stalls = value; break;
+      case "dead": dead = value; break;
+      case "chg": chg = value; break;
+    }
+  }
+  const d = JSON.parse(data) as JobData;
+  const lease = leaseText ? /^(\S+) (\S+) (.*)$/.exec(leaseText) : null;
   return {
     id,
     queue,
-    name: data.name,
-    payload: data.payload,
-    state: h.state as JobState,
-    priority: data.priority,
-    seq: Number(h.seq ?? 0),
-    createdAt: data.createdAt,
-    runAt: Number(h.runAt),
-    attemptsMade: Number(h.att ?? 0),
-    maxAttempts: data.maxAttempts,
-    backoff: data.backoff,
-    timeoutMs: data.timeoutMs,
-    dedupKey: data.dedupKey,
-    progress: json(h.prog) ?? null,
+    name: d.name,
+    payload: d.payload,
+    state: state as JobState,
+    priority: d.priority,
+    seq: Number(seq),
+    createdAt: d.createdAt,
+    runAt: Number(runAt),
+    attemptsMade: Number(att),
+    maxAttempts: d.maxAttempts,
+    backoff: d.backoff,
+    timeoutMs: d.timeoutMs,
+    dedupKey: d.dedupKey,
+    progress: json(prog) ?? null,
     logs,
-    result: json(h.res),
-    lastError: json(h.err) ?? null,
-    startedAt: num(h.start),
-    finishedAt: num(h.end),
+    result: json(res),
+    lastError: json(err) ?? null,
+    startedAt: num(start),
+    finishedAt: num(end),
     lease: lease ? { token: lease[1]!, expiresAt: Number(lease[2]), workerId: lease[3]! } : null,
-    stalls: Number(h.stalls ?? 0),
-    removeOnComplete: data.removeOnComplete,
-    removeOnFail: data.removeOnFail,
-    deadLetter: data.deadLetter,
-    dead: json(h.dead) ?? null,
-    createdBy: data.createdBy ?? null,
-    changedBy: json(h.chg) ?? null,
+    stalls: Number(stalls),
+    removeOnComplete: d.removeOnComplete,
+    removeOnFail: d.removeOnFail,
+    deadLetter: d.deadLetter,
+    dead: json(dead) ?? null,
+    createdBy: d.createdBy ?? null,
+    changedBy: json(chg) ?? null,
   };
 }
 
@@ -98,4 +120,10 @@ export function decodeJob(queue: string, [flat, logs, id]: Snapshot): Job {
 export function createdJob(queue: string, input: NewJob, id: string, seq: number, state: JobState): Job {
   const payload = input.payload === undefined ? undefined : JSON.parse(JSON.stringify(input.payload));
   return initialJob(input, id, queue, seq, state, payload);
+}
+
+/** A snapshot the claim script sent as one JSON text (Lua's cjson writes an empty list as {}). */
+export function unpackSnapshot(text: string): Snapshot {
+  const [flat, logs, id] = JSON.parse(text) as [string[], string[] | Record<string, never>, string];
+  return [flat, Array.isArray(logs) ? logs : [], id];
 }

@@ -26,7 +26,7 @@ import type {
   StoreEventListener,
   Subscription,
 } from "../../core/store-contract.ts";
-import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJson } from "./codec.ts";
+import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJson, unpackSnapshot } from "./codec.ts";
 import { closeClient, connect, type RedisClient } from "./connection.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import { reportError } from "../../util/report-error.ts";
@@ -101,7 +101,7 @@ export class RedisStore implements QueueStore {
   }
 
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
-    const reply = await this.#run<[string, Snapshot[]]>("claim", queue, request.now, [
+    const reply = await this.#run<[string, string[]]>("claim", queue, request.now, [
       request.limit,
       request.leaseMs,
       request.workerId,
@@ -122,7 +122,7 @@ export class RedisStore implements QueueStore {
         args.push(o.id, o.token, "failed", "", JSON.stringify(o.error), o.retryAt === null ? "" : o.retryAt, o.reason ?? "attempts-exhausted");
       }
     }
-    const [states, claimed] = await this.#run<[string[], [string, Snapshot[]] | ""]>("finish", queue, request.now, args);
+    const [states, claimed] = await this.#run<[string[], [string, string[]] | ""]>("finish", queue, request.now, args);
     return {
       finished: states.map((s) => (s === "" ? null : s as JobState)),
       claimed: claimed === "" ? undefined : this.#claimResult(queue, claimed),
@@ -316,9 +316,9 @@ export class RedisStore implements QueueStore {
     if (this.#closed) throw new ConveyorError("STORE_CLOSED", "This RedisStore is closed; make a new one to reach Redis again");
   }
 
-  #claimResult(queue: string, [nextDue, snapshots]: [string, Snapshot[]]): ClaimResult {
+  #claimResult(queue: string, [nextDue, packed]: [string, string[]]): ClaimResult {
     return {
-      jobs: snapshots.map((s) => decodeJob(queue, s)),
+      jobs: packed.map((text) => decodeJob(queue, unpackSnapshot(text))),
       nextDueAt: nextDue === "" ? null : Number(nextDue),
     };
   }

@@ -191,7 +191,9 @@ local function claim(limit, leaseMs, workerId)
         local token = tostring(lastToken - count + k)
         rcall('HSET', jobKey(id), 'state', 'active', 'start', NOWS, 'lease', token .. ' ' .. expires .. ' ' .. workerId)
         local s = snapshot(id)
-        jobs[k] = s
+        -- One bulk string per job instead of one per hash field: the client's reply parsing
+        -- (a buffer and a string per field) was most of a busy worker's garbage.
+        jobs[k] = cjson.encode(s)
         if watched('active') then
           emit('active', id, field(s[1], 'name'), ',"attempt":' .. (tonumber(field(s[1], 'att')) + 1) ..
             ',"workerId":' .. str(workerId))
