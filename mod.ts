@@ -75,6 +75,7 @@ export type {
   ProgressRequest,
   ReleaseRequest,
   StalledRequest,
+  StepRequest,
   FinishRequest,
   FinishResult,
   Outcome,

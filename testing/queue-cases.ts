@@ -74,6 +74,7 @@ export function queueCases(target: StoreUnderTest): void {
       ["release", () => store.release(Q, { id, token: "t", now: T0 })],
       ["setProgress", () => store.setProgress(Q, { id, token: "t", progress: 1, now: T0 })],
       ["appendLog", () => store.appendLog(Q, { id, token: "t", line: "line" })],
+      ["saveStep", () => store.saveStep(Q, { id, token: "t", step: "s", value: 1, now: T0 })],
       ["recoverStalled", () => store.recoverStalled(Q, { now: T0, maxStalls: 1 })],
       ["cancel", () => store.cancel(Q, { id, now: T0 })],
       ["retry", () => store.retry(Q, { id, now: T0 })],

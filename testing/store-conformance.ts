@@ -7,6 +7,7 @@ import { basicCases } from "./basics.ts";
 import { durabilityCases } from "./durability.ts";
 import { queueCases } from "./queue-cases.ts";
 import { sharingCases } from "./sharing.ts";
+import { stepCases } from "./steps.ts";
 import type { StoreUnderTest } from "./target.ts";
 import { TRANSITIONS } from "./transition-rows.ts";
 import { runRow } from "./transition-table.ts";
@@ -44,6 +45,7 @@ export function storeConformance(target: StoreUnderTest): void {
       });
     }
     queueCases(target);
+    stepCases(target);
     if (target.sibling) sharingCases(target);
     if (target.reopen) durabilityCases(target);
   });

@@ -1,6 +1,7 @@
 import type { Outcome } from "./store-contract.ts";
 import type { TimerHandle } from "./clock.ts";
 import type { Job } from "./job.ts";
+import { ConveyorError } from "./errors.ts";
 import { jobDataError } from "./job-data.ts";
 
 /** What a handler gets besides its payload. */
@@ -21,12 +22,22 @@ export interface JobContext {
   progress(value: unknown): Promise<void>;
   /** Appends a line to the job's log. */
   log(line: string): Promise<void>;
+  /**
+   * A durable step: runs `fn` once for this job, across attempts and workers. Its result is
+   * stored on the job (`job.steps[name]`, any job data), and a later attempt (a retry, or another
+   * worker taking over after a crash) gets the stored result without running `fn` again. A step
+   * that throws stores nothing. `undefined` is stored (and returned) as `null`, as JSON has no
+   * undefined. Name steps uniquely within a job.
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
 }
 
 /** The worker operations a context calls. */
 export interface ContextHost {
   setProgress(running: RunningJob, value: unknown): Promise<void>;
   appendLog(running: RunningJob, line: string): Promise<void>;
+  /** Stores a step's result; rejects (LEASE_LOST) when the worker no longer holds the job. */
+  saveStep(running: RunningJob, step: string, value: unknown): Promise<void>;
 }
 
 /**
@@ -50,6 +61,8 @@ export class RunningJob implements JobContext {
    * claim or renewal the store confirmed, plus the lease. Past it another worker may take the job.
    */
   leaseSureUntil = 0;
+  /** Steps finished so far, the job's stored ones first; made on the first `step` call. */
+  #steps: Record<string, unknown> | undefined = undefined;
 
   constructor(job: Job, host: ContextHost) {
     this.job = job;
@@ -79,8 +92,36 @@ export class RunningJob implements JobContext {
     return this.#host.setProgress(this, value);
   }
 
+  async step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    if (typeof name !== "string" || name.length === 0 || name.length > 200) {
+      throw new TypeError("step() needs a name: a string of 1 to 200 characters, unique within the job");
+    }
+    if (typeof fn !== "function") throw new TypeError(`step("${name}") needs a function to run`);
+    const done = this.#steps ??= { ...this.job.steps };
+    if (Object.hasOwn(done, name)) return done[name] as T;
+    const value = (await fn()) ?? null;
+    const what = `result of step "${name}" of job ${this.job.id}`;
+    const unstorable = jobDataError(value, what) ?? notJson(value, what);
+    if (unstorable) throw unstorable;
+    await this.#host.saveStep(this, name, value);
+    Object.defineProperty(done, name, { value, writable: true, enumerable: true, configurable: true });
+    return value as T;
+  }
+
   log(line: string): Promise<void> {
     if (typeof line !== "string") return Promise.reject(new TypeError("log() expects a string"));
     return this.#host.appendLog(this, line);
+  }
+}
+
+/** Every store keeps step results as JSON: a BigInt, or a toJSON that throws, could never be read back. */
+function notJson(value: unknown, what: string): ConveyorError | null {
+  try {
+    JSON.stringify(value);
+    return null;
+  } catch {
+    return new ConveyorError("VALIDATION_FAILED", `Invalid ${what}: expected a value JSON can hold (no BigInt, no cycles)`, {
+      issues: [{ path: "", message: "expected JSON data" }],
+    });
   }
 }

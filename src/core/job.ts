@@ -96,7 +96,22 @@ export interface Job<Payload = unknown, Result = unknown> {
   readonly createdBy: string | null;
   /** The last cancel or retry made with `{ by }`. */
   readonly changedBy: JobChange | null;
+  /**
+   * Results of the durable steps that finished (`ctx.step(name, fn)`), by step name. They outlive
+   * the attempt: a retry, or another worker taking over after a crash, skips them.
+   */
+  readonly steps: Readonly<Record<string, unknown>>;
 }
+
+/** A job's steps with one more (or one replaced); `"__proto__"` stays a step name, as data. */
+export function withStep(steps: Readonly<Record<string, unknown>> | undefined, step: string, value: unknown): Record<string, unknown> {
+  const next: Record<string, unknown> = { ...steps };
+  Object.defineProperty(next, step, { value, writable: true, enumerable: true, configurable: true });
+  return next;
+}
+
+/** The steps of a job that has none yet: one shared, frozen object (a job's steps are replaced, never changed). */
+export const NO_STEPS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** What a producer hands the store; the store assigns id (unless given), seq and state. */
 export interface NewJob {
@@ -153,5 +168,6 @@ export function initialJob(input: NewJob, id: string, queue: string, seq: number
     dead: null,
     createdBy: input.createdBy,
     changedBy: null,
+    steps: NO_STEPS,
   };
 }

@@ -124,6 +124,14 @@ export interface ProgressRequest extends LeaseRef {
   readonly now: number;
 }
 
+export interface StepRequest extends LeaseRef {
+  /** The step's name, unique within the job. */
+  readonly step: string;
+  /** Its result (any job data); stored on the job under `steps[step]`. */
+  readonly value: unknown;
+  readonly now: number;
+}
+
 export interface LogRequest extends LeaseRef {
   readonly line: string;
 }
@@ -201,6 +209,8 @@ export interface QueueStore {
   setProgress(queue: string, request: ProgressRequest): Promise<boolean>;
   /** False when the token no longer holds the job. */
   appendLog(queue: string, request: LogRequest): Promise<boolean>;
+  /** Records a durable step's result on the job; false when the token no longer holds the job. */
+  saveStep(queue: string, request: StepRequest): Promise<boolean>;
   /** Finds active jobs whose lease expired: requeues them, or fails those stalled too often. */
   recoverStalled(queue: string, request: StalledRequest): Promise<StalledResult>;
 

@@ -4,7 +4,8 @@ import type { JobDefinition } from "./define-job.ts";
 import { ConveyorError } from "./errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
 import type { Job } from "./job.ts";
-import { type ContextHost, RunningJob } from "./job-context.ts";
+import { RunningJob } from "./job-context.ts";
+import { WorkerContextHost } from "./worker-context-host.ts";
 import type { Queue } from "./queue.ts";
 import { assertSafeForWorkers } from "./safety.ts";
 import { admitOrHold } from "./worker-admission.ts";
@@ -30,7 +31,7 @@ const WAKE_EVENTS: readonly ConveyorEventType[] = ["enqueued", "resumed", "cance
  * priority first. Leases are renewed while handlers run; timeouts, cancellation and shutdown
  * reach handlers through their `AbortSignal`. Nothing a handler or the store throws stops it.
  */
-export class Worker extends WorkerEventTarget implements ContextHost {
+export class Worker extends WorkerEventTarget {
   readonly queue: Queue;
   #id: string | undefined;
   readonly #store: QueueStore;
@@ -43,6 +44,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
   readonly #wakeups: WorkerWakeups;
   readonly #upkeep: WorkerUpkeep;
   readonly #attemptHost: AttemptHost;
+  readonly #contextHost: WorkerContextHost;
   #subscription: Subscription | undefined;
   #closing: Promise<void> | undefined;
   /** Callers of `whenIdle`: no handler running. */
@@ -64,6 +66,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
     this.#limits = rateLimits;
     this.#options = settings;
     const worker = this;
+    this.#contextHost = new WorkerContextHost(this.#store, queue.name, this.#clock, () => this.id);
     this.#wakeups = new WorkerWakeups(this.#clock, () => this.#wake());
     this.#attemptHost = {
       get workerId() {
@@ -202,18 +205,6 @@ export class Worker extends WorkerEventTarget implements ContextHost {
     return this.#closing;
   }
 
-  // ContextHost: what a handler's context calls.
-
-  async setProgress(running: RunningJob, value: unknown): Promise<void> {
-    if (running.settled) return;
-    await this.#store.setProgress(this.queue.name, { id: running.job.id, token: running.token, progress: value, now: this.#clock.now() });
-  }
-
-  async appendLog(running: RunningJob, line: string): Promise<void> {
-    if (running.settled) return;
-    await this.#store.appendLog(this.queue.name, { id: running.job.id, token: running.token, line });
-  }
-
   async #close(timeoutMs: number): Promise<void> {
     if (this.#state === "idle") {
       this.#state = "closed";
@@ -282,7 +273,7 @@ export class Worker extends WorkerEventTarget implements ContextHost {
   }
 
   #start(job: Job, leaseSureUntil: number): void {
-    const running = new RunningJob(job, this);
+    const running = new RunningJob(job, this.#contextHost);
     running.leaseSureUntil = leaseSureUntil;
     this.#running.set(job.id, running);
     if (this.#limits.length > 0) void this.#admit(running);

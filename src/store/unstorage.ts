@@ -25,6 +25,7 @@ import type {
   RetryResult,
   StalledRequest,
   StalledResult,
+  StepRequest,
   StoreCapabilities,
   StoreEventListener,
   Subscription,
@@ -139,6 +140,10 @@ export class UnstorageStore implements QueueStore {
   async setProgress(queue: string, request: ProgressRequest): Promise<boolean> {
     storable(request.progress, "progress");
     return await this.#write(() => this.#memory.setProgress(queue, request));
+  }
+  async saveStep(queue: string, request: StepRequest): Promise<boolean> {
+    storable(request.value, `step "${request.step}"`);
+    return await this.#write(() => this.#memory.saveStep(queue, request));
   }
   async appendLog(queue: string, request: LogRequest): Promise<boolean> {
     return await this.#write(() => this.#memory.appendLog(queue, request));

@@ -8,6 +8,7 @@ import {
   type JobCounts,
   type JobState,
   type NewJob,
+  withStep,
 } from "../../core/job.ts";
 import type {
   CancelResult,
@@ -31,6 +32,7 @@ import type {
   RetryResult,
   StalledRequest,
   StalledResult,
+  StepRequest,
   StoreCapabilities,
   StoreEventListener,
   Subscription,
@@ -166,6 +168,11 @@ export class DenoKvStore implements QueueStore {
       job: { ...job, progress },
       events: [{ type: "progress", queue, at: now, jobId: id, name: job.name, progress }],
     }));
+  }
+
+  async saveStep(queue: string, { id, token, step, value, now }: StepRequest): Promise<boolean> {
+    this.#open();
+    return await this.#db.updateHeld(queue, id, token, now, (job) => ({ job: { ...job, steps: withStep(job.steps, step, value) }, events: [] }));
   }
 
   async appendLog(queue: string, { id, token, line }: LogRequest): Promise<boolean> {

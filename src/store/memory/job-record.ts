@@ -1,4 +1,4 @@
-import { initialJob, type Job, type NewJob } from "../../core/job.ts";
+import { initialJob, type Job, type NewJob, NO_STEPS } from "../../core/job.ts";
 import { cloneData } from "../../core/clone.ts";
 import type { Linked } from "./job-list.ts";
 
@@ -44,6 +44,7 @@ export function copyJob(job: JobRecord): Job {
     dead: job.dead,
     createdBy: job.createdBy,
     changedBy: job.changedBy,
+    steps: job.steps === NO_STEPS ? NO_STEPS : cloneData(job.steps),
   };
 }
 

@@ -1,4 +1,4 @@
-import { type Job, PENDING_STATES } from "../../core/job.ts";
+import { type Job, NO_STEPS, PENDING_STATES } from "../../core/job.ts";
 import { copyJob, newJobRecord } from "./job-record.ts";
 import type { JournalEntry, QueueData } from "./queue-data.ts";
 
@@ -35,7 +35,7 @@ export function restoreQueue(q: QueueData, jobs: readonly Job[], paused: boolean
       state: job.state, seq: job.seq, runAt: job.runAt, attemptsMade: job.attemptsMade, progress: job.progress,
       logs: [...job.logs], result: job.result, lastError: job.lastError, startedAt: job.startedAt,
       finishedAt: job.finishedAt, lease: job.lease, stalls: job.stalls, dead: job.dead,
-      changedBy: job.changedBy,
+      changedBy: job.changedBy, steps: job.steps ?? NO_STEPS,
     });
     q.jobs.set(record.id, record);
     seq = Math.max(seq, record.seq);

@@ -26,6 +26,7 @@ import type {
   RetryResult,
   StalledRequest,
   StalledResult,
+  StepRequest,
   StoreCapabilities,
   StoreEventListener,
   Subscription,
@@ -35,6 +36,7 @@ import { drainJournal, restoreQueue } from "./journal.ts";
 import { LocalRecords } from "../kit/local-records.ts";
 import { type IndexedState, type JournalEntry, QueueData } from "./queue-data.ts";
 import { countJobs, listJobs } from "./queue-reads.ts";
+import * as held from "./held-updates.ts";
 
 export type { JournalEntry } from "./queue-data.ts";
 
@@ -150,25 +152,19 @@ export class MemoryStore implements QueueStore {
     return true;
   }
 
-  async setProgress(queue: string, { id, token, progress, now }: ProgressRequest): Promise<boolean> {
+  async setProgress(queue: string, request: ProgressRequest): Promise<boolean> {
     this.#open();
-    const q = this.#queue(queue);
-    const job = q.held(id, token);
-    if (!job) return false;
-    job.progress = cloneData(progress);
-    q.mark(job);
-    q.events.deliver([{ type: "progress", queue, at: now, jobId: id, name: job.name, progress }]);
-    return true;
+    return held.setProgress(this.#queue(queue), request);
   }
 
-  async appendLog(queue: string, { id, token, line }: LogRequest): Promise<boolean> {
+  async appendLog(queue: string, request: LogRequest): Promise<boolean> {
     this.#open();
-    const q = this.#queue(queue);
-    const job = q.held(id, token);
-    if (!job) return false;
-    job.logs.push(line);
-    q.mark(job);
-    return true;
+    return held.appendLog(this.#queue(queue), request);
+  }
+
+  async saveStep(queue: string, request: StepRequest): Promise<boolean> {
+    this.#open();
+    return held.saveStep(this.#queue(queue), request);
   }
 
   async recoverStalled(queue: string, { now, maxStalls }: StalledRequest): Promise<StalledResult> {

@@ -1,4 +1,4 @@
-import { initialJob, type Job, type JobState, type NewJob } from "../../core/job.ts";
+import { initialJob, type Job, type JobState, type NewJob, NO_STEPS, withStep } from "../../core/job.ts";
 
 /** Fields of one job in the enqueue script's ARGV. */
 export const NEW_JOB_WIDTH = 7;
@@ -52,12 +52,12 @@ export function encodeNewJob(job: NewJob): string[] {
 }
 
 /** What the scripts return for a job: its hash as a flat field/value list, its log lines, its id. */
-export type Snapshot = [flatHash: string[], logs: string[], id: string];
+export type Snapshot = [flatHash: string[], logs: string[], id: string, steps?: string[]];
 
 const num = (value: string | undefined) => (value === undefined || value === "" ? null : Number(value));
 const json = (value: string | undefined) => (value === undefined || value === "" ? undefined : JSON.parse(value));
 
-export function decodeJob(queue: string, [flat, logs, id]: Snapshot): Job {
+export function decodeJob(queue: string, [flat, logs, id, stepsFlat]: Snapshot): Job {
   // One pass over the flat reply into fixed locals: a keyed object here went to dictionary mode
   // and was a good share of a busy worker's garbage.
   let data = "", state = "", seq = "0", runAt = "", att = "0", prog: string | undefined, res: string | undefined;
@@ -113,6 +113,7 @@ export function decodeJob(queue: string, [flat, logs, id]: Snapshot): Job {
     dead: json(dead) ?? null,
     createdBy: d.createdBy ?? null,
     changedBy: json(chg) ?? null,
+    steps: stepsFlat && stepsFlat.length > 0 ? decodeSteps(stepsFlat) : NO_STEPS,
   };
 }
 
@@ -124,6 +125,12 @@ export function createdJob(queue: string, input: NewJob, id: string, seq: number
 
 /** A snapshot the claim script sent as one JSON text (Lua's cjson writes an empty list as {}). */
 export function unpackSnapshot(text: string): Snapshot {
-  const [flat, logs, id] = JSON.parse(text) as [string[], string[] | Record<string, never>, string];
-  return [flat, Array.isArray(logs) ? logs : [], id];
+  const [flat, logs, id, steps] = JSON.parse(text) as [string[], string[] | Record<string, never>, string, unknown?];
+  return [flat, Array.isArray(logs) ? logs : [], id, Array.isArray(steps) ? steps : undefined];
+}
+
+function decodeSteps(flat: readonly string[]): Record<string, unknown> {
+  let steps: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) steps = withStep(steps, flat[i]!, json(flat[i + 1]));
+  return steps;
 }

@@ -4,7 +4,7 @@ import { COMMON } from "./lua/common.ts";
 import { ENQUEUE } from "./lua/enqueue.ts";
 import { FINISH } from "./lua/finish.ts";
 import { LEASE_CLOCKS, type LeaseClock } from "./lua/lease-clock.ts";
-import { EXTEND_LEASES, LOG, PROGRESS, RELEASE } from "./lua/leases.ts";
+import { EXTEND_LEASES, LOG, PROGRESS, RELEASE, STEP } from "./lua/leases.ts";
 import { CANCEL, CLEAN, REMOVE, RETRY, SET_PAUSED } from "./lua/manage.ts";
 import { COUNTS, GET, LIST } from "./lua/read.ts";
 import { RECOVER_STALLED } from "./lua/stalled.ts";
@@ -22,6 +22,7 @@ function queueScripts(clock: LeaseClock) {
     release: script("release", RELEASE),
     progress: script("progress", PROGRESS),
     log: script("log", LOG),
+    step: script("step", STEP),
     recoverStalled: script("recover-stalled", RECOVER_STALLED),
     cancel: script("cancel", CANCEL),
     retry: script("retry", RETRY),

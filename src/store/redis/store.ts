@@ -22,6 +22,7 @@ import type {
   RetryResult,
   StalledRequest,
   StalledResult,
+  StepRequest,
   StoreCapabilities,
   StoreEventListener,
   Subscription,
@@ -143,6 +144,10 @@ export class RedisStore implements QueueStore {
 
   async setProgress(queue: string, { id, token, progress, now }: ProgressRequest): Promise<boolean> {
     return (await this.#run<number>("progress", queue, now, [id, token, JSON.stringify(progress ?? null)])) === 1;
+  }
+
+  async saveStep(queue: string, { id, token, step, value, now }: StepRequest): Promise<boolean> {
+    return (await this.#run<number>("step", queue, now, [id, token, step, toJson(value)])) === 1;
   }
 
   async appendLog(queue: string, { id, token, line }: LogRequest): Promise<boolean> {

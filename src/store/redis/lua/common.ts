@@ -36,6 +36,7 @@ local PENDING = { waiting = true, delayed = true, active = true }
 
 local function jobKey(id) return P .. 'job:' .. id end
 local function logsKey(id) return P .. 'logs:' .. id end
+local function stepsKey(id) return P .. 'steps:' .. id end
 local function str(value) return cjson.encode(value) end
 
 -- One field of a flat HGETALL reply.
@@ -69,12 +70,14 @@ local function changedBy(id, action, by)
   rcall('HSET', jobKey(id), 'chg', '{"action":"' .. action .. '","by":' .. str(by) .. ',"at":' .. NOWS .. '}')
 end
 
--- A job with everything a caller needs: its hash, its log lines (read only when it has some), its id.
+-- A job with everything a caller needs: its hash, its log lines and its durable steps (each read
+-- only when it has some), its id.
 local function snapshot(id)
   local flat = rcall('HGETALL', jobKey(id))
   local logs = {}
   local nlog = field(flat, 'nlog')
   if nlog and nlog ~= '0' then logs = rcall('LRANGE', logsKey(id), 0, -1) end
+  if field(flat, 'nstep') then return { flat, logs, id, rcall('HGETALL', stepsKey(id)) } end
   return { flat, logs, id }
 end
 
@@ -110,7 +113,7 @@ end
 
 local function deleteJob(id)
   releaseDedup(id, rcall('HGET', jobKey(id), 'dk'))
-  rcall('DEL', jobKey(id), logsKey(id))
+  rcall('DEL', jobKey(id), logsKey(id), stepsKey(id))
 end
 
 -- Trims a finished state's set to a retention rule ('' = no limit on that axis), oldest first.

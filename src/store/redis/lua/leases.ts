@@ -50,6 +50,20 @@ return 1
 `;
 
 /**
+ * step — records a durable step's result on a running job (a hash beside the job, step → JSON;
+ * the job's `nstep` field says there is one, so snapshots read it only then).
+ * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] step, ARGV[7] JSON.
+ * Returns 1, or 0 when the token no longer held the job.
+ */
+export const STEP = `
+local id = ARGV[4]
+if not held(id, ARGV[5]) then return 0 end
+rcall('HSET', stepsKey(id), ARGV[6], ARGV[7])
+rcall('HSET', jobKey(id), 'nstep', '1')
+return 1
+`;
+
+/**
  * log — appends a line to a running job's log.
  * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] token, ARGV[6] line.
  * Returns 1, or 0 when the token no longer held the job.
