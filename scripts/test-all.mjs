@@ -44,10 +44,12 @@ const steps = [
   ["imports", process.execPath, ["scripts/check-imports.mjs"]],
   ["typecheck-core", bin("tsc"), ["--noEmit", "-p", "tsconfig.json"]],
   ["typecheck-tools", bin("tsc"), ["--noEmit", "-p", "tsconfig.tools.json"]],
+  // dist/ as published: the package tests pack it and the Workers examples bundle it.
+  ["build", bin("tsc"), ["-p", "tsconfig.build.json"]],
   ["node", process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-force-exit", "--test-timeout=120000", "--test-reporter=tap", ...tests]],
   ["deno", bin("deno"), ["test", "--allow-all", "--unstable-kv", "--no-check", "--reporter=tap", ...tests]],
   ["bun", bin("bun"), ["test", "--timeout", "60000", ...tests.map((t) => `./${t}`)]],
-].filter(([name]) => only.length === 0 || only.some((o) => name.startsWith(o)));
+].filter(([name]) => only.length === 0 || name === "build" || only.some((o) => name.startsWith(o)));
 
 // A runtime that hangs (a handle left open, a deadlock) is killed with everything it started
 // and counted as failed, so the command always ends. Each takes one to two minutes here.

@@ -20,8 +20,6 @@ describe(`the Cloudflare Workers example in workerd (driven from ${runtime})`, (
       format: "esm",
       platform: "browser",
       conditions: ["workerd", "worker", "browser"],
-      // Backends the example does not use, loaded lazily by their stores.
-      external: ["ioredis", "@deno/kv"],
       write: false,
       logLevel: "silent",
     });

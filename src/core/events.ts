@@ -1,3 +1,4 @@
+import type { EventHandler, ListenOptions } from "./listener-types.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { DeadLetterInfo, JobState } from "./job.ts";
 
@@ -41,7 +42,7 @@ export class ConveyorEvent<T extends ConveyorEventType = ConveyorEventType> exte
 
 export type ConveyorEventListener<T extends ConveyorEventType> = (event: ConveyorEvent<T>) => void;
 
-type Listener = EventListenerOrEventListenerObject;
+type Listener = EventHandler;
 // deno-lint-ignore no-explicit-any
 type AnyListener = Listener | ConveyorEventListener<any>;
 
@@ -58,10 +59,10 @@ export class QueueEvents extends EventTarget {
   override addEventListener<T extends ConveyorEventType>(
     type: T,
     listener: ConveyorEventListener<T> | null,
-    options?: boolean | AddEventListenerOptions,
+    options?: boolean | ListenOptions,
   ): void;
-  override addEventListener(type: string, listener: Listener | null, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: AnyListener | null, options?: boolean | AddEventListenerOptions) {
+  override addEventListener(type: string, listener: Listener | null, options?: boolean | ListenOptions): void;
+  override addEventListener(type: string, listener: AnyListener | null, options?: boolean | ListenOptions) {
     if (listener) {
       let set = this.#listeners.get(type);
       if (!set) this.#listeners.set(type, set = new Set());
@@ -74,10 +75,10 @@ export class QueueEvents extends EventTarget {
   override removeEventListener<T extends ConveyorEventType>(
     type: T,
     listener: ConveyorEventListener<T> | null,
-    options?: boolean | EventListenerOptions,
+    options?: boolean | { capture?: boolean },
   ): void;
-  override removeEventListener(type: string, listener: Listener | null, options?: boolean | EventListenerOptions): void;
-  override removeEventListener(type: string, listener: AnyListener | null, options?: boolean | EventListenerOptions) {
+  override removeEventListener(type: string, listener: Listener | null, options?: boolean | { capture?: boolean }): void;
+  override removeEventListener(type: string, listener: AnyListener | null, options?: boolean | { capture?: boolean }) {
     if (listener && this.#listeners.get(type)?.delete(listener)) this.#onDemandChange?.();
     super.removeEventListener(type, listener as Listener | null, options);
   }

@@ -1,11 +1,12 @@
+import type { EventHandler, ListenOptions } from "./listener-types.ts";
 /**
  * Which listeners an EventTarget holds for one type, kept the way EventTarget keeps them: the
  * same listener (and capture flag) added twice counts once, and `once`, `signal` and
  * `removeEventListener` take it away. Lets a target tell "nobody listens" from "someone does".
  */
 export class ListenerSet {
-  readonly #keys = new Map<EventListenerOrEventListenerObject, Set<boolean>>();
-  #onceFired: { listener: EventListenerOrEventListenerObject; capture: boolean }[] = [];
+  readonly #keys = new Map<EventHandler, Set<boolean>>();
+  #onceFired: { listener: EventHandler; capture: boolean }[] = [];
 
   get size(): number {
     let n = 0;
@@ -13,7 +14,7 @@ export class ListenerSet {
     return n;
   }
 
-  added(listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+  added(listener: EventHandler | null, options?: boolean | ListenOptions): void {
     if (!listener) return;
     const capture = typeof options === "boolean" ? options : options?.capture ?? false;
     const signal = typeof options === "object" ? options.signal : undefined;
@@ -26,7 +27,7 @@ export class ListenerSet {
     signal?.addEventListener("abort", () => this.removed(listener, capture), { once: true });
   }
 
-  removed(listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
+  removed(listener: EventHandler | null, options?: boolean | { capture?: boolean }): void {
     if (!listener) return;
     const capture = typeof options === "boolean" ? options : options?.capture ?? false;
     const captures = this.#keys.get(listener);

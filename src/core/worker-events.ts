@@ -1,3 +1,4 @@
+import type { EventHandler, ListenOptions } from "./listener-types.ts";
 import type { RunningJob } from "./job-context.ts";
 import { ListenerSet } from "./listener-set.ts";
 import type { Queue } from "./queue.ts";
@@ -21,19 +22,19 @@ export class WorkerEventTarget extends EventTarget {
 
   override addEventListener(
     type: "error",
-    listener: ((event: WorkerErrorEvent) => void) | EventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
+    listener: ((event: WorkerErrorEvent) => void) | { handleEvent(event: Event): void } | null,
+    options?: boolean | ListenOptions,
   ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions) {
+  override addEventListener(type: string, listener: EventHandler | null, options?: boolean | ListenOptions): void;
+  override addEventListener(type: string, listener: EventHandler | null, options?: boolean | ListenOptions) {
     if (type === "error") this.#errorListeners.added(listener, options);
     super.addEventListener(type, listener, options);
   }
 
   override removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
+    listener: EventHandler | null,
+    options?: boolean | { capture?: boolean },
   ): void {
     if (type === "error") this.#errorListeners.removed(listener, options);
     super.removeEventListener(type, listener, options);

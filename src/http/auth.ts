@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
+import { type CryptoKey as JoseCryptoKey, createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { HttpError } from "./errors.ts";
 
@@ -6,7 +6,7 @@ export interface AuthOptions {
   /** HS256 shared secret. */
   secret?: string;
   /** A public key (`CryptoKey`, e.g. from jose's importSPKI/importJWK) for RS256/ES256/EdDSA tokens. */
-  publicKey?: CryptoKey;
+  publicKey?: JoseCryptoKey;
   /** A JWKS endpoint; keys are fetched, cached and rotated by jose. */
   jwksUrl?: string;
   issuer?: string;
@@ -40,7 +40,7 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
 
 /** Verifies bearer tokens with jose; one per app. */
 export class Authenticator {
-  readonly #key: Promise<CryptoKey> | CryptoKey | ReturnType<typeof createRemoteJWKSet>;
+  readonly #key: Promise<JoseCryptoKey> | JoseCryptoKey | ReturnType<typeof createRemoteJWKSet>;
   readonly #options: AuthOptions;
   readonly #algorithms: string[] | undefined;
   readonly #clock: Clock;
@@ -83,7 +83,7 @@ export class Authenticator {
     const now = this.#clock.now();
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, (await this.#key) as CryptoKey, {
+      ({ payload } = await jwtVerify(token, (await this.#key) as JoseCryptoKey, {
         issuer: this.#options.issuer,
         audience: this.#options.audience,
         clockTolerance: this.#options.clockToleranceSec ?? 5,
