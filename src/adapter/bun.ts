@@ -4,12 +4,14 @@ import { createBunWebSocket } from "hono/bun";
 import type { UpgradeWebSocket } from "hono/ws";
 import { recordClientAddress } from "./client-address.ts";
 import type { RuntimeAdapter, Served, ServeOptions } from "./contract.ts";
+import { shutdownOnSignals } from "./shutdown.ts";
 
 interface BunServer {
   port: number;
   stop(closeActive?: boolean): Promise<void> | void;
   requestIP(request: Request): { address: string } | null;
 }
+declare const process: { once(signal: string, handler: () => void): void; exit(code: number): never };
 declare const Bun: {
   serve(options: { fetch(request: Request, server: BunServer): Response | Promise<Response>; websocket: unknown; port: number; hostname: string }): BunServer;
 };
@@ -19,6 +21,7 @@ export function bunAdapter(): RuntimeAdapter {
   return {
     runtime: "bun",
     upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket,
+    onShutdown: (stop, options) => shutdownOnSignals((signal, handler) => process.once(signal, handler), (code) => process.exit(code), stop, options),
     async serve(app: Hono, options: ServeOptions = {}): Promise<Served> {
       const fetch = (request: Request, server: BunServer) => {
         recordClientAddress(request, server.requestIP(request)?.address);

@@ -17,6 +17,7 @@ export function cloudflareAdapter(): RuntimeAdapter {
   return {
     runtime: "cloudflare",
     upgradeWebSocket: refuse,
+    onShutdown: () => {}, // no process: an isolate is stopped by the platform
     serve(): never {
       throw new TypeError("On Cloudflare Workers, export the app instead: export default { fetch: app.fetch }");
     },

@@ -4,11 +4,14 @@ import { upgradeWebSocket } from "hono/deno";
 import type { UpgradeWebSocket } from "hono/ws";
 import { recordClientAddress } from "./client-address.ts";
 import type { RuntimeAdapter, Served, ServeOptions } from "./contract.ts";
+import { shutdownOnSignals } from "./shutdown.ts";
 
 interface ServeInfo {
   remoteAddr: { hostname?: string };
 }
 declare const Deno: {
+  addSignalListener(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  exit(code: number): never;
   serve(
     options: { port: number; hostname: string; onListen(addr: { port: number }): void },
     handler: (request: Request, info: ServeInfo) => Response | Promise<Response>,
@@ -19,6 +22,7 @@ export function denoAdapter(): RuntimeAdapter {
   return {
     runtime: "deno",
     upgradeWebSocket: upgradeWebSocket as UpgradeWebSocket,
+    onShutdown: (stop, options) => shutdownOnSignals((signal, handler) => Deno.addSignalListener(signal, handler), (code) => Deno.exit(code), stop, options),
     serve(app: Hono, options: ServeOptions = {}): Promise<Served> {
       return new Promise((resolve) => {
         const server = Deno.serve({

@@ -4,6 +4,8 @@ import { createNodeWebSocket } from "@hono/node-ws";
 import type { Hono } from "hono";
 import { recordClientAddress } from "./client-address.ts";
 import type { RuntimeAdapter, Served, ServeOptions } from "./contract.ts";
+import { shutdownOnSignals } from "./shutdown.ts";
+import process from "node:process";
 
 /** What @hono/node-server passes as the app's env: the Node request, whose socket knows the peer. */
 interface NodeBindings {
@@ -21,6 +23,7 @@ export function nodeAdapter(): RuntimeAdapter {
   return {
     runtime: "node",
     upgradeWebSocket: ws.upgradeWebSocket,
+    onShutdown: (stop, options) => shutdownOnSignals((signal, handler) => process.once(signal, handler), (code) => process.exit(code), stop, options),
     serve(app: Hono, options: ServeOptions = {}): Promise<Served> {
       served = app;
       return new Promise((resolve) => {
