@@ -49,6 +49,13 @@ describe(`the packed package, installed in an empty project (${runtime})`, () =>
     }
   });
 
+  test("the conveyor command is installed and mints a token", () => {
+    const secret = "a-consumer-secret-that-is-long-enough-for-hs256";
+    const { code, out } = run(join(project, "node_modules/.bin/conveyor"), ["token", "--scopes", "admin", "--secret", secret], project);
+    assert.equal(code, 0, out);
+    assert.match(out.trim(), /^[\w-]+\.[\w-]+\.[\w-]+$/);
+  });
+
   test("its types check in a strict Node-only project (no DOM lib, no skipLibCheck)", () => {
     writeFileSync(join(project, "check.ts"), [
       `import { createConveyor, defineJob, FakeClock, type Job } from "${PKG}";`,

@@ -19,7 +19,7 @@ function hashOf(dir: string, hash = createHash("sha256")): ReturnType<typeof cre
 
 /** The project's folder; `npm test` builds dist/ before the tests run. */
 export function consumerProject(): string {
-  const hash = hashOf(join(ROOT, "dist")).update(readFileSync(join(ROOT, "package.json"))).digest("hex").slice(0, 16);
+  const hash = hashOf(join(ROOT, "bin"), hashOf(join(ROOT, "dist"))).update(readFileSync(join(ROOT, "package.json"))).digest("hex").slice(0, 16);
   const dir = join(tmpdir(), `conveyor-consumer-${hash}`);
   if (existsSync(join(dir, "ready"))) return dir;
   const building = `${dir}.building-${process.pid}`;
