@@ -35,6 +35,19 @@ describe(`the packed package, installed in an empty project (${runtime})`, () =>
     assert.match(out, /^done: \{\s*sentAt: \d+,?\s*\}$/m);
   });
 
+  if (runtime === "deno") {
+    test("a fresh clone runs a script importing mod.ts with no npm install (deno.json's import map)", () => {
+      const clone = join(project, "fresh-clone");
+      const files = spawnSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+      for (const file of files) cpSync(join(ROOT, file), join(clone, file), { recursive: true });
+      writeFileSync(join(clone, "try.ts"), 'import { createConveyor } from "./mod.ts";\nconst c = createConveyor();\nconsole.log(typeof c.queue);\nawait c.close();\n');
+      // The repo's package.json makes Deno read node_modules/ by default; this flag says not to.
+      const { code, out } = run(process.execPath, ["run", "-A", "--node-modules-dir=none", "try.ts"], clone, 120_000);
+      assert.equal(code, 0, out);
+      assert.match(out, /^function$/m);
+    });
+  }
+
   if (runtime !== "node") return;
 
   test("require() loads it on Node ≥ 20.19, or says it is an ES module", () => {
