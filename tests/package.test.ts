@@ -69,6 +69,12 @@ describe(`the packed package, installed in an empty project (${runtime})`, () =>
     assert.match(out.trim(), /^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
+  test("deno publish --dry-run accepts the JSR package (no slow types, a license, every import mapped)", () => {
+    const { code, out } = run(bin("deno"), ["publish", "--dry-run", "--allow-dirty"], ROOT, 180_000);
+    assert.equal(code, 0, out);
+    assert.match(out, /Success/);
+  });
+
   test("its types check in a strict Node-only project (no DOM lib, no skipLibCheck)", () => {
     writeFileSync(join(project, "check.ts"), [
       `import { createConveyor, defineJob, FakeClock, type Job } from "${PKG}";`,
