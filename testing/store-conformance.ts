@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { basicCases } from "./basics.ts";
 import { durabilityCases } from "./durability.ts";
 import { queueCases } from "./queue-cases.ts";
+import { processCases } from "./processes.ts";
 import { sharingCases } from "./sharing.ts";
 import { stepCases } from "./steps.ts";
 import type { StoreUnderTest } from "./target.ts";
@@ -48,5 +49,6 @@ export function storeConformance(target: StoreUnderTest): void {
     stepCases(target);
     if (target.sibling) sharingCases(target);
     if (target.reopen) durabilityCases(target);
+    if (target.processes) processCases(target);
   });
 }

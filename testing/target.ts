@@ -19,6 +19,19 @@ export interface StoreUnderTest {
    * store declares `durable`.
    */
   reopen?(store: QueueStore): Promise<QueueStore>;
+  /**
+   * How a child process opens the same data as `store`, for the cases run with real processes
+   * (several worker processes on one queue, a worker killed with SIGKILL, a producer killed
+   * before anyone read its jobs). `module` is the path or file URL of a module exporting
+   * `openStore(env)`, resolving to a store; `env(store)` gives the variables it reads to open
+   * the data `store` uses. Given, the cases run on stores that declare `sharedAcrossProcesses`.
+   */
+  processes?: {
+    readonly module: string;
+    env(store: QueueStore): Record<string, string>;
+    /** Jobs the shared-queue case spreads over three worker processes. @default 30 */
+    readonly jobs?: number;
+  };
   /** Before the suite (start a server); `teardown` after it. */
   setup?(): Promise<void>;
   teardown?(): Promise<void>;

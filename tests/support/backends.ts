@@ -51,6 +51,11 @@ function redisBackend(): Backend {
       await store.close();
       return make(prefixes.get(store)!);
     },
+    processes: {
+      module: "tests/fixtures/open-redis.ts",
+      env: (store) => ({ REDIS_URL: server!.url, STORE_PREFIX: prefixes.get(store)! }),
+      jobs: 3_000,
+    },
   };
 }
 
@@ -94,6 +99,11 @@ function denoKvBackend(): Backend {
       const other = await openDenoKv(file!.path);
       extraKvs.add(other);
       return make(prefixes.get(store)!, other);
+    },
+    processes: {
+      module: "tests/fixtures/open-deno-kv.ts",
+      env: (store) => ({ KV_PATH: file!.path, STORE_PREFIX: prefixes.get(store)! }),
+      jobs: 1_000,
     },
   };
 }
