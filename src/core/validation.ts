@@ -31,7 +31,9 @@ export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly o
  * tick plan, a worker's start).
  */
 export function check<S extends StandardSchemaV1>(schema: S, value: unknown, what: string): Checked<StandardSchemaV1.InferOutput<S>> {
-  if (schema["~standard"].vendor === "valibot") {
+  // valibot's "~standard" is a getter that builds an object on every read: tell its schemas by
+  // their own shape instead, on this per-job path.
+  if (isValibot(schema)) {
     const result = v.safeParse(schema as unknown as v.GenericSchema, value);
     return result.success ? { ok: true, value: result.output } : { ok: false, issues: describeIssues(result.issues) };
   }
@@ -42,6 +44,10 @@ export function check<S extends StandardSchemaV1>(schema: S, value: unknown, wha
   }
   if (!result.issues) return { ok: true, value: result.value };
   return { ok: false, issues: result.issues.map((issue) => foreignIssue(issue, value)) };
+}
+
+function isValibot(schema: object): boolean {
+  return (schema as { kind?: unknown }).kind === "schema" && typeof (schema as { "~run"?: unknown })["~run"] === "function";
 }
 
 /** Parses data (payloads, job options, request bodies); failure is a VALIDATION_FAILED error. */

@@ -47,7 +47,7 @@ export function runAttempt(running: RunningJob, registered: Registered | undefin
     const error = new ConveyorError("UNKNOWN_JOB", `Worker ${host.workerId} has no handler for job "${job.name}" in queue "${job.queue}"`);
     return host.settle(running, { kind: "failed", error, unrecoverable: false });
   }
-  const parsed = check(registered.definition.schema, job.payload, `job "${job.name}"`);
+  const parsed = check(registered.definition.schema, job.payload, "a job payload");
   if (!parsed.ok) {
     const issues = parsed.issues;
     const error = new ConveyorError(
