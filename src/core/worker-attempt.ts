@@ -28,7 +28,8 @@ export type AttemptOutcome =
 
 /** What an attempt needs from its worker. */
 export interface AttemptHost {
-  readonly workerId: string;
+  /** The worker's id, read when needed (a worker names itself on first use). */
+  workerId(): string;
   readonly clock: Clock;
   /** Takes the first outcome of the attempt; later ones are ignored. */
   settle(running: RunningJob, outcome: AttemptOutcome): void;
@@ -44,7 +45,7 @@ const failed = (error: unknown): AttemptOutcome => ({ kind: "failed", error, unr
 export function runAttempt(running: RunningJob, registered: Registered | undefined, host: AttemptHost): void {
   const { job } = running;
   if (!registered) {
-    const error = new ConveyorError("UNKNOWN_JOB", `Worker ${host.workerId} has no handler for job "${job.name}" in queue "${job.queue}"`);
+    const error = new ConveyorError("UNKNOWN_JOB", `Worker ${host.workerId()} has no handler for job "${job.name}" in queue "${job.queue}"`);
     return host.settle(running, { kind: "failed", error, unrecoverable: false });
   }
   const parsed = check(registered.definition.schema, job.payload, "a job payload");

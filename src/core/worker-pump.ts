@@ -8,7 +8,8 @@ const PIPELINE_DEPTH = 2;
 
 /** What the pump needs from its worker. */
 export interface PumpHost {
-  readonly workerId: string;
+  /** The worker's id, read when needed (a worker names itself on first use). */
+  workerId(): string;
   readonly queueName: string;
   readonly store: QueueStore;
   readonly clock: Clock;
@@ -111,7 +112,7 @@ export class WorkerPump {
     let claimed: ClaimResult | undefined;
     let finished: readonly (JobState | null)[] = [];
     try {
-      const claim = limit > 0 ? { workerId: host.workerId, limit, leaseMs: host.leaseMs } : undefined;
+      const claim = limit > 0 ? { workerId: host.workerId(), limit, leaseMs: host.leaseMs } : undefined;
       if (batch.length > 0) {
         const outcomes = batch.map((running) => running.outcome!);
         ({ claimed, finished } = await host.tracked(host.store.finish(host.queueName, { outcomes, now: sentAt, claim })));

@@ -5,7 +5,8 @@ import type { RunningJob } from "./job-context.ts";
 
 /** What the upkeep needs from its worker. */
 export interface UpkeepHost {
-  readonly workerId: string;
+  /** The worker's id, read when needed (a worker names itself on first use). */
+  workerId(): string;
   readonly queueName: string;
   readonly store: QueueStore;
   readonly clock: Clock;
@@ -79,7 +80,7 @@ export class WorkerUpkeep {
     const now = this.#host.clock.now();
     for (const running of this.#host.running()) {
       if (running.settled || running.leaseSureUntil > now) continue;
-      this.#host.drop(running, new ConveyorError("LEASE_LOST", `Worker ${this.#host.workerId} could not renew its lease on job ${running.job.id} in time`));
+      this.#host.drop(running, new ConveyorError("LEASE_LOST", `Worker ${this.#host.workerId()} could not renew its lease on job ${running.job.id} in time`));
     }
   }
 
@@ -94,7 +95,7 @@ export class WorkerUpkeep {
       const lost = new Set(await this.#host.tracked(store.extendLeases(this.#host.queueName, { leases, leaseMs, now: sentAt })));
       for (const running of held) {
         if (lost.has(running.job.id)) {
-          this.#host.drop(running, new ConveyorError("LEASE_LOST", `Worker ${this.#host.workerId} lost its lease on job ${running.job.id}`));
+          this.#host.drop(running, new ConveyorError("LEASE_LOST", `Worker ${this.#host.workerId()} lost its lease on job ${running.job.id}`));
         } else {
           running.leaseSureUntil = Math.max(running.leaseSureUntil, sentAt + leaseMs);
         }

@@ -65,21 +65,16 @@ export class Worker extends WorkerEventTarget {
     this.#id = id;
     this.#limits = rateLimits;
     this.#options = settings;
-    const worker = this;
     this.#contextHost = new WorkerContextHost(this.#store, queue.name, this.#clock, () => this.id);
     this.#wakeups = new WorkerWakeups(this.#clock, () => this.#wake());
     this.#attemptHost = {
-      get workerId() {
-        return worker.id;
-      },
+      workerId: () => this.id,
       clock: this.#clock,
       settle: (running, outcome) => this.#settle(running, outcome),
       abort: (running, reason) => this.#abort(running, reason),
     };
     this.#pump = new WorkerPump({
-      get workerId() {
-        return worker.id;
-      },
+      workerId: () => this.id,
       queueName: queue.name,
       store: this.#store,
       clock: this.#clock,
@@ -100,9 +95,7 @@ export class Worker extends WorkerEventTarget {
       failedForGood: (running, state) => warnIfUnwatched(this.queue, running, state),
     });
     this.#upkeep = new WorkerUpkeep({
-      get workerId() {
-        return worker.id;
-      },
+      workerId: () => this.id,
       queueName: queue.name,
       store: this.#store,
       clock: this.#clock,
@@ -292,13 +285,8 @@ export class Worker extends WorkerEventTarget {
    */
   async #admit(running: RunningJob): Promise<void> {
     const { job } = running;
-    const { waitMs, queueWide } = await admitOrHold(
-      job,
-      this.#limits,
-      `queue:${this.queue.name}`,
-      this.#options.errorRetryMs,
-      (error) => this.#reportError(error),
-    );
+    const reportError = (error: unknown) => this.#reportError(error);
+    const { waitMs, queueWide } = await admitOrHold(job, this.#limits, `queue:${this.queue.name}`, this.#options.errorRetryMs, reportError);
     if (running.settled) return; // cancelled or closed meanwhile
     if (waitMs === 0) return this.#run(running);
     const runAt = this.#clock.now() + waitMs;
