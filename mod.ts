@@ -19,8 +19,27 @@ export { Conveyor, type ConveyorOptions, createConveyor } from "./src/conveyor.t
 export { defineJob, type JobDefinition, type PayloadInput, type PayloadOutput } from "./src/core/define-job.ts";
 export { type BulkEntry, type EnqueuedJob, Queue } from "./src/core/queue.ts";
 export { type JobHandler, Worker, WorkerErrorEvent } from "./src/core/worker.ts";
-export { WORKER_DEFAULTS, type WorkerOptions } from "./src/core/worker-options.ts";
+export { WORKER_DEFAULTS, type WorkerOptions, type WorkerOrder } from "./src/core/worker-options.ts";
 export type { JobContext } from "./src/core/job-context.ts";
+export { ChainBuilder, type ChainEntry, type StepOptions } from "./src/core/chain.ts";
+export type { BatchEntry, BatchOptions, BatchProgress, FlowJob, FlowJobOptions, FlowSpec } from "./src/core/flow.ts";
+export {
+  type ChainRest,
+  type ChainStep,
+  type ChildFailurePolicy,
+  type ChildOutcome,
+  type EnqueueFlowRequest,
+  type Family,
+  type FlowNode,
+  type JobFlow,
+  type JobRef,
+  MAX_CHAIN_STEPS,
+  MAX_FLOW_DEPTH,
+  MAX_FLOW_JOBS,
+  type ParentLink,
+  type PreviousStep,
+} from "./src/core/workflow.ts";
+export { aftermath, type Effect, removalAftermath, settleChild } from "./src/core/workflow-rules.ts";
 export { DEFAULT_RETENTION, type JobOptions, type JobSettings, type Retention } from "./src/core/job-options.ts";
 export type { FinishedOptions } from "./src/core/job-outcome.ts";
 export { isStandardSchema, type StandardSchemaV1 } from "./src/core/standard-schema.ts";

@@ -5,6 +5,9 @@ import { Queue } from "./core/queue.ts";
 import { Worker } from "./core/worker.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.ts";
 import type { WorkerOptions } from "./core/worker-options.ts";
+import {
+  addBatch, addFlow, type BatchEntry, type BatchOptions, type BatchProgress, batchProgress, type FlowJob, type FlowSpec, readFlow,
+} from "./core/flow.ts";
 
 export interface ConveyorOptions {
   /** Where jobs live. @default a new MemoryStore */
@@ -43,9 +46,13 @@ export class Conveyor {
     return this.#queues;
   }
 
-  /** A worker for the named queue; it starts on the next microtask unless `autostart: false`. */
-  worker(queue: string | Queue, options?: WorkerOptions): Worker {
-    const worker = new Worker(typeof queue === "string" ? this.queue(queue) : queue, options);
+  /**
+   * A worker for the named queue, or for several under one `concurrency` (first listed first, or
+   * by `order: { weights }`); it starts on the next microtask unless `autostart: false`.
+   */
+  worker(queues: string | Queue | readonly (string | Queue)[], options?: WorkerOptions): Worker {
+    const named = (queue: string | Queue) => typeof queue === "string" ? this.queue(queue) : queue;
+    const worker = new Worker(Array.isArray(queues) ? queues.map(named) : named(queues as string | Queue), options);
     this.#workers.add(worker);
     return worker;
   }
@@ -61,12 +68,43 @@ export class Conveyor {
     return scheduler;
   }
 
-  /** Closes every worker (waiting for running jobs up to `timeoutMs`), every queue, then the store. */
+  /**
+   * Adds a flow: a parent job and its children (in any queues, nested up to `MAX_FLOW_DEPTH`) in
+   * one atomic call. A parent waits in `waiting-children` until every child has ended, then runs
+   * and reads their results from `ctx.children`; each child's `onFailure` says what its failure
+   * does to the parent. Cancelling a parent cancels its pending children.
+   */
+  flow(root: FlowSpec): Promise<FlowJob> {
+    return addFlow(this, root);
+  }
+
+  /** A flow's jobs as they are now, from the job given down. */
+  getFlow(queue: string, id: string): Promise<FlowJob | null> {
+    return readFlow(this.store, queue, id);
+  }
+
+  /**
+   * Adds a batch: jobs that run independently, and `then` (all completed), `catch` (the batch
+   * failed) and `finally` (either way) steps that run once they have all ended. Without
+   * `allowFailures` the first failure ends the batch and cancels the jobs still pending.
+   * Cancel a batch with `queue.cancel(batch.id)` on its queue.
+   */
+  batch(entries: readonly BatchEntry[], options?: BatchOptions): Promise<BatchProgress> {
+    return addBatch(this, entries, options);
+  }
+
+  /** A batch's progress; null when there is no such batch (or retention deleted it). */
+  async getBatch(queue: string, id: string): Promise<BatchProgress | null> {
+    const job = await this.store.get(queue, id);
+    return job ? batchProgress(job) : null;
+  }
+
   /** Every worker's `drain()`: for request-scoped runtimes, `ctx.waitUntil(conveyor.drain())`. */
   async drain(): Promise<void> {
     await Promise.all([...this.#workers].map((worker) => worker.drain()));
   }
 
+  /** Closes every worker (waiting for running jobs up to `timeoutMs`), every queue, then the store. */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     for (const scheduler of this.#schedulers) scheduler.close();
     await Promise.all([...this.#workers].map((worker) => worker.close(options)));

@@ -19,6 +19,7 @@ export function basicCases(target: StoreUnderTest): void {
       paused: 0,
       delayed: 1,
       active: 0,
+      "waiting-children": 0,
       completed: 0,
       failed: 0,
       dead: 0,

@@ -9,6 +9,7 @@ import { queueCases } from "./queue-cases.ts";
 import { processCases } from "./processes.ts";
 import { sharingCases } from "./sharing.ts";
 import { stepCases } from "./steps.ts";
+import { workflowCases } from "./workflows.ts";
 import type { StoreUnderTest } from "./target.ts";
 import { TRANSITIONS } from "./transition-rows.ts";
 import { runRow } from "./transition-table.ts";
@@ -47,6 +48,7 @@ export function storeConformance(target: StoreUnderTest): void {
     }
     queueCases(target);
     stepCases(target);
+    workflowCases(target);
     if (target.sibling) sharingCases(target);
     if (target.reopen) durabilityCases(target);
     if (target.processes) processCases(target);

@@ -154,7 +154,7 @@ describe("HTTP app: a table of bad requests", () => {
         assert.deepEqual([...apps.conveyor.queues.keys()], ["emails"], `${what}: no queue made`);
         assert.deepEqual([...apps.spy.queuesNamed].filter((q) => q !== "emails"), [], `${what}: the store never heard of another queue`);
       }
-      assert.deepEqual(await apps.conveyor.queue("emails").counts(), { waiting: 0, paused: 0, delayed: 0, active: 0, completed: 0, failed: 0, dead: 0, cancelled: 0 });
+      assert.deepEqual(await apps.conveyor.queue("emails").counts(), { waiting: 0, paused: 0, delayed: 0, active: 0, "waiting-children": 0, completed: 0, failed: 0, dead: 0, cancelled: 0 });
       assert.deepEqual(await apps.conveyor.store.listRecords("schedules"), []);
       const listed = await apps.send(app, "GET", `${prefix}/queues`, { headers: bearer(apps.tokens.admin) });
       assert.deepEqual(listed.json.queues.map((q: { name: string }) => q.name), ["emails"], "/queues lists only the declared queue");

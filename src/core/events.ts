@@ -21,6 +21,14 @@ export type ConveyorEventData =
   | JobRef & { readonly type: "dead"; readonly deadLetter: DeadLetterInfo }
   | JobRef & { readonly type: "stalled"; readonly stalls: number; readonly requeued: boolean }
   | JobRef & { readonly type: "removed" }
+  /** A child of this parent ended: how many there are, how many are still to end, how many failed. */
+  | JobRef & {
+    readonly type: "flow.progress" | "batch.progress";
+    readonly total: number;
+    readonly pending: number;
+    readonly failed: number;
+    readonly child: { readonly queue: string; readonly id: string; readonly state: JobState };
+  }
   | { readonly type: "drained" | "paused" | "resumed"; readonly queue: string; readonly at: number };
 
 export type ConveyorEventType = ConveyorEventData["type"];
@@ -28,7 +36,7 @@ export type EventOf<T extends ConveyorEventType> = Extract<ConveyorEventData, { 
 
 export const EVENT_TYPES: readonly ConveyorEventType[] = Object.freeze([
   "enqueued", "active", "progress", "completed", "failed", "retrying",
-  "cancelled", "dead", "stalled", "removed", "drained", "paused", "resumed",
+  "cancelled", "dead", "stalled", "removed", "drained", "paused", "resumed", "flow.progress", "batch.progress",
 ]);
 
 /** A DOM event that carries one lifecycle event's data. */

@@ -3,6 +3,7 @@ import type { TimerHandle } from "./clock.ts";
 import type { Job } from "./job.ts";
 import { ConveyorError } from "./errors.ts";
 import { jobDataError } from "./job-data.ts";
+import type { ChildOutcome, PreviousStep } from "./workflow.ts";
 
 /** What a handler gets besides its payload. */
 export interface JobContext {
@@ -13,6 +14,10 @@ export interface JobContext {
   readonly queue: string;
   /** 1 on the first try, 2 on the first retry, and so on. */
   readonly attempt: number;
+  /** In a chain: what the step before left (its result, or its error when this is a catch or finally step); else null. */
+  readonly previous: PreviousStep | null;
+  /** In a flow: how each child of this job ended, in the order they ended (failures of `ignore` children left out). */
+  readonly children: readonly ChildOutcome[];
   /**
    * Aborted when the job times out (`JOB_TIMEOUT`), is cancelled (`JOB_CANCELLED`), its lease is
    * lost (`LEASE_LOST`) or the worker shuts down (`WORKER_CLOSED`); `signal.reason` says which.
@@ -78,6 +83,12 @@ export class RunningJob implements JobContext {
   }
   get queue(): string {
     return this.job.queue;
+  }
+  get previous(): PreviousStep | null {
+    return this.job.flow?.previous ?? null;
+  }
+  get children(): readonly ChildOutcome[] {
+    return this.job.flow?.family?.outcomes ?? [];
   }
   get attempt(): number {
     return this.job.attemptsMade + 1;

@@ -1,10 +1,11 @@
 import type { ErrorInfo } from "./errors.ts";
+import type { JobFlow } from "./workflow.ts";
 
 /** Every state a job can be in. `paused` is not a state: it counts waiting jobs of a paused queue. */
-export type JobState = "waiting" | "delayed" | "active" | "completed" | "failed" | "dead" | "cancelled";
+export type JobState = "waiting" | "delayed" | "active" | "waiting-children" | "completed" | "failed" | "dead" | "cancelled";
 
 export const JOB_STATES: readonly JobState[] = Object.freeze([
-  "waiting", "delayed", "active", "completed", "failed", "dead", "cancelled",
+  "waiting", "delayed", "active", "waiting-children", "completed", "failed", "dead", "cancelled",
 ]);
 
 /** Counts per state, plus `paused`: waiting jobs held back because the queue is paused. */
@@ -29,7 +30,7 @@ export type StoredBackoff =
 
 /** Why and when a job entered the dead-letter store. */
 export interface DeadLetterInfo {
-  readonly reason: "attempts-exhausted" | "stalled" | "unrecoverable";
+  readonly reason: "attempts-exhausted" | "stalled" | "unrecoverable" | "child-failed";
   readonly at: number;
   readonly attempts: number;
   readonly queue: string;
@@ -101,6 +102,8 @@ export interface Job<Payload = unknown, Result = unknown> {
    * the attempt: a retry, or another worker taking over after a crash, skips them.
    */
   readonly steps: Readonly<Record<string, unknown>>;
+  /** Its place in a chain, flow or batch (see workflow.ts); null for a job on its own. */
+  readonly flow: JobFlow | null;
 }
 
 /** A job's steps with one more (or one replaced); `"__proto__"` stays a step name, as data. */
@@ -129,9 +132,11 @@ export interface NewJob {
   readonly removeOnFail: RetentionRule;
   readonly deadLetter: boolean;
   readonly createdBy: string | null;
+  /** A chain's rest, or a flow's links (a parent enters `waiting-children`); absent for a job on its own. */
+  readonly flow?: JobFlow | null;
 }
 
-export const PENDING_STATES: ReadonlySet<JobState> = new Set(["waiting", "delayed", "active"]);
+export const PENDING_STATES: ReadonlySet<JobState> = new Set(["waiting", "delayed", "active", "waiting-children"]);
 export const FINISHED_STATES: ReadonlySet<JobState> = new Set(["completed", "failed", "dead", "cancelled"]);
 
 /**
@@ -169,5 +174,6 @@ export function initialJob(input: NewJob, id: string, queue: string, seq: number
     createdBy: input.createdBy,
     changedBy: null,
     steps: NO_STEPS,
+    flow: input.flow ?? null,
   };
 }

@@ -6,10 +6,12 @@ import { ConveyorError } from "./errors.ts";
 import { QueueEvents } from "./events.ts";
 import { checkJobData } from "./job-data.ts";
 import { type FinishedOptions, waitForOutcome } from "./job-outcome.ts";
-import { FINISHED_STATES, type Job, type JobCounts, type JobState, JOB_STATES } from "./job.ts";
+import { FINISHED_STATES, type Job, type JobCounts, type JobState, JOB_STATES, type NewJob } from "./job.ts";
 import { buildNewJob, type JobOptions } from "./job-options.ts";
 import { NameSchema } from "./names.ts";
 import { parseArgument, parseData } from "./validation.ts";
+import { ChainBuilder, type ChainEntry } from "./chain.ts";
+import type { ChainRest } from "./workflow.ts";
 
 /** A job as `add` returns it: `duplicate` is true when an existing job was returned instead. */
 export type EnqueuedJob<P = unknown> = Job<P> & { readonly duplicate: boolean };
@@ -80,29 +82,59 @@ export class Queue {
   }
 
   /** Validates the payload against the definition's schema and enqueues one job. */
-  async add<D extends JobDefinition>(
-    job: D,
-    payload: PayloadInput<D>,
-    options?: JobOptions,
-  ): Promise<EnqueuedJob<PayloadOutput<D>>> {
-    const [added] = await this.addBulk([{ job, payload, options } as BulkEntry]);
+  async add<D extends JobDefinition>(job: D, payload: PayloadInput<D>, options?: JobOptions): Promise<EnqueuedJob<PayloadOutput<D>>> {
+    const [added] = await this.#addAll([{ job, payload, options } as BulkEntry], null);
     return added as EnqueuedJob<PayloadOutput<D>>;
   }
 
+  /**
+   * A chain: this job first, then `.then(…)` steps in order, `.catch(…)` after a step fails for
+   * good, `.finally(…)` either way; `.add()` stores them all with the first job. Each next step
+   * is enqueued by the transition that ends the one before, so none is lost or doubled.
+   * Also takes the steps as a list: `chain([{ job, payload? , options? }, …], { catch?, finally? })`.
+   */
+  chain<D extends JobDefinition>(job: D, payload: PayloadInput<D>, options?: JobOptions): ChainBuilder<PayloadOutput<D>>;
+  chain(steps: readonly ChainEntry[], handlers?: { catch?: ChainEntry; finally?: ChainEntry }): Promise<EnqueuedJob>;
+  chain(first: JobDefinition | readonly ChainEntry[], second?: unknown, third?: unknown): ChainBuilder | Promise<EnqueuedJob> {
+    const builder = (job: JobDefinition, payload: unknown, options: JobOptions | undefined) =>
+      new ChainBuilder(this.name, () => this.#clock.now(), async (chain) => (await this.#addAll([{ job, payload, options }], chain))[0]!);
+    if (!Array.isArray(first)) return builder(first as JobDefinition, second, third as JobOptions | undefined);
+    return (async () => {
+      const steps = first as readonly ChainEntry[];
+      if (steps.length === 0) throw new TypeError("chain() expects a non-empty array of { job, payload?, options? }");
+      const chain = builder(steps[0]!.job, steps[0]!.payload, steps[0]!.options as JobOptions | undefined);
+      const step = (kind: "then" | "catch" | "finally", entry: ChainEntry) =>
+        "payload" in entry ? chain[kind](entry.job, entry.payload, entry.options) : chain[kind](entry.job, undefined, entry.options);
+      for (const entry of steps.slice(1)) step("then", entry ?? {});
+      const handlers = (second ?? {}) as { catch?: ChainEntry; finally?: ChainEntry };
+      if (handlers.catch) step("catch", handlers.catch);
+      if (handlers.finally) step("finally", handlers.finally);
+      return await chain.add();
+    })();
+  }
+
   /** Validates every entry first; enqueues all of them, in order, or none when one is invalid. */
-  async addBulk(entries: readonly BulkEntry[]): Promise<EnqueuedJob[]> {
+  addBulk(entries: readonly BulkEntry[]): Promise<EnqueuedJob[]> {
+    return this.#addAll(entries, null);
+  }
+
+  /** @internal A job as the store receives it: validated, with the queue's definition remembered. */
+  newJob(entry: BulkEntry, now: number, what = "addBulk() entry"): NewJob {
+    if (!entry || !isJobDefinition(entry.job)) throw new TypeError(`${what} needs a job definition made by defineJob()`);
+    const definition = this.#remember(entry.job);
+    // Depth first: a schema walking a 10,000-level payload could overflow the stack itself.
+    checkJobData(entry.payload, `payload for job "${definition.name}"`);
+    parseData(definition.schema, entry.payload, `payload for job "${definition.name}"`);
+    return buildNewJob(definition.name, entry.payload, definition.defaults, entry.options, now);
+  }
+
+  async #addAll(entries: readonly BulkEntry[], chain: ChainRest | null): Promise<EnqueuedJob[]> {
     this.#open();
     if (!Array.isArray(entries)) throw new TypeError("addBulk() expects an array of { job, payload, options }");
     const now = this.#clock.now();
     const jobs = entries.map((entry, index) => {
-      if (!entry || !isJobDefinition(entry.job)) {
-        throw new TypeError(`addBulk() entry ${index} needs a job definition made by defineJob()`);
-      }
-      const definition = this.#remember(entry.job);
-      // Depth first: a schema walking a 10,000-level payload could overflow the stack itself.
-      checkJobData(entry.payload, `payload for job "${definition.name}"`);
-      parseData(definition.schema, entry.payload, `payload for job "${definition.name}"`);
-      return buildNewJob(definition.name, entry.payload, definition.defaults, entry.options, now);
+      const job = this.newJob(entry, now, `addBulk() entry ${index}`);
+      return chain === null ? job : { ...job, flow: { chain, previous: null, parent: null, family: null } };
     });
     const results = await this.#store.enqueue(this.name, { jobs, now });
     // The store's copies are ours: tag them in place (a spread here is slow on V8 11).

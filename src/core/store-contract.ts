@@ -1,6 +1,7 @@
 import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { DeadLetterInfo, Job, JobCounts, JobState, NewJob } from "./job.ts";
+import type { EnqueueFlowRequest } from "./workflow.ts";
 
 /**
  * What a backend promises. The core reads these to refuse setups that cannot be safe, rather
@@ -190,6 +191,18 @@ export interface QueueStore {
 
   /** Adds jobs in order; `runAt <= now` makes a job waiting, later makes it delayed. */
   enqueue(queue: string, request: EnqueueRequest): Promise<EnqueueResult[]>;
+  /**
+   * Adds a flow's jobs (any queues) in one atomic step, parents before children: a job with
+   * children enters `waiting-children` and waits for them; the rest are waiting or delayed.
+   * Ids are the store's own (flow nodes carry no `jobId` or `dedupKey`). Returns the jobs in
+   * the order given.
+   *
+   * Workflow effects: whenever a transition finishes a job that has a `flow` (completed, final
+   * failure, stall, cancel, remove), the store applies `aftermath(job)` from
+   * core/workflow-rules.ts in the same atomic step: the next chain step is enqueued, the parent
+   * settled (`settleChild`), a failed parent's children cancelled, and so on until nothing is left.
+   */
+  enqueueFlow(request: EnqueueFlowRequest): Promise<Job[]>;
   /** Promotes due delayed jobs, then claims waiting ones unless the queue is paused. */
   claim(queue: string, request: ClaimRequest): Promise<ClaimResult>;
   /** Renews leases; returns the ids whose lease was no longer held by the given token. */

@@ -1,5 +1,5 @@
 import type { ConveyorEventData } from "./events.ts";
-import type { DeadLetterInfo, Job, JobChange, JobState, RetentionRule } from "./job.ts";
+import { type DeadLetterInfo, type Job, type JobChange, type JobState, PENDING_STATES, type RetentionRule } from "./job.ts";
 import type { Outcome } from "./store-contract.ts";
 
 /**
@@ -51,13 +51,13 @@ export function pendingState(runAt: number, now: number): "waiting" | "delayed" 
 // Events are written out as literals, field by field: spreading a shared part into each made
 // V8 (Node 20) build them on a slow dictionary path, a sixth of the memory store's throughput.
 
-function requeue(runAt: number, now: number, patch: JobPatch, events: ConveyorEventData[]): Transition {
+export function requeue(runAt: number, now: number, patch: JobPatch, events: ConveyorEventData[]): Transition {
   patch.runAt = runAt;
   patch.lease = null;
   return { state: pendingState(runAt, now), patch, requeued: true, releasesDedup: false, retention: null, events };
 }
 
-function finish(state: JobState, now: number, patch: JobPatch, retention: RetentionRule | null, events: ConveyorEventData[]): Transition {
+export function settled(state: JobState, now: number, patch: JobPatch, retention: RetentionRule | null, events: ConveyorEventData[]): Transition {
   patch.lease = null;
   patch.finishedAt = now;
   return { state, patch, requeued: false, releasesDedup: true, retention, events };
@@ -80,14 +80,14 @@ export function claim(job: Job, workerId: string, token: string, leaseExpiresAt:
   };
 }
 
-/** A final failure: into the dead-letter store when the job asks for it, else `failed`. */
-function finalFailure(job: Job, attemptsMade: number, reason: DeadLetterInfo["reason"], patch: JobPatch, now: number, events: ConveyorEventData[]): Transition {
-  if (!job.deadLetter) return finish("failed", now, patch, job.removeOnFail, events);
+/** A final failure (the job's attempts made so far given): into the dead-letter store when the job asks for it, else `failed`. */
+export function finalFailure(job: Job, attemptsMade: number, reason: DeadLetterInfo["reason"], patch: JobPatch, now: number, events: ConveyorEventData[]): Transition {
+  if (!job.deadLetter) return settled("failed", now, patch, job.removeOnFail, events);
   const dead: DeadLetterInfo = { reason, at: now, attempts: attemptsMade, queue: job.queue, error: patch.lastError ?? job.lastError };
   patch.dead = dead;
   events.push({ type: "dead", queue: job.queue, at: now, jobId: job.id, name: job.name, deadLetter: dead });
   // The dead-letter store is kept until cleaned or retried: no retention rule trims it.
-  return finish("dead", now, patch, null, events);
+  return settled("dead", now, patch, null, events);
 }
 
 /** How an attempt ended, as its lease holder reported it. */
@@ -97,7 +97,7 @@ export function recordOutcome(job: Job, outcome: Outcome, now: number): Transiti
     const events: ConveyorEventData[] = [{
       type: "completed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: attemptsMade, result: outcome.result, durationMs: now - (job.startedAt ?? now),
     }];
-    return finish("completed", now, { attemptsMade, result: outcome.result }, job.removeOnComplete, events);
+    return settled("completed", now, { attemptsMade, result: outcome.result }, job.removeOnComplete, events);
   }
   const final = outcome.retryAt === null;
   const events: ConveyorEventData[] = [{ type: "failed", queue: job.queue, at: now, jobId: job.id, name: job.name, attempt: attemptsMade, error: outcome.error, final }];
@@ -125,10 +125,10 @@ export function release(job: Job, runAt: number, now: number): Transition {
 
 /** A pending job stopped by hand; a finished one cannot be. */
 export function cancel(job: Job, now: number, by: string | null): Transition | Refusal {
-  if (job.state !== "waiting" && job.state !== "delayed" && job.state !== "active") return "finished";
+  if (!PENDING_STATES.has(job.state)) return "finished";
   const patch: JobPatch = by === null ? {} : { changedBy: { action: "cancel", by, at: now } satisfies JobChange };
   const events: ConveyorEventData[] = [{ type: "cancelled", queue: job.queue, at: now, jobId: job.id, name: job.name, previous: job.state }];
-  return finish("cancelled", now, patch, job.removeOnFail, events);
+  return settled("cancelled", now, patch, job.removeOnFail, events);
 }
 
 /**

@@ -3,6 +3,7 @@ import { systemClock } from "../core/clock.ts";
 import { ConveyorError } from "../core/errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "../core/events.ts";
 import type { Job, JobCounts, JobState } from "../core/job.ts";
+import type { EnqueueFlowRequest } from "../core/workflow.ts";
 import type {
   CancelResult,
   ChangeRequest,
@@ -123,6 +124,10 @@ export class UnstorageStore implements QueueStore {
   async enqueue(queue: string, request: EnqueueRequest): Promise<EnqueueResult[]> {
     for (const job of request.jobs) storable(job.payload, "payload");
     return await this.#write(() => this.#memory.enqueue(queue, request));
+  }
+  async enqueueFlow(request: EnqueueFlowRequest): Promise<Job[]> {
+    for (const node of request.nodes) storable(node.job.payload, "payload");
+    return await this.#write(() => this.#memory.enqueueFlow(request));
   }
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
     return await this.#write(() => this.#memory.claim(queue, request));

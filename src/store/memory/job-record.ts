@@ -45,11 +45,13 @@ export function copyJob(job: JobRecord): Job {
     createdBy: job.createdBy,
     changedBy: job.changedBy,
     steps: job.steps === NO_STEPS ? NO_STEPS : cloneData(job.steps),
+    flow: job.flow === null ? null : cloneData(job.flow),
   };
 }
 
 export function newJobRecord(input: NewJob, id: string, queue: string): JobRecord {
   const record = initialJob(input, id, queue, 0, "waiting", cloneData(input.payload)) as JobRecord;
+  if (record.flow !== null) record.flow = cloneData(record.flow);
   record.prev = null;
   record.next = null;
   record.list = null;

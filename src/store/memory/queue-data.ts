@@ -41,6 +41,7 @@ export class QueueData {
   /** Jobs per state, in the order they entered it (oldest first). */
   readonly indexed: Record<IndexedState, JobList<JobRecord>> = {
     active: new JobList(),
+    "waiting-children": new JobList(),
     completed: new JobList(),
     failed: new JobList(),
     dead: new JobList(),

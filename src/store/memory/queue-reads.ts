@@ -25,6 +25,7 @@ export function countJobs(q: QueueData): JobCounts {
     paused: q.paused ? q.waitingCount : 0,
     delayed: q.delayedCount,
     active: q.indexed.active.size,
+    "waiting-children": q.indexed["waiting-children"].size,
     completed: q.indexed.completed.size,
     failed: q.indexed.failed.size,
     dead: q.indexed.dead.size,

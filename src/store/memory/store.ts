@@ -31,12 +31,15 @@ import type {
   StoreEventListener,
   Subscription,
 } from "../../core/store-contract.ts";
-import { copyJob, newJobRecord } from "./job-record.ts";
+import { copyJob, type JobRecord } from "./job-record.ts";
 import { drainJournal, restoreQueue } from "./journal.ts";
 import { LocalRecords } from "../kit/local-records.ts";
 import { type IndexedState, type JournalEntry, QueueData } from "./queue-data.ts";
 import { countJobs, listJobs } from "./queue-reads.ts";
 import * as held from "./held-updates.ts";
+import { applyEffects, enqueueFlow, EventBatch, insertJob, type MemoryQueues } from "./workflow.ts";
+import { aftermath, removalAftermath } from "../../core/workflow-rules.ts";
+import type { EnqueueFlowRequest } from "../../core/workflow.ts";
 
 export type { JournalEntry } from "./queue-data.ts";
 
@@ -52,6 +55,7 @@ export class MemoryStore implements QueueStore {
   });
 
   #queues = new Map<string, QueueData>();
+  readonly #access: MemoryQueues = { queue: (name) => this.#queue(name), find: (name) => this.#queues.get(name) };
   readonly #records = new LocalRecords();
   #seq = 0;
   #leases = 0;
@@ -92,17 +96,16 @@ export class MemoryStore implements QueueStore {
         results.push({ job: copyJob(existing), created: false });
         continue;
       }
-      const job = newJobRecord(input, input.id ?? String(++q.nextId), queue);
-      q.jobs.set(job.id, job);
-      if (job.dedupKey !== null) q.dedup.set(job.dedupKey, job.id);
-      q.schedule(job, now, true);
+      const job = insertJob(q, input, input.id ?? String(++q.nextId), now, announce ? events : null);
       results.push({ job: copyJob(job), created: true });
-      if (announce) {
-        events.push({ type: "enqueued", queue, at: now, jobId: job.id, name: job.name, runAt: job.runAt, priority: job.priority });
-      }
     }
     q.events.deliver(events);
     return results;
+  }
+
+  async enqueueFlow({ nodes, now }: EnqueueFlowRequest): Promise<Job[]> {
+    this.#open();
+    return enqueueFlow(this.#access, nodes, now);
   }
 
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
@@ -118,12 +121,14 @@ export class MemoryStore implements QueueStore {
     this.#open();
     const q = this.#queue(queue);
     const events: ConveyorEventData[] = [];
-    const finished = request.outcomes.map((outcome) => this.#record(q, outcome, request.now, events));
+    const ended: JobRecord[] = [];
+    const finished = request.outcomes.map((outcome) => this.#record(q, outcome, request.now, events, ended));
     const claim = request.claim;
     const claimed = claim
       ? this.#claim(q, { workerId: claim.workerId, limit: claim.limit, leaseMs: claim.leaseMs, now: request.now }, events)
       : undefined;
     q.events.deliver(events);
+    if (ended.length > 0) this.#aftermath(ended, request.now);
     return { finished, claimed };
   }
 
@@ -173,13 +178,16 @@ export class MemoryStore implements QueueStore {
     const requeued: Job[] = [];
     const failed: Job[] = [];
     const events: ConveyorEventData[] = [];
+    const ended: JobRecord[] = [];
     for (const job of [...q.indexed.active]) {
       if (!job.lease || job.lease.expiresAt > now) continue;
       const transition = machine.stall(job, maxStalls, now);
       q.apply(job, transition, now, events);
       (transition.requeued ? requeued : failed).push(copyJob(job));
+      if (!transition.requeued && job.flow !== null) ended.push(job);
     }
     q.events.deliver(events);
+    if (ended.length > 0) this.#aftermath(ended, now);
     return { requeued, failed };
   }
 
@@ -195,6 +203,7 @@ export class MemoryStore implements QueueStore {
     q.apply(job, transition, now, events);
     q.compact();
     q.events.deliver(events);
+    if (job.flow !== null) this.#aftermath([job], now);
     return { status: "cancelled", previous };
   }
 
@@ -223,6 +232,7 @@ export class MemoryStore implements QueueStore {
     q.delete(job);
     q.compact();
     q.events.deliver([removed]);
+    if (job.flow !== null) this.#aftermath([job], now, true);
     return { status: "removed" };
   }
 
@@ -337,13 +347,21 @@ export class MemoryStore implements QueueStore {
   }
 
   /** One outcome of a batch, retention included: a batch does what its outcomes would one by one. */
-  #record(q: QueueData, outcome: Outcome, now: number, events: ConveyorEventData[]): JobState | null {
+  #record(q: QueueData, outcome: Outcome, now: number, events: ConveyorEventData[], ended: JobRecord[]): JobState | null {
     const job = q.held(outcome.id, outcome.token);
     if (!job) return null;
     const transition = machine.recordOutcome(job, outcome, now);
     // The stored result is the store's own copy; the event carries the handler's value.
     if (outcome.kind === "completed") transition.patch.result = cloneData(outcome.result);
     q.apply(job, transition, now, events);
+    if (job.flow !== null && !transition.requeued) ended.push(job);
     return transition.state;
+  }
+
+  /** Workflow effects of jobs that ended, applied before the call that ended them returns. */
+  #aftermath(ended: readonly JobRecord[], now: number, removed = false): void {
+    const batch = new EventBatch();
+    applyEffects(this.#access, ended.flatMap((job) => (removed ? removalAftermath(job, now) : aftermath(job, now))), now, batch);
+    batch.deliver();
   }
 }

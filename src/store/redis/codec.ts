@@ -1,7 +1,8 @@
 import { initialJob, type Job, type JobState, type NewJob, NO_STEPS, withStep } from "../../core/job.ts";
+import { decodeFlow, encodeChain, type FlowFields, retentionField } from "./flow-codec.ts";
 
 /** Fields of one job in the enqueue script's ARGV. */
-export const NEW_JOB_WIDTH = 7;
+export const NEW_JOB_WIDTH = 8;
 
 const orEmpty = (value: string | number | null) => (value === null ? "" : String(value));
 
@@ -42,27 +43,22 @@ export function encodeNewJob(job: NewJob): string[] {
     deadLetter: job.deadLetter,
     createdBy: job.createdBy,
   };
-  const ret = [
-    job.removeOnComplete.count,
-    job.removeOnComplete.ageMs,
-    job.removeOnFail.count,
-    job.removeOnFail.ageMs,
-  ].map(orEmpty).join(",") + (job.deadLetter ? ",1" : ",0");
-  return [orEmpty(job.id), job.name, String(job.priority), String(job.runAt), orEmpty(job.dedupKey), ret, JSON.stringify(data)];
+  const ret = retentionField(job);
+  return [orEmpty(job.id), job.name, String(job.priority), String(job.runAt), orEmpty(job.dedupKey), ret, JSON.stringify(data), encodeChain(job.flow?.chain)];
 }
 
 /** What the scripts return for a job: its hash as a flat field/value list, its log lines, its id. */
-export type Snapshot = [flatHash: string[], logs: string[], id: string, steps?: string[]];
+export type Snapshot = [flatHash: string[], logs: string[], id: string, steps?: string[], outcomes?: string[]];
 
 const num = (value: string | undefined) => (value === undefined || value === "" ? null : Number(value));
 const json = (value: string | undefined) => (value === undefined || value === "" ? undefined : JSON.parse(value));
 
-export function decodeJob(queue: string, [flat, logs, id, stepsFlat]: Snapshot): Job {
+export function decodeJob(queue: string, [flat, logs, id, stepsFlat, outcomes]: Snapshot): Job {
   // One pass over the flat reply into fixed locals: a keyed object here went to dictionary mode
   // and was a good share of a busy worker's garbage.
   let data = "", state = "", seq = "0", runAt = "", att = "0", prog: string | undefined, res: string | undefined;
   let err: string | undefined, start: string | undefined, end: string | undefined, leaseText = "", stalls = "0";
-  let dead: string | undefined, chg: string | undefined;
+  let dead: string | undefined, chg: string | undefined, flow: FlowFields | undefined;
   for (let i = 0; i < flat.length; i += 2) {
     const value = flat[i + 1]!;
     switch (flat[i]) {
@@ -80,6 +76,10 @@ export function decodeJob(queue: string, [flat, logs, id, stepsFlat]: Snapshot):
       case "stalls": stalls = value; break;
       case "dead": dead = value; break;
       case "chg": chg = value; break;
+      case "wf": flow ??= {}; break;
+      case "chain": case "prev": case "par": case "fkids": case "fpend": case "ffail": case "fbatch":
+        (flow ??= {})[flat[i] as keyof FlowFields] = value;
+        break;
     }
   }
   const d = JSON.parse(data) as JobData;
@@ -114,19 +114,21 @@ export function decodeJob(queue: string, [flat, logs, id, stepsFlat]: Snapshot):
     createdBy: d.createdBy ?? null,
     changedBy: json(chg) ?? null,
     steps: stepsFlat && stepsFlat.length > 0 ? decodeSteps(stepsFlat) : NO_STEPS,
+    flow: flow === undefined ? null : decodeFlow(flow, outcomes),
   };
 }
 
 /** A job the enqueue script just created, built from what was sent rather than read back. */
 export function createdJob(queue: string, input: NewJob, id: string, seq: number, state: JobState): Job {
   const payload = input.payload === undefined ? undefined : JSON.parse(JSON.stringify(input.payload));
-  return initialJob(input, id, queue, seq, state, payload);
+  const job = initialJob(input, id, queue, seq, state, payload);
+  return job.flow === null ? job : { ...job, flow: JSON.parse(JSON.stringify(job.flow)) };
 }
 
 /** A snapshot the claim script sent as one JSON text (Lua's cjson writes an empty list as {}). */
 export function unpackSnapshot(text: string): Snapshot {
-  const [flat, logs, id, steps] = JSON.parse(text) as [string[], string[] | Record<string, never>, string, unknown?];
-  return [flat, Array.isArray(logs) ? logs : [], id, Array.isArray(steps) ? steps : undefined];
+  const [flat, logs, id, steps, outcomes] = JSON.parse(text) as [string[], string[] | Record<string, never>, string, unknown?, unknown?];
+  return [flat, Array.isArray(logs) ? logs : [], id, Array.isArray(steps) ? steps : undefined, Array.isArray(outcomes) ? outcomes : undefined];
 }
 
 function decodeSteps(flat: readonly string[]): Record<string, unknown> {

@@ -1,7 +1,8 @@
 // The queue scripts, one set per lease clock (two SHAs per script in all; a store uses one set).
 import { CLAIM } from "./lua/claim.ts";
 import { COMMON } from "./lua/common.ts";
-import { ENQUEUE } from "./lua/enqueue.ts";
+import { ENQUEUE, ENQUEUE_FLOW } from "./lua/enqueue.ts";
+import { WORKFLOW } from "./lua/workflow.ts";
 import { FINISH } from "./lua/finish.ts";
 import { LEASE_CLOCKS, type LeaseClock } from "./lua/lease-clock.ts";
 import { EXTEND_LEASES, LOG, PROGRESS, RELEASE, STEP } from "./lua/leases.ts";
@@ -12,10 +13,11 @@ import { LuaScript } from "./scripts.ts";
 
 /** Every queue script on the prelude of one lease clock. */
 function queueScripts(clock: LeaseClock) {
-  const prelude = LEASE_CLOCKS[clock] + COMMON;
+  const prelude = LEASE_CLOCKS[clock] + COMMON + WORKFLOW;
   const script = (name: string, body: string) => new LuaScript(name, body, prelude);
   return {
     enqueue: script("enqueue", ENQUEUE),
+    enqueueFlow: script("enqueue-flow", ENQUEUE_FLOW),
     claim: script("claim", CLAIM),
     finish: script("finish", FINISH),
     extendLeases: script("extend-leases", EXTEND_LEASES),
@@ -40,4 +42,4 @@ export type QueueScripts = ReturnType<typeof queueScripts>;
 export const SCRIPTS: Readonly<Record<LeaseClock, QueueScripts>> = Object.freeze({ server: queueScripts("server"), caller: queueScripts("caller") });
 
 /** Each queue's keys, in the order lua/common.ts gives them to every script. */
-export const QUEUE_KEYS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled", "dedup", "meta"] as const;
+export const QUEUE_KEYS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled", "dedup", "meta", "waiting-children"] as const;

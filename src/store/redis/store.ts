@@ -1,5 +1,6 @@
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
 import type { Job, JobCounts, JobState } from "../../core/job.ts";
+import type { EnqueueFlowRequest } from "../../core/workflow.ts";
 import type {
   CancelResult,
   ChangeRequest,
@@ -101,6 +102,18 @@ export class RedisStore implements QueueStore {
     });
   }
 
+  async enqueueFlow({ nodes, now }: EnqueueFlowRequest): Promise<Job[]> {
+    this.#assertOpen();
+    if (nodes.length === 0) return [];
+    const args: (string | number)[] = [nodes.length];
+    for (const node of nodes) {
+      const [, name, priority, runAt, , ret, data, chain] = encodeNewJob(node.job);
+      args.push(node.queue, node.parent ?? "", node.onFailure, node.batch ? "1" : "0", name!, priority!, runAt!, ret!, data!, chain!);
+    }
+    const snapshots = await this.#run<Snapshot[]>("enqueueFlow", nodes[0]!.queue, now, args);
+    return snapshots.map((snapshot, i) => decodeJob(nodes[i]!.queue, snapshot));
+  }
+
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
     const reply = await this.#run<[string, string[]]>("claim", queue, request.now, [
       request.limit,
@@ -197,12 +210,13 @@ export class RedisStore implements QueueStore {
   }
 
   async counts(queue: string): Promise<JobCounts> {
-    const [waiting, delayed, active, completed, failed, dead, cancelled, paused] = await this.#run<number[]>("counts", queue, 0, []);
+    const [waiting, delayed, active, completed, failed, dead, cancelled, paused, waitingChildren] = await this.#run<number[]>("counts", queue, 0, []);
     return {
       waiting: paused ? 0 : waiting!,
       paused: paused ? waiting! : 0,
       delayed: delayed!,
       active: active!,
+      "waiting-children": waitingChildren!,
       completed: completed!,
       failed: failed!,
       dead: dead!,

@@ -9,6 +9,7 @@
  *   KEYS[4] completed ZSET  id → finishedAt       (and KEYS[5] failed, KEYS[6] dead, KEYS[7] cancelled)
  *   KEYS[8] dedup     HASH  dedupKey → id of the pending job holding it
  *   KEYS[9] meta      HASH  paused, nextId, seq, lease (counters)
+ *   KEYS[10] waiting-children ZSET id → when the parent started waiting for its children
  *   ARGV[1] key prefix of the queue (job hashes are <prefix>job:<id>, logs <prefix>logs:<id>,
  *           event channels <prefix>events:<type>)
  *   ARGV[2] queue name    ARGV[3] now (epoch ms, from the caller's clock)
@@ -31,12 +32,15 @@ local rcall = redis.call
 local P, QUEUE, NOW = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local NOWS = ARGV[3]
 local K = { waiting = KEYS[1], delayed = KEYS[2], active = KEYS[3], completed = KEYS[4],
-  failed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], dedup = KEYS[8], meta = KEYS[9] }
-local PENDING = { waiting = true, delayed = true, active = true }
+  failed = KEYS[5], dead = KEYS[6], cancelled = KEYS[7], dedup = KEYS[8], meta = KEYS[9], ['waiting-children'] = KEYS[10] }
+local PENDING = { waiting = true, delayed = true, active = true, ['waiting-children'] = true }
+-- What a finished job of a workflow sets off (workflow.ts); jobs outside workflows never call it.
+local afterFinish
 
 local function jobKey(id) return P .. 'job:' .. id end
 local function logsKey(id) return P .. 'logs:' .. id end
 local function stepsKey(id) return P .. 'steps:' .. id end
+local function outcomesKey(id) return P .. 'outcomes:' .. id end
 local function str(value) return cjson.encode(value) end
 
 -- One field of a flat HGETALL reply.
@@ -70,14 +74,16 @@ local function changedBy(id, action, by)
   rcall('HSET', jobKey(id), 'chg', '{"action":"' .. action .. '","by":' .. str(by) .. ',"at":' .. NOWS .. '}')
 end
 
--- A job with everything a caller needs: its hash, its log lines and its durable steps (each read
--- only when it has some), its id.
+-- A job with everything a caller needs: its hash, its log lines, its durable steps and a
+-- parent's child outcomes (each read only when it has some), its id.
 local function snapshot(id)
   local flat = rcall('HGETALL', jobKey(id))
   local logs = {}
   local nlog = field(flat, 'nlog')
   if nlog and nlog ~= '0' then logs = rcall('LRANGE', logsKey(id), 0, -1) end
-  if field(flat, 'nstep') then return { flat, logs, id, rcall('HGETALL', stepsKey(id)) } end
+  local steps = field(flat, 'nstep') and rcall('HGETALL', stepsKey(id)) or nil
+  if field(flat, 'fkids') then return { flat, logs, id, steps or {}, rcall('LRANGE', outcomesKey(id), 0, -1) } end
+  if steps then return { flat, logs, id, steps } end
   return { flat, logs, id }
 end
 
@@ -113,7 +119,7 @@ end
 
 local function deleteJob(id)
   releaseDedup(id, rcall('HGET', jobKey(id), 'dk'))
-  rcall('DEL', jobKey(id), logsKey(id), stepsKey(id))
+  rcall('DEL', jobKey(id), logsKey(id), stepsKey(id), outcomesKey(id))
 end
 
 -- Trims a finished state's set to a retention rule ('' = no limit on that axis), oldest first.
@@ -148,10 +154,11 @@ end
 -- A failure with no retry left: dead-letter store, or failed when dead-lettering is off.
 -- attempts and err are the job's new attempt count and last error (JSON); written in the same HSET.
 local function finalFailure(id, fromState, reason, attempts, err)
-  local h = rcall('HMGET', jobKey(id), 'ret', 'name', 'dk')
+  local h = rcall('HMGET', jobKey(id), 'ret', 'name', 'dk', 'wf')
   local _, _, rfCount, rfAge, deadLetter = rules(h[1])
   if deadLetter ~= '1' then
     finish(id, fromState, 'failed', h[3], { 'att', attempts, 'err', err })
+    if h[4] then afterFinish(id) end
     retain(K.failed, rfCount, rfAge)
     return 'failed'
   end
@@ -159,6 +166,7 @@ local function finalFailure(id, fromState, reason, attempts, err)
     ',"error":' .. err .. '}'
   finish(id, fromState, 'dead', h[3], { 'att', attempts, 'err', err, 'dead', dead })
   emit('dead', id, h[2], ',"deadLetter":' .. dead)
+  if h[4] then afterFinish(id) end
   return 'dead'
 end
 

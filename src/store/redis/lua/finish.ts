@@ -5,7 +5,8 @@
  * then per outcome 7 fields: id, token, kind ('completed'/'failed'), result JSON ('' = undefined),
  *   error JSON, retryAt ('' = final), reason (for final failures).
  * Returns { { state or '' per outcome ('' = token no longer held the job) }, claim result or '' }.
- * Publishes: completed | failed, retrying, dead; active for claimed jobs.
+ * Publishes: completed | failed, retrying, dead; active for claimed jobs; and what a workflow's
+ * finished jobs set off (workflow.ts), in whichever queues that touches.
  */
 export const FINISH = `
 local states = {}
@@ -18,7 +19,7 @@ for i = 0, count - 1 do
   local b = 8 + i * 7
   local id, token, kind, result, err, retryAt, reason = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4],
     ARGV[b + 5], ARGV[b + 6]
-  local h = rcall('HMGET', jobKey(id), 'state', 'lease', 'name', 'start', 'ret', 'prio', 'att', 'dk')
+  local h = rcall('HMGET', jobKey(id), 'state', 'lease', 'name', 'start', 'ret', 'prio', 'att', 'dk', 'wf')
   if not holds(h[1], h[2], token) then
     states[#states + 1] = ''
   else
@@ -33,6 +34,7 @@ for i = 0, count - 1 do
         emit('completed', id, h[3], ',"attempt":' .. attempts .. (result ~= '' and (',"result":' .. result) or '') ..
           ',"durationMs":' .. (NOW - tonumber(h[4] or NOWS)))
       end
+      if h[9] then afterFinish(id) end
       local ret = h[5] or ''
       completedRules[#completedIds] = ret
       if not rulesSeen[ret] then

@@ -2,19 +2,15 @@
  * cancel — cancels a waiting, delayed or active job.
  * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id, ARGV[5] who ('' for nobody named).
  * Returns { 'cancelled', previous state } | { 'finished', state } | { 'not-found' }.
- * Publishes: cancelled.
+ * Publishes: cancelled, and what that sets off in a workflow (its children cancelled, its parent settled).
  */
 export const CANCEL = `
 local id = ARGV[4]
-local h = rcall('HMGET', jobKey(id), 'state', 'name', 'ret', 'dk')
-if not h[1] then return { 'not-found' } end
-if not PENDING[h[1]] then return { 'finished', h[1] } end
-finish(id, h[1], 'cancelled', h[4])
-changedBy(id, 'cancel', ARGV[5])
-emit('cancelled', id, h[2], ',"previous":"' .. h[1] .. '"')
-local _, _, rfCount, rfAge = rules(h[3])
-retain(K.cancelled, rfCount, rfAge)
-return { 'cancelled', h[1] }
+local state = rcall('HGET', jobKey(id), 'state')
+if not state then return { 'not-found' } end
+if not PENDING[state] then return { 'finished', state } end
+cancelJob(id, ARGV[5])
+return { 'cancelled', state }
 `;
 
 /**
@@ -44,16 +40,18 @@ return { 'retried', snapshot(id) }
 /**
  * remove — deletes a job that is not active.
  * KEYS: the common nine.  ARGV[1..3]: common.  ARGV[4] id.
- * Returns 'removed', 'not-found' or 'active'.  Publishes: removed.
+ * Returns 'removed', 'not-found' or 'active'.  Publishes: removed; a pending workflow job's parent
+ * hears it was cancelled, and its children are cancelled.
  */
 export const REMOVE = `
 local id = ARGV[4]
-local h = rcall('HMGET', jobKey(id), 'state', 'name')
+local h = rcall('HMGET', jobKey(id), 'state', 'name', 'par', 'fkids', 'fpend', 'err', 'wf')
 if not h[1] then return 'not-found' end
 if h[1] == 'active' then return 'active' end
 rcall('ZREM', K[h[1]], id)
 deleteJob(id)
 emit('removed', id, h[2])
+if h[7] then afterRemove(id, h) end
 return 'removed'
 `;
 

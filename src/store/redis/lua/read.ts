@@ -39,10 +39,10 @@ return out
 /**
  * counts — jobs per state and whether the queue is paused.
  * KEYS: the common nine.  ARGV[1..3]: common.
- * Returns { waiting, delayed, active, completed, failed, dead, cancelled, paused (1/0) }.
+ * Returns { waiting, delayed, active, completed, failed, dead, cancelled, paused (1/0), waiting-children }.
  */
 export const COUNTS = `
 return { rcall('ZCARD', K.waiting), rcall('ZCARD', K.delayed), rcall('ZCARD', K.active), rcall('ZCARD', K.completed),
   rcall('ZCARD', K.failed), rcall('ZCARD', K.dead), rcall('ZCARD', K.cancelled),
-  rcall('HGET', K.meta, 'paused') == '1' and 1 or 0 }
+  rcall('HGET', K.meta, 'paused') == '1' and 1 or 0, rcall('ZCARD', K['waiting-children']) }
 `;
