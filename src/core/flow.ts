@@ -98,8 +98,10 @@ function flowNewJob(host: FlowHost, queue: string, entry: BulkEntry, now: number
 export async function addFlow(host: FlowHost, root: FlowSpec): Promise<FlowJob> {
   const now = host.clock.now();
   const nodes: FlowNode[] = [];
+  const ancestors = new Set<FlowSpec>();
   const walk = (spec: FlowSpec, parent: number | null, depth: number, path: string): void => {
     if (!spec || typeof spec !== "object") throw new TypeError(`${path} must be { queue, job, payload, options?, onFailure?, children? }`);
+    if (ancestors.has(spec)) throw new TypeError(`${path} is one of its own ancestors: a flow is a tree, without cycles`);
     if (depth > MAX_FLOW_DEPTH) throw new RangeError(`A flow nests at most ${MAX_FLOW_DEPTH} levels deep (${path} is deeper)`);
     if (nodes.length >= MAX_FLOW_JOBS) throw new RangeError(`A flow holds at most ${MAX_FLOW_JOBS} jobs`);
     const queue = queueName(spec.queue, `${path}.queue`);
@@ -107,7 +109,9 @@ export async function addFlow(host: FlowHost, root: FlowSpec): Promise<FlowJob> 
     const job = flowNewJob(host, queue, spec, now, path);
     const index = nodes.push({ queue, job, parent, onFailure, batch: false }) - 1;
     if (spec.children !== undefined && !Array.isArray(spec.children)) throw new TypeError(`${path}.children must be an array`);
+    ancestors.add(spec);
     spec.children?.forEach((child, i) => walk(child, index, depth + 1, `${path}.children[${i}]`));
+    ancestors.delete(spec);
   };
   walk(root, null, 1, "flow");
   const jobs = await host.store.enqueueFlow({ nodes, now });

@@ -103,12 +103,21 @@ export class Queue {
       const steps = first as readonly ChainEntry[];
       if (steps.length === 0) throw new TypeError("chain() expects a non-empty array of { job, payload?, options? }");
       const chain = builder(steps[0]!.job, steps[0]!.payload, steps[0]!.options as JobOptions | undefined);
-      const step = (kind: "then" | "catch" | "finally", entry: ChainEntry) =>
-        "payload" in entry ? chain[kind](entry.job, entry.payload, entry.options) : chain[kind](entry.job, undefined, entry.options);
-      for (const entry of steps.slice(1)) step("then", entry ?? {});
+      const step = (kind: "then" | "catch" | "finally", entry: ChainEntry, where: string) => {
+        try {
+          if (!entry || typeof entry !== "object") throw new TypeError("expected { job, payload?, options? }");
+          if ("payload" in entry) chain[kind](entry.job, entry.payload, entry.options);
+          else chain[kind](entry.job, undefined, entry.options);
+        } catch (error) {
+          // Name the step: the same definition may appear at several places of a list.
+          if (error instanceof TypeError || error instanceof RangeError) throw new (error.constructor as typeof TypeError)(`chain() ${where}: ${error.message}`);
+          throw error;
+        }
+      };
+      steps.slice(1).forEach((entry, i) => step("then", entry, `steps[${i + 1}]`));
       const handlers = (second ?? {}) as { catch?: ChainEntry; finally?: ChainEntry };
-      if (handlers.catch) step("catch", handlers.catch);
-      if (handlers.finally) step("finally", handlers.finally);
+      if (handlers.catch) step("catch", handlers.catch, "catch");
+      if (handlers.finally) step("finally", handlers.finally, "finally");
       return await chain.add();
     })();
   }
