@@ -2,7 +2,6 @@ import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../
 import { FINISHED_STATES, type Job, type JobCounts, type JobState } from "../../core/job.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import * as machine from "../../core/transitions.ts";
-import { cloneData } from "../../core/clone.ts";
 import type {
   CancelResult,
   ChangeRequest,
@@ -17,7 +16,6 @@ import type {
   JobRequest,
   ListRequest,
   LogRequest,
-  Outcome,
   PauseRequest,
   ProgressRequest,
   QueueStore,
@@ -37,6 +35,7 @@ import { LocalRecords } from "../kit/local-records.ts";
 import { type IndexedState, type JournalEntry, QueueData } from "./queue-data.ts";
 import { countJobs, listJobs } from "./queue-reads.ts";
 import * as held from "./held-updates.ts";
+import { claimWaiting, recordOutcome } from "./attempts.ts";
 import { applyEffects, enqueueFlow, EventBatch, insertJob, type MemoryQueues } from "./workflow.ts";
 import { aftermath, removalAftermath } from "../../core/workflow-rules.ts";
 import type { EnqueueFlowRequest } from "../../core/workflow.ts";
@@ -59,6 +58,7 @@ export class MemoryStore implements QueueStore {
   readonly #records = new LocalRecords();
   #seq = 0;
   #leases = 0;
+  readonly #nextToken = () => String(++this.#leases);
   #closed = false;
   readonly #journal: boolean;
 
@@ -112,7 +112,7 @@ export class MemoryStore implements QueueStore {
     this.#open();
     const q = this.#queue(queue);
     const events: ConveyorEventData[] = [];
-    const claimed = this.#claim(q, request, events);
+    const claimed = claimWaiting(q, request, events, this.#nextToken);
     q.events.deliver(events);
     return claimed;
   }
@@ -122,10 +122,10 @@ export class MemoryStore implements QueueStore {
     const q = this.#queue(queue);
     const events: ConveyorEventData[] = [];
     const ended: JobRecord[] = [];
-    const finished = request.outcomes.map((outcome) => this.#record(q, outcome, request.now, events, ended));
+    const finished = request.outcomes.map((outcome) => recordOutcome(q, outcome, request.now, events, ended));
     const claim = request.claim;
     const claimed = claim
-      ? this.#claim(q, { workerId: claim.workerId, limit: claim.limit, leaseMs: claim.leaseMs, now: request.now }, events)
+      ? claimWaiting(q, { workerId: claim.workerId, limit: claim.limit, leaseMs: claim.leaseMs, now: request.now }, events, this.#nextToken)
       : undefined;
     q.events.deliver(events);
     if (ended.length > 0) this.#aftermath(ended, request.now);
@@ -327,35 +327,6 @@ export class MemoryStore implements QueueStore {
     let data = this.#queues.get(name);
     if (!data) this.#queues.set(name, data = new QueueData(name, this.#journal, () => ++this.#seq));
     return data;
-  }
-
-  #claim(q: QueueData, request: ClaimRequest, events: ConveyorEventData[]): ClaimResult {
-    const { now } = request;
-    q.promoteDue(now);
-    const jobs: Job[] = [];
-    const announce = q.wants("active");
-    while (!q.paused && jobs.length < request.limit) {
-      const entry = q.waiting.shift();
-      if (!entry) break;
-      const job = entry.job;
-      if (job.state !== "waiting" || job.seq !== entry.seq) continue;
-      const token = String(++this.#leases);
-      q.apply(job, machine.claim(job, request.workerId, token, now + request.leaseMs, now), now, announce ? events : null);
-      jobs.push(copyJob(job));
-    }
-    return { jobs, nextDueAt: q.nextDueAt() };
-  }
-
-  /** One outcome of a batch, retention included: a batch does what its outcomes would one by one. */
-  #record(q: QueueData, outcome: Outcome, now: number, events: ConveyorEventData[], ended: JobRecord[]): JobState | null {
-    const job = q.held(outcome.id, outcome.token);
-    if (!job) return null;
-    const transition = machine.recordOutcome(job, outcome, now);
-    // The stored result is the store's own copy; the event carries the handler's value.
-    if (outcome.kind === "completed") transition.patch.result = cloneData(outcome.result);
-    q.apply(job, transition, now, events);
-    if (job.flow !== null && !transition.requeued) ended.push(job);
-    return transition.state;
   }
 
   /** Workflow effects of jobs that ended, applied before the call that ended them returns. */
