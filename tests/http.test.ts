@@ -178,6 +178,7 @@ describe("HTTP app", () => {
   test("health (JSON and text), Prometheus metrics and an SSE event stream", async () => {
     const { call, conveyor, app } = server();
     conveyor.worker("emails").handle(email, () => "sent");
+    conveyor.worker(["emails", "sms"], { autostart: false, concurrency: 4 });
     const events = await app.request("/queues/emails/events", { headers: { authorization: `Bearer ${await token()}` } });
     assert.equal(events.headers.get("content-type"), "text/event-stream");
     const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -192,7 +193,9 @@ describe("HTTP app", () => {
     assert.equal(health.json.configuration.store, "MemoryStore");
     assert.equal(health.json.queues[0].last24h.completed, 1);
     assert.equal(health.json.queues[0].last24h.successRate, 1);
+    assert.deepEqual(health.json.configuration.workers.map((w: { queues: string[] }) => w.queues), [["emails"], ["emails", "sms"]]);
     const text = await call("GET", "/health?format=text");
+    assert.match(text.text, /workers: emails×1 \(0 active\), emails\+sms×4 \(0 active\)/);
     assert.match(text.text, /queue emails: waiting 0, .*completed 1/);
     assert.match(text.text, /last 24 h: 1 completed, 0 failed, success 100\.0%/);
     const metrics = await call("GET", "/metrics");

@@ -6,9 +6,12 @@ import type { Queue } from "./queue.ts";
 /** An error the worker survived (a store call failed); the worker goes on. */
 export class WorkerErrorEvent extends Event {
   readonly error: unknown;
-  constructor(error: unknown) {
+  /** The queue whose store call failed (a worker may serve several); null when none in particular. */
+  readonly queue: string | null;
+  constructor(error: unknown, queue: string | null = null) {
     super("error");
     this.error = error;
+    this.queue = queue;
   }
 }
 
@@ -41,9 +44,9 @@ export class WorkerEventTarget extends EventTarget {
   }
 
   /** To the `error` listeners, or to the console when there are none. */
-  protected reportError(error: unknown, label: string): void {
+  protected reportError(error: unknown, label: string, queue: string | null = null): void {
     if (this.#errorListeners.size > 0) {
-      this.dispatchEvent(new WorkerErrorEvent(error));
+      this.dispatchEvent(new WorkerErrorEvent(error, queue));
       this.#errorListeners.dispatched();
     } else console.error(`conveyor: ${label}:`, error);
   }

@@ -13,8 +13,15 @@ export interface WorkerRateLimit {
   readonly key?: (job: Job) => string | null;
 }
 
+/**
+ * How a worker of several queues shares its slots: `"strict"` gives every free slot to the first
+ * queue in its list with a due job; `{ weights }` shares them in proportion to each queue's weight
+ * (a positive integer; a queue not named weighs 1) among the queues that have due jobs.
+ */
+export type WorkerOrder = "strict" | { readonly weights: Readonly<Record<string, number>> };
+
 export interface WorkerOptions {
-  /** Jobs this worker runs at once. @default 1 */
+  /** Jobs this worker runs at once, in all its queues. @default 1 */
   concurrency?: number;
   /** How long a claim holds a job; renewed every third of it while the handler runs. @default 30_000 */
   leaseMs?: number;
@@ -32,6 +39,8 @@ export interface WorkerOptions {
   id?: string;
   /** Jobs start only within all of these; a job over one waits, delayed until it may run, its attempt unspent. */
   rateLimits?: readonly WorkerRateLimit[];
+  /** How a worker of several queues shares its `concurrency` among them. @default "strict" */
+  order?: WorkerOrder;
 }
 
 export const WORKER_DEFAULTS = Object.freeze({
@@ -42,9 +51,11 @@ export const WORKER_DEFAULTS = Object.freeze({
   errorRetryMs: 1_000,
   closeTimeoutMs: 30_000,
   autostart: true,
+  order: "strict" as WorkerOrder,
 });
 
 const positiveMs = v.pipe(v.number(), v.integer(), v.minValue(1));
+const weight = v.pipe(v.number(), v.check((n) => Number.isSafeInteger(n) && n >= 1, "a positive integer"));
 
 export const WorkerOptionsSchema = v.strictObject({
   concurrency: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))),
@@ -59,7 +70,11 @@ export const WorkerOptionsSchema = v.strictObject({
     limiter: v.custom<RateLimiter>((value) => typeof (value as RateLimiter)?.consume === "function", "a RateLimiter"),
     key: v.optional(v.custom<(job: Job) => string | null>((value) => typeof value === "function", "a function from job to key")),
   }))),
+  // Told apart here, checked in full below: a union's issue would only say "wrong type".
+  order: v.optional(v.custom<WorkerOrder>((value) => value === "strict" || (typeof value === "object" && value !== null), '"strict" or { weights }')),
 });
+
+const WeightsSchema = v.strictObject({ weights: v.record(v.string(), weight) });
 
 /** Every setting a worker runs with: the caller's where given, else the default. */
 export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, "id" | "rateLimits">>;
@@ -71,6 +86,7 @@ export function resolveWorkerOptions(options: WorkerOptions): {
   settings: ResolvedWorkerOptions;
 } {
   const { id, rateLimits, ...rest } = parseArgument(WorkerOptionsSchema, options, "worker options");
+  if (typeof rest.order === "object") rest.order = parseArgument(WeightsSchema, rest.order, 'worker option "order" ({ weights: { [queue]: weight } })');
   const given = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
   return { id, rateLimits: rateLimits ?? [], settings: { ...WORKER_DEFAULTS, ...given } as ResolvedWorkerOptions };
 }

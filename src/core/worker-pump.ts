@@ -2,6 +2,7 @@ import type { ClaimResult, QueueStore } from "./store-contract.ts";
 import type { Clock } from "./clock.ts";
 import type { Job, JobState } from "./job.ts";
 import type { RunningJob } from "./job-context.ts";
+import type { SlotTaker } from "./worker-slots.ts";
 
 /** Store calls a worker keeps in flight: one being answered while the next is queued. */
 const PIPELINE_DEPTH = 2;
@@ -13,12 +14,15 @@ export interface PumpHost {
   readonly queueName: string;
   readonly store: QueueStore;
   readonly clock: Clock;
-  readonly concurrency: number;
   readonly leaseMs: number;
-  /** The jobs the worker runs now, by id. */
+  /** The jobs of this queue the worker runs now, by id. */
   readonly running: Map<string, RunningJob>;
-  /** The worker takes new jobs now (running, and not held back by the queue-wide rate limit). */
+  /** The worker takes new jobs from this queue now (running, and not held back by the queue-wide rate limit). */
   mayClaim(): boolean;
+  /** Slots this pump may claim now, of the worker's concurrency (shared by all its queues). */
+  freeSlots(pump: WorkerPump): number;
+  /** Slots were freed or a queue may have jobs: every pump of the worker sends what it may, in the worker's order. */
+  pumpAll(): void;
   /** Starts a claimed job whose lease is sure until `sureUntil`. */
   start(job: Job, sureUntil: number): void;
   /** Gives a claimed job back unrun. */
@@ -36,12 +40,13 @@ export interface PumpHost {
 }
 
 /**
- * A worker's only path to the store for outcomes and claims. Each call sends every outcome
- * gathered so far and claims for the slots free once they are recorded. Up to PIPELINE_DEPTH
+ * A worker's only path to the store for one queue's outcomes and claims. Each call sends every
+ * outcome gathered so far and claims for the slots the worker gives this queue once they are
+ * recorded (see SlotBudget for how a worker of several queues shares them). Up to PIPELINE_DEPTH
  * calls are in flight, so the store always has the next batch queued while the worker handles
  * the last reply; batches grow with load and cost stays flat per job.
  */
-export class WorkerPump {
+export class WorkerPump implements SlotTaker {
   readonly #host: PumpHost;
   /** Outcomes waiting to be sent to the store in the next batch. */
   #outcomes: RunningJob[] = [];
@@ -73,29 +78,41 @@ export class WorkerPump {
     this.#wakeQueued = true;
     queueMicrotask(() => {
       this.#wakeQueued = false;
-      this.pump();
+      this.#host.pumpAll();
       this.#host.settled();
     });
   }
 
-  /** Sends this attempt's outcome with the next batch. */
+  /** Sends this attempt's outcome with the next batch; its slot is free for any queue at once. */
   report(running: RunningJob): void {
     this.#outcomes.push(running);
-    this.pump();
+    this.#host.pumpAll();
   }
 
   /** Nothing asked of the store, and nothing more to claim for now. */
   get quiet(): boolean {
-    return this.#inFlight === 0 && !this.#wakeQueued && !(this.#claimable && this.#host.mayClaim());
+    return this.#inFlight === 0 && !this.#wakeQueued && !this.eligible;
   }
 
+  /** Slots held: running jobs, less those whose outcome is queued or on its way, plus claims on their way. */
+  get held(): number {
+    return this.#host.running.size - this.#releasing - this.#outcomes.length + this.#reserved;
+  }
+
+  get reserved(): number {
+    return this.#reserved;
+  }
+
+  /** The queue may have due jobs and the worker takes from it now. */
+  get eligible(): boolean {
+    return this.#claimable && this.#host.mayClaim();
+  }
+
+  /** Sends the outcomes gathered, with a claim for the slots the worker gives this queue. */
   pump(): void {
-    const host = this.#host;
     while (this.#inFlight < PIPELINE_DEPTH) {
       const batch = this.#outcomes;
-      // Slots held: running jobs, less those whose outcome is on its way, plus claims on their way.
-      const held = host.running.size - this.#releasing - batch.length + this.#reserved;
-      const free = this.#claimable && host.mayClaim() ? host.concurrency - held : 0;
+      const free = this.#host.freeSlots(this);
       if (batch.length === 0 && free <= 0) return;
       this.#outcomes = [];
       void this.#send(batch, Math.max(0, free));
@@ -146,7 +163,7 @@ export class WorkerPump {
       if (claimed.jobs.length < limit && this.#wakes === wakesAtSend) this.#claimable = false;
       this.#startClaimed(claimed, sentAt);
     }
-    this.pump();
+    host.pumpAll();
     host.settled();
   }
 
