@@ -29,6 +29,8 @@ export type ConveyorEventData =
     readonly failed: number;
     readonly child: { readonly queue: string; readonly id: string; readonly state: JobState };
   }
+  /** A schedule fired one tick into this queue: the job it started (a chain's or flow's first job). */
+  | JobRef & { readonly type: "scheduled"; readonly scheduleId: string; readonly tickAt: number }
   | { readonly type: "drained" | "paused" | "resumed"; readonly queue: string; readonly at: number };
 
 export type ConveyorEventType = ConveyorEventData["type"];
@@ -36,7 +38,7 @@ export type EventOf<T extends ConveyorEventType> = Extract<ConveyorEventData, { 
 
 export const EVENT_TYPES: readonly ConveyorEventType[] = Object.freeze([
   "enqueued", "active", "progress", "completed", "failed", "retrying",
-  "cancelled", "dead", "stalled", "removed", "drained", "paused", "resumed", "flow.progress", "batch.progress",
+  "cancelled", "dead", "stalled", "removed", "drained", "paused", "resumed", "flow.progress", "batch.progress", "scheduled",
 ]);
 
 /** A DOM event that carries one lifecycle event's data. */
