@@ -215,7 +215,7 @@ describe("HTTP app", () => {
     assert.equal(add["x-scope"], "jobs:write");
     assert.ok(doc.paths["/jobs/schedules/{id}/trigger"].post);
     assert.deepEqual(doc.paths["/jobs/queues/{queue}/jobs"].get.parameters.find((p: { name: string }) => p.name === "state").schema.enum,
-      ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled"]);
+      ["waiting", "delayed", "active", "waiting-children", "completed", "failed", "dead", "cancelled"]);
     assert.ok(Object.keys(doc.paths).length >= 14);
     await conveyor.close();
   });

@@ -53,7 +53,7 @@ export type Snapshot = [flatHash: string[], logs: string[], id: string, steps?: 
 const num = (value: string | undefined) => (value === undefined || value === "" ? null : Number(value));
 const json = (value: string | undefined) => (value === undefined || value === "" ? undefined : JSON.parse(value));
 
-export function decodeJob(queue: string, [flat, logs, id, stepsFlat, outcomes]: Snapshot): Job {
+export function decodeJob(queue: string, [flat, logs, id, stepsFlat, outcomes]: Snapshot, parsed?: JobData): Job {
   // One pass over the flat reply into fixed locals: a keyed object here went to dictionary mode
   // and was a good share of a busy worker's garbage.
   let data = "", state = "", seq = "0", runAt = "", att = "0", prog: string | undefined, res: string | undefined;
@@ -82,7 +82,7 @@ export function decodeJob(queue: string, [flat, logs, id, stepsFlat, outcomes]: 
         break;
     }
   }
-  const d = JSON.parse(data) as JobData;
+  const d = parsed ?? JSON.parse(data) as JobData;
   const lease = leaseText ? /^(\S+) (\S+) (.*)$/.exec(leaseText) : null;
   return {
     id,
@@ -125,10 +125,12 @@ export function createdJob(queue: string, input: NewJob, id: string, seq: number
   return job.flow === null ? job : { ...job, flow: JSON.parse(JSON.stringify(job.flow)) };
 }
 
-/** A snapshot the claim script sent as one JSON text (Lua's cjson writes an empty list as {}). */
-export function unpackSnapshot(text: string): Snapshot {
-  const [flat, logs, id, steps, outcomes] = JSON.parse(text) as [string[], string[] | Record<string, never>, string, unknown?, unknown?];
-  return [flat, Array.isArray(logs) ? logs : [], id, Array.isArray(steps) ? steps : undefined, Array.isArray(outcomes) ? outcomes : undefined];
+/** A job the claim script sent as one JSON text (Lua's cjson writes an empty list as {}). */
+export function unpackClaimed(queue: string, text: string): Job {
+  // [data, [flat (its data field emptied), logs, id, steps?, outcomes?]]: the job's data JSON comes first, as it is stored.
+  const [data, [flat, logs, id, steps, outcomes]] = JSON.parse(text) as [JobData, [string[], string[] | Record<string, never>, string, unknown?, unknown?]];
+  const snapshot: Snapshot = [flat, Array.isArray(logs) ? logs : [], id, Array.isArray(steps) ? steps : undefined, Array.isArray(outcomes) ? outcomes : undefined];
+  return decodeJob(queue, snapshot, data);
 }
 
 function decodeSteps(flat: readonly string[]): Record<string, unknown> {

@@ -28,7 +28,7 @@ import type {
   StoreEventListener,
   Subscription,
 } from "../../core/store-contract.ts";
-import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJson, unpackSnapshot } from "./codec.ts";
+import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJson, unpackClaimed } from "./codec.ts";
 import { closeClient, connect, type RedisClient } from "./connection.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import { reportError } from "../../util/report-error.ts";
@@ -337,7 +337,7 @@ export class RedisStore implements QueueStore {
 
   #claimResult(queue: string, [nextDue, packed]: [string, string[]]): ClaimResult {
     return {
-      jobs: packed.map((text) => decodeJob(queue, unpackSnapshot(text))),
+      jobs: packed.map((text) => unpackClaimed(queue, text)),
       nextDueAt: nextDue === "" ? null : Number(nextDue),
     };
   }
