@@ -3,7 +3,7 @@
 // store, and no queue is made (unknown names, even "../../etc/passwd", are 404 and stay unknown).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { MAX_DATA_DEPTH } from "../mod.ts";
+import { MAX_CHAIN_STEPS, MAX_DATA_DEPTH, MAX_FLOW_DEPTH, MAX_FLOW_JOBS } from "../mod.ts";
 import { badInputApps, bearer, type Request } from "./support/bad-input.ts";
 
 type Apps = Awaited<ReturnType<typeof badInputApps>>;
@@ -14,6 +14,16 @@ type Row = [string, string, string, Token | null | Record<string, string>, Reque
 const good = { name: "email", payload: { to: "ada@example.com" } };
 const nested = (depth: number) => '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
 const schedule = { id: "s", when: { cron: "0 3 * * *" }, queue: "emails", job: "email", payload: good.payload };
+const note = { name: "note", payload: { text: "hi" } };
+const chain = { steps: [good, note] };
+/** A flow `levels` deep, one child per level. */
+const deepFlow = (levels: number) => {
+  let node: Record<string, unknown> = { ...note };
+  for (let i = 1; i < levels; i++) node = { ...note, children: [node] };
+  return node;
+};
+const flow = { ...good, children: [note] };
+const { job: _job, payload: _payload, ...bare } = schedule;
 
 const ROWS: Row[] = [
   // Who is asking
@@ -126,6 +136,60 @@ const ROWS: Row[] = [
   ["schedule for an unknown queue", "POST", "/schedules", "admin", { body: { ...schedule, queue: "nope" } }, 400, "UNKNOWN_JOB"],
   ["schedule for a traversal queue", "PUT", "/schedules/s", "admin", { body: { ...schedule, id: undefined, queue: "../../etc/passwd" } }, 400, "UNKNOWN_JOB"],
   ["schedule for an unknown job", "POST", "/schedules", "admin", { body: { ...schedule, job: "sms" } }, 400, "UNKNOWN_JOB"],
+  // Workflows: who, where, what; each refused before anything is stored
+  ["chain with the read scope", "POST", "/queues/emails/chains", "reader", { body: chain }, 403, "FORBIDDEN"],
+  ["flow with another queue's scope", "POST", "/queues/emails/flows", "smsWriter", { body: flow }, 403, "FORBIDDEN"],
+  ["batch with the read scope", "POST", "/queues/emails/batches", "reader", { body: { jobs: [good] } }, 403, "FORBIDDEN"],
+  ["chain on an unknown queue", "POST", "/queues/nope/chains", "admin", { body: chain }, 404, "QUEUE_NOT_FOUND"],
+  ["flow on an unknown queue", "POST", "/queues/nope/flows", "admin", { body: flow }, 404, "QUEUE_NOT_FOUND"],
+  ["batch on an unknown queue", "POST", "/queues/nope/batches", "admin", { body: { jobs: [good] } }, 404, "QUEUE_NOT_FOUND"],
+  ["a flow of an unknown queue", "GET", "/queues/nope/flows/1", "admin", {}, 404, "QUEUE_NOT_FOUND"],
+  ["a batch of an unknown queue", "GET", "/queues/nope/batches/1", "admin", {}, 404, "QUEUE_NOT_FOUND"],
+  ["a missing flow", "GET", "/queues/emails/flows/nope", "admin", {}, 404, "JOB_NOT_FOUND"],
+  ["a missing batch", "GET", "/queues/emails/batches/nope", "admin", {}, 404, "JOB_NOT_FOUND"],
+  ["cancel a missing batch", "POST", "/queues/emails/jobs/nope/cancel", "admin", {}, 404, "JOB_NOT_FOUND"],
+  ["chain steps not a list", "POST", "/queues/emails/chains", "admin", { body: { steps: "email" } }, 400, "VALIDATION_FAILED"],
+  ["chain with no steps", "POST", "/queues/emails/chains", "admin", { body: { steps: [] } }, 400, "VALIDATION_FAILED"],
+  ["chain step name a number", "POST", "/queues/emails/chains", "admin", { body: { steps: [{ name: 5, payload: {} }] } }, 400, "VALIDATION_FAILED"],
+  ["chain step payload failing its schema", "POST", "/queues/emails/chains", "admin", { body: { steps: [good, { name: "note", payload: { text: 5 } }] } }, 400, "VALIDATION_FAILED"],
+  ["an unknown job in a chain step", "POST", "/queues/emails/chains", "admin", { body: { steps: [good, { name: "sms" }] } }, 400, "UNKNOWN_JOB"],
+  ["an unknown job in catch", "POST", "/queues/emails/chains", "admin", { body: { ...chain, catch: { name: "sms" } } }, 400, "UNKNOWN_JOB"],
+  ["a chain step on an undeclared queue", "POST", "/queues/emails/chains", "admin", { body: { steps: [good, { name: "email", queue: "nope" }] } }, 400, "UNKNOWN_JOB"],
+  ["a first step without a payload", "POST", "/queues/emails/chains", "admin", { body: { steps: [{ name: "email" }] } }, 400, "VALIDATION_FAILED"],
+  ["a first step on another queue", "POST", "/queues/emails/chains", "admin", { body: { steps: [{ ...good, queue: "sms" }] } }, 400, "VALIDATION_FAILED"],
+  ["a chain of MAX_CHAIN_STEPS + 1", "POST", "/queues/emails/chains", "admin", { body: { steps: Array(MAX_CHAIN_STEPS + 1).fill(good) } }, 400, "VALIDATION_FAILED"],
+  ["catch and finally past MAX_CHAIN_STEPS", "POST", "/queues/emails/chains", "admin", { body: { steps: Array(MAX_CHAIN_STEPS - 1).fill(good), catch: note, finally: note } }, 400, "VALIDATION_FAILED"],
+  ["a chain step with a jobId", "POST", "/queues/emails/chains", "admin", { body: { steps: [good, { ...note, options: { jobId: "x" } }] } }, 400, "VALIDATION_FAILED"],
+  ["createdBy in a chain step", "POST", "/queues/emails/chains", "admin", { body: { steps: [{ ...good, options: { createdBy: "mallory" } }] } }, 400, "VALIDATION_FAILED"],
+  ["an unknown chain step field", "POST", "/queues/emails/chains", "admin", { body: { steps: [{ ...good, job: "email" }] } }, 400, "VALIDATION_FAILED"],
+  ["a chain step payload too deep", "POST", "/queues/emails/chains", "admin", { raw: `{"steps":[{"name":"email","payload":${nested(MAX_DATA_DEPTH + 1)}}]}` }, 400, "VALIDATION_FAILED"],
+  ["flow payload of the wrong type", "POST", "/queues/emails/flows", "admin", { body: { ...flow, payload: { to: 5 } } }, 400, "VALIDATION_FAILED"],
+  ["an unknown job in a flow's child", "POST", "/queues/emails/flows", "admin", { body: { ...good, children: [note, { name: "sms", payload: {} }] } }, 400, "UNKNOWN_JOB"],
+  ["a flow child on an undeclared queue", "POST", "/queues/emails/flows", "admin", { body: { ...good, children: [{ ...note, queue: "nope" }] } }, 400, "UNKNOWN_JOB"],
+  ["a flow MAX_FLOW_DEPTH + 1 deep", "POST", "/queues/emails/flows", "admin", { body: deepFlow(MAX_FLOW_DEPTH + 1) }, 400, "VALIDATION_FAILED"],
+  ["a flow nested 3,000 levels", "POST", "/queues/emails/flows", "admin", { raw: '{"name":"note","payload":{"text":"x"},"children":['.repeat(3_000) + "{}" + "]}".repeat(3_000) }, 400, "VALIDATION_FAILED"],
+  ["a flow of MAX_FLOW_JOBS + 1", "POST", "/queues/emails/flows", "admin", { body: { ...good, children: Array(MAX_FLOW_JOBS).fill(note) } }, 400, "VALIDATION_FAILED"],
+  ["a flow child's onFailure unknown", "POST", "/queues/emails/flows", "admin", { body: { ...good, children: [{ ...note, onFailure: "retry" }] } }, 400, "VALIDATION_FAILED"],
+  ["a flow child with a jobId", "POST", "/queues/emails/flows", "admin", { body: { ...good, children: [{ ...note, options: { jobId: "x" } }] } }, 400, "VALIDATION_FAILED"],
+  ["a flow job with delayMs and runAt", "POST", "/queues/emails/flows", "admin", { body: { ...good, options: { delayMs: 5, runAt: 1 } } }, 400, "VALIDATION_FAILED"],
+  ["a flow's root on another queue", "POST", "/queues/emails/flows", "admin", { body: { ...flow, queue: "sms" } }, 400, "VALIDATION_FAILED"],
+  ["flow children not a list", "POST", "/queues/emails/flows", "admin", { body: { ...good, children: { 0: note } } }, 400, "VALIDATION_FAILED"],
+  ["a batch of no jobs", "POST", "/queues/emails/batches", "admin", { body: { jobs: [] } }, 400, "VALIDATION_FAILED"],
+  ["an unknown job in a batch", "POST", "/queues/emails/batches", "admin", { body: { jobs: [good, { name: "sms", payload: {} }] } }, 400, "UNKNOWN_JOB"],
+  ["an unknown job in a batch's then", "POST", "/queues/emails/batches", "admin", { body: { jobs: [good], then: { name: "sms" } } }, 400, "UNKNOWN_JOB"],
+  ["allowFailures not a boolean", "POST", "/queues/emails/batches", "admin", { body: { jobs: [good], allowFailures: "yes" } }, 400, "VALIDATION_FAILED"],
+  ["a batch job failing its schema", "POST", "/queues/emails/batches", "admin", { body: { jobs: [{ name: "email", payload: { to: "nope" } }] } }, 400, "VALIDATION_FAILED"],
+  ["a batch of MAX_FLOW_JOBS jobs (the batch makes one more)", "POST", "/queues/emails/batches", "admin", { body: { jobs: Array(MAX_FLOW_JOBS).fill(good) } }, 400, "VALIDATION_FAILED"],
+  ["a batch on another queue", "POST", "/queues/emails/batches", "admin", { body: { jobs: [good], queue: "sms" } }, 400, "VALIDATION_FAILED"],
+  ["a schedule with a job and a chain", "POST", "/schedules", "admin", { body: { ...schedule, chain } }, 400, "VALIDATION_FAILED"],
+  ["a schedule with nothing to start", "POST", "/schedules", "admin", { body: bare }, 400, "VALIDATION_FAILED"],
+  ["a schedule with a job and no payload", "POST", "/schedules", "admin", { body: { ...bare, job: "email" } }, 400, "VALIDATION_FAILED"],
+  ["a schedule with a chain and a payload", "POST", "/schedules", "admin", { body: { ...bare, chain, payload: {} } }, 400, "VALIDATION_FAILED"],
+  ["a scheduled chain with an unknown step", "POST", "/schedules", "admin", { body: { ...bare, chain: { steps: [good, { name: "sms" }] } } }, 400, "UNKNOWN_JOB"],
+  ["a scheduled chain too long", "PUT", "/schedules/s", "admin", { body: { ...bare, id: undefined, chain: { steps: Array(MAX_CHAIN_STEPS + 1).fill(good) } } }, 400, "VALIDATION_FAILED"],
+  ["a scheduled flow too deep", "POST", "/schedules", "admin", { body: { ...bare, flow: deepFlow(MAX_FLOW_DEPTH + 1) } }, 400, "VALIDATION_FAILED"],
+  ["a scheduled batch on an undeclared queue", "POST", "/schedules", "admin", { body: { ...bare, batch: { jobs: [{ ...good, queue: "nope" }] } } }, 400, "UNKNOWN_JOB"],
+  ["a scheduled flow with a bad payload", "POST", "/schedules", "admin", { body: { ...bare, flow: { ...flow, payload: { to: 1 } } } }, 400, "VALIDATION_FAILED"],
 ];
 
 describe("HTTP app: a table of bad requests", () => {

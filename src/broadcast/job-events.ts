@@ -5,13 +5,16 @@ import { reportError } from "../util/report-error.ts";
 import type { Broadcaster } from "./broadcaster.ts";
 
 export interface JobBroadcastOptions {
-  /** Which events go out. @default every job event (not drained/paused/resumed) */
+  /** Which events go out. @default every job event, flow.progress and batch.progress included (not drained/paused/resumed) */
   types?: readonly ConveyorEventType[];
   /** The channels of one event. @default the queue's and the job's: see `queueChannel` and `jobChannel` */
   channels?: (event: ConveyorEventData) => readonly string[];
 }
 
-const JOB_EVENT_TYPES: readonly ConveyorEventType[] = ["enqueued", "active", "progress", "completed", "failed", "retrying", "cancelled", "dead", "stalled", "removed"];
+/** Every event about a job: its own lifecycle, and a parent's (a flow's or a batch's) as its children end. */
+const JOB_EVENT_TYPES: readonly ConveyorEventType[] = [
+  "enqueued", "active", "progress", "completed", "failed", "retrying", "cancelled", "dead", "stalled", "removed", "flow.progress", "batch.progress",
+];
 
 /** Pusher channel names allow letters, digits and `_-=@,.;`; anything else in a name becomes `_`. */
 const safe = (text: string): string => text.replace(/[^A-Za-z0-9_\-=@,.;]/g, "_");

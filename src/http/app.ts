@@ -14,6 +14,7 @@ import { type AppEnv, openApi, register } from "./route.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
+import { workflowRoutes } from "./routes/workflows.ts";
 import { sizeLimit } from "./size-limit.ts";
 import { ExecutionStats } from "./stats.ts";
 
@@ -69,6 +70,7 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   const usage: RateLimitUsage = { allowed: 0, limited: 0 };
   const routes = [
     ...jobRoutes(conveyor),
+    ...workflowRoutes(conveyor),
     ...scheduleRoutes(conveyor, scheduler),
     ...opsRoutes({
       conveyor,

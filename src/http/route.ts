@@ -115,12 +115,34 @@ const errorSchema = {
   required: ["error"],
 };
 
-function jsonSchema(schema: Schema): Record<string, unknown> {
-  const { $schema: _, ...rest } = toJsonSchema(schema, { errorMode: "ignore" }) as Record<string, unknown>;
-  return rest;
+type Convert = (schema: Schema) => Record<string, unknown>;
+
+/**
+ * Converts schemas to JSON Schema for one document. A recursive schema (a flow's children)
+ * comes with `$defs` referred to as "#/$defs/…", which inside an OpenAPI document would point
+ * at its root: they move to `components.schemas` (one copy per distinct set) and the
+ * references follow them.
+ */
+function converter(components: Record<string, unknown>): Convert {
+  const moved = new Map<string, Record<string, string>>();
+  return (schema) => {
+    const { $schema: _, $defs, ...rest } = toJsonSchema(schema, { errorMode: "ignore" }) as Record<string, unknown>;
+    if (!$defs || typeof $defs !== "object") return rest;
+    const block = JSON.stringify($defs);
+    let names = moved.get(block);
+    const rename = (value: unknown) =>
+      JSON.parse(JSON.stringify(value).replace(/"#\/\$defs\/([^"]+)"/g, (_, key: string) => JSON.stringify(`#/components/schemas/${names![key]}`)));
+    if (!names) {
+      names = {};
+      for (const key of Object.keys($defs)) names[key] = `Nested${moved.size + 1}_${key}`;
+      moved.set(block, names);
+      for (const [key, value] of Object.entries($defs)) components[names[key]!] = rename(value);
+    }
+    return rename(rest);
+  };
 }
 
-function parametersOf(schema: Schema | undefined, where: "path" | "query"): unknown[] {
+function parametersOf(jsonSchema: Convert, schema: Schema | undefined, where: "path" | "query"): unknown[] {
   if (!schema) return [];
   const object = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
   return Object.entries(object.properties ?? {}).map(([name, s]) => ({
@@ -134,6 +156,8 @@ function parametersOf(schema: Schema | undefined, where: "path" | "query"): unkn
 /** The OpenAPI 3.1 document of the routes, from their own schemas. */
 export function openApi(routes: readonly Route[], info: { title: string; version: string }, basePath = ""): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  const schemas: Record<string, unknown> = { Error: errorSchema };
+  const jsonSchema = converter(schemas);
   for (const r of routes) {
     const path = basePath + r.path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
     paths[path] ??= {};
@@ -144,7 +168,7 @@ export function openApi(routes: readonly Route[], info: { title: string; version
       summary: r.summary,
       tags: [r.tag],
       ...(r.scope ? { security: [{ bearer: [] }], "x-scope": r.scope } : {}),
-      parameters: [...parametersOf(r.params, "path"), ...parametersOf(r.query, "query")],
+      parameters: [...parametersOf(jsonSchema, r.params, "path"), ...parametersOf(jsonSchema, r.query, "query")],
       ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } } : {}),
       responses: { [String(r.status ?? 200)]: { description: "OK" }, ...failures },
     };
@@ -154,7 +178,7 @@ export function openApi(routes: readonly Route[], info: { title: string; version
     info,
     paths,
     components: {
-      schemas: { Error: errorSchema },
+      schemas,
       securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
     },
   };

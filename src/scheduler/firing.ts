@@ -1,22 +1,12 @@
-import type { Clock } from "../core/clock.ts";
-import type { JobDefinition } from "../core/define-job.ts";
-import { ConveyorError } from "../core/errors.ts";
 import type { Job } from "../core/job.ts";
-import type { JobOptions } from "../core/job-options.ts";
-import type { EnqueuedJob, Queue } from "../core/queue.ts";
-import type { QueueStore } from "../core/store-contract.ts";
 import { firstFloor, planTicks } from "./plan.ts";
 import { clearPending, markPending, planRecovery } from "./pending.ts";
+import { type Run, rootTakesTickId, runOf, type SchedulerHost, tickJobId } from "./runs.ts";
 import type { ScheduleRecord, ScheduleState } from "./schedule-options.ts";
 import { changeState, readState, type StateSnapshot, swapState } from "./schedule-state.ts";
 import type { Timing } from "./timing.ts";
 
-/** A scheduler's hooks into the conveyor it belongs to. */
-export interface SchedulerHost {
-  readonly store: QueueStore;
-  readonly clock: Clock;
-  queue(name: string): Queue;
-}
+export { type SchedulerHost, tickJobId } from "./runs.ts";
 
 /** A schedule as one node fires it: the definition, its timing, and what bounds its ticks. */
 export interface Prepared {
@@ -25,9 +15,6 @@ export interface Prepared {
   /** Last tick this schedule may fire (by endAt and maxRuns). */
   readonly lastEligible: number;
 }
-
-/** The job id of a tick's run: every node derives the same one. */
-export const tickJobId = (scheduleId: string, tick: number) => `schedule:${scheduleId}:${tick}`;
 
 /** How one node evaluates a schedule's ticks. */
 export interface FiringRules {
@@ -57,6 +44,10 @@ export interface Fired {
  * under the tick's id (a no-op while the job exists) and clears it. A tick is never lost; it runs
  * twice only if its claimant stopped (or stalled past the timeout) after enqueueing and the job
  * was done and deleted before another node took the mark over.
+ *
+ * A chain's first step takes the tick's id like a job. A flow's or a batch's jobs take the
+ * store's ids, so they carry the tick's id as `createdBy`, and the node recovering a mark looks
+ * for them before starting the run again (see `runs.ts`); the same caveat holds.
  */
 export async function fireDue(host: SchedulerHost, schedule: Prepared, now: number, rules: FiringRules): Promise<Fired> {
   const created: Job[] = [];
@@ -79,13 +70,13 @@ async function fireTicks(host: SchedulerHost, schedule: Prepared, snapshot: Stat
     catchUp: record.catchUp,
   });
   const due = [...plan.madeUp, ...plan.onTime];
-  // Checked before claiming: a node that cannot enqueue the job leaves its ticks to one that can.
-  const definition = due.length > 0 ? definitionOf(host, record) : undefined;
+  // Resolved before claiming: a node that cannot start the run leaves its ticks to one that can.
+  const run = due.length > 0 ? runOf(host, record) : undefined;
   let current: StateSnapshot | null = snapshot;
   for (const tick of due) {
     const claimed = await claimTick(host, record, tick, current, now);
     if (claimed === null) return null;
-    current = claimed.fire ? await enqueueClaimed(host, record, definition!, tick, claimed.snapshot, created) : claimed.snapshot;
+    current = claimed.fire ? await enqueueClaimed(host, record, run!, tick, false, claimed.snapshot, created) : claimed.snapshot;
     if (current === null) return null;
   }
   // Ticks passed over (missed and not made up) are dealt with too: no node plans them again.
@@ -95,22 +86,27 @@ async function fireTicks(host: SchedulerHost, schedule: Prepared, snapshot: Stat
 }
 
 /**
- * Enqueues a claimed tick's job, then clears its pending mark. If the enqueue fails the mark
- * stays, so the tick is enqueued again once it is overdue, and the error is thrown.
+ * Starts a claimed tick's run, then clears its pending mark. If the start fails the mark stays,
+ * so the tick is started again once it is overdue, and the error is thrown. A run whose root
+ * took the store's id (a flow's, a batch's) is recorded as the latest here, unless a later tick
+ * was claimed meanwhile.
  */
 async function enqueueClaimed(
   host: SchedulerHost,
   record: ScheduleRecord,
-  definition: JobDefinition,
+  run: Run,
   tick: number,
+  recovering: boolean,
   snapshot: StateSnapshot,
   created: Job[],
 ): Promise<StateSnapshot | null> {
-  const job = await enqueueRun(host, record, definition, tick); // throws with the mark left
-  if (!job.duplicate) created.push(job);
+  const { job, created: isNew } = await run(tick, recovering); // throws with the mark left
+  if (isNew) created.push(job);
+  const latest = !rootTakesTickId(record);
   return await changeState(host.store, record.id, snapshot, (state) => {
     const pending = clearPending(state.pending, tick);
-    return pending === state.pending ? state : { ...state, pending };
+    const lastJobId = latest && state.lastTick === tick ? job.id : state.lastJobId;
+    return pending === state.pending && lastJobId === state.lastJobId ? state : { ...state, pending, lastJobId };
   });
 }
 
@@ -131,14 +127,14 @@ async function recoverOverdue(
   for (;;) {
     const mark = planRecovery(current.state.pending, now, claimTimeoutMs).overdue[0];
     if (mark === undefined) return current;
-    const definition = definitionOf(host, record);
+    const run = runOf(host, record);
     let taken = false;
     current = await changeState(host.store, record.id, current, (state) => {
       taken = state.pending.some((p) => p.tick === mark.tick && p.claimedAt === mark.claimedAt);
       return taken ? { ...state, pending: markPending(state.pending, mark.tick, now) } : state;
     });
     if (current === null) return null;
-    if (taken) current = await enqueueClaimed(host, record, definition, mark.tick, current, created);
+    if (taken) current = await enqueueClaimed(host, record, run, mark.tick, true, current, created);
     if (current === null) return null;
   }
 }
@@ -159,7 +155,7 @@ async function claimTick(host: SchedulerHost, record: ScheduleRecord, tick: numb
     if ((state.lastTick ?? -Infinity) >= tick) return { snapshot, fire: false };
     const fire = !await overlapBlocks(host, record, state);
     const next: ScheduleState = fire
-      ? { ...state, lastTick: tick, lastRunAt: now, lastJobId: tickJobId(record.id, tick), runs: state.runs + 1, pending: markPending(state.pending, tick, now) }
+      ? { ...state, lastTick: tick, lastRunAt: now, lastJobId: rootTakesTickId(record) ? tickJobId(record.id, tick) : state.lastJobId, runs: state.runs + 1, pending: markPending(state.pending, tick, now) }
       : { ...state, lastTick: tick, skipped: state.skipped + 1, lastSkippedAt: now };
     if (await swapState(host.store, record.id, snapshot, next)) return { snapshot: { state: next, stored: next }, fire };
     const reread = await readState(host.store, record.id);
@@ -173,22 +169,7 @@ async function overlapBlocks(host: SchedulerHost, record: ScheduleRecord, state:
   if (record.overlap === "allow" || state.lastJobId === null) return false;
   const last = await host.queue(record.queue).get(state.lastJobId);
   const pending = last !== null && (last.state === "waiting" || last.state === "delayed");
-  return record.overlap === "skip" ? pending || last?.state === "active" : pending;
-}
-
-export function definitionOf(host: SchedulerHost, record: ScheduleRecord): JobDefinition {
-  const definition = host.queue(record.queue).definitions.get(record.job);
-  if (!definition) {
-    throw new ConveyorError("UNKNOWN_JOB", `Schedule "${record.id}" enqueues job "${record.job}", which is not registered on queue "${record.queue}" in this process`);
-  }
-  return definition;
-}
-
-/** Enqueues one run: a tick's under the id every node derives alike, a manual trigger's (no tick) under a fresh one. */
-export async function enqueueRun(host: SchedulerHost, record: ScheduleRecord, definition: JobDefinition, tick: number | undefined): Promise<EnqueuedJob> {
-  return await host.queue(record.queue).add(definition, record.payload as never, {
-    ...record.jobOptions,
-    ...(tick === undefined ? {} : { jobId: tickJobId(record.id, tick) }),
-    createdBy: `schedule:${record.id}`,
-  } as JobOptions);
+  // A flow's root (or a batch) waiting for its children is a run under way.
+  const running = last?.state === "active" || last?.state === "waiting-children";
+  return record.overlap === "skip" ? pending || running : pending;
 }

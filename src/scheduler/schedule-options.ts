@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import type { JobOptions } from "../core/job-options.ts";
+import type { NamedBatch, NamedChain, NamedFlow } from "../core/workflow-spec.ts";
 import type { PendingTick } from "./pending.ts";
 
 /** What happens at a tick while the schedule's previous run has not finished. */
@@ -46,13 +47,24 @@ export const ScheduleOptionsSchema = v.strictObject({
   paused: v.optional(v.boolean()),
 });
 
+/**
+ * A workflow a schedule starts at each tick instead of one job, by job name (see
+ * core/workflow-spec.ts): the store keeps it as this JSON, and each node resolves the names.
+ */
+export type ScheduledWorkflow = { readonly chain: NamedChain } | { readonly flow: NamedFlow } | { readonly batch: NamedBatch };
+
 /** A schedule as the store keeps it: everything any node needs to fire it. */
 export interface ScheduleRecord {
   readonly id: string;
   readonly queue: string;
-  /** Name of the job definition; nodes that have it registered on the queue can fire it. */
+  /** Name of the job definition (a workflow's first or root job); nodes that have it registered on the queue can fire it. */
   readonly job: string;
   readonly payload: unknown;
+  /**
+   * The workflow each tick starts on `queue` (its chain's first step, its flow's root, its
+   * batch), null for one job. Absent from records written before workflows.
+   */
+  readonly workflow?: ScheduledWorkflow | null;
   readonly jobOptions: Omit<JobOptions, "jobId" | "delayMs" | "runAt">;
   readonly cron: string | null;
   readonly everyMs: number | null;

@@ -5,17 +5,49 @@ import { ConveyorError } from "../core/errors.ts";
 import { type JobOptions, JobOptionsFields } from "../core/job-options.ts";
 import { NameSchema } from "../core/names.ts";
 import { parseArgument, parseData } from "../core/validation.ts";
-import type { SchedulerHost } from "./firing.ts";
-import { type ScheduleOptions, ScheduleOptionsSchema, type ScheduleRecord } from "./schedule-options.ts";
+import { resolveBatch, resolveChain, resolveFlow } from "../core/workflow-spec.ts";
+import { lookupOf, type SchedulerHost } from "./runs.ts";
+import { type ScheduledWorkflow, type ScheduleOptions, ScheduleOptionsSchema, type ScheduleRecord } from "./schedule-options.ts";
 import { timingOf, type When } from "./timing.ts";
 
 /** What a schedule enqueues at each tick: a job definition with its payload, on a queue. */
-export interface ScheduleTarget<D extends JobDefinition = JobDefinition> {
+export interface JobTarget<D extends JobDefinition = JobDefinition> {
   readonly queue: string;
   readonly job: D;
   readonly payload: PayloadInput<D>;
   /** Options of every job it enqueues (priority, attempts, backoff, timeout, retention …). */
   readonly options?: Omit<JobOptions, "jobId" | "delayMs" | "runAt" | "dedupKey">;
+}
+
+/**
+ * Or a workflow each tick starts on `queue`, by job name, as the store keeps it:
+ * `{ queue, chain: { steps: [{ name, payload?, options?, queue? }, …], catch?, finally? } }`,
+ * `{ queue, flow: { name, payload, children? … } }` or `{ queue, batch: { jobs: […], then? … } }`.
+ * Every job it names must be registered on its queue (`queue.register(…)`, or a worker's
+ * `handle`) on the nodes that define and fire it.
+ */
+export type WorkflowTarget = { readonly queue: string } & ScheduledWorkflow;
+
+export type ScheduleTarget<D extends JobDefinition = JobDefinition> = JobTarget<D> | WorkflowTarget;
+
+const KINDS = ["job", "chain", "flow", "batch"] as const;
+
+/** A workflow target checked (every name resolved, every payload checked) as parsed, and the name of its first job. */
+function checkedWorkflow(host: SchedulerHost, id: string, target: WorkflowTarget): { workflow: ScheduledWorkflow; job: string } {
+  const ctx = (path: string) => ({ queue: target.queue, lookup: lookupOf(host), path });
+  if ("chain" in target) {
+    const { spec } = resolveChain(target.chain, ctx("chain"));
+    return { workflow: { chain: spec }, job: spec.steps[0]!.name };
+  }
+  if ("flow" in target) {
+    const { spec } = resolveFlow(target.flow, ctx("flow"));
+    return { workflow: { flow: spec }, job: spec.name };
+  }
+  if ("batch" in target) {
+    const { spec } = resolveBatch(target.batch, ctx("batch"));
+    return { workflow: { batch: spec }, job: spec.name ?? "batch" };
+  }
+  throw new TypeError(`schedule("${id}") target has no chain, flow or batch`);
 }
 
 /** A schedule's job options: timing and identity are the schedule's own. */
@@ -33,25 +65,35 @@ export function buildScheduleRecord<D extends JobDefinition>(
   options: ScheduleOptions,
 ): ScheduleRecord {
   parseArgument(NameSchema, id, "schedule id");
-  if (!target || !isJobDefinition(target.job)) throw new TypeError(`schedule("${id}") needs { queue, job, payload } with a job made by defineJob()`);
+  const kinds = target && typeof target === "object" ? KINDS.filter((kind) => (target as Record<string, unknown>)[kind] !== undefined) : [];
+  if (kinds.length !== 1 || (kinds[0] === "job" && !isJobDefinition((target as JobTarget).job))) {
+    throw new TypeError(`schedule("${id}") needs one of { queue, job, payload } (a job made by defineJob()), { queue, chain }, { queue, flow } or { queue, batch }`);
+  }
   parseArgument(NameSchema, target.queue, "queue name");
   const o = parseData(ScheduleOptionsSchema, options ?? {}, `options of schedule "${id}"`);
   const timezone = o.timezone ?? null;
   timingOf(when, timezone); // throws, quoting the bad expression or timezone
-  parseData(target.job.schema, target.payload, `payload of schedule "${id}"`);
-  const jobOptions = parseData(TargetOptionsSchema, target.options ?? {}, `job options of schedule "${id}"`);
   if (o.startAt !== undefined && o.endAt !== undefined && o.endAt < o.startAt) {
     throw new ConveyorError("VALIDATION_FAILED", `Schedule "${id}" ends before it starts`, { issues: [{ path: "endAt", message: "after startAt" }] });
   }
-  host.queue(target.queue).register(target.job);
   const now = host.clock.now();
   const catchUp = o.catchUp ?? "none";
+  let what: Pick<ScheduleRecord, "job" | "payload" | "jobOptions" | "workflow">;
+  if ("job" in target && target.job !== undefined) {
+    parseData(target.job.schema, target.payload, `payload of schedule "${id}"`);
+    const jobOptions = parseData(TargetOptionsSchema, target.options ?? {}, `job options of schedule "${id}"`);
+    host.queue(target.queue).register(target.job);
+    const kept = Object.fromEntries(Object.entries(jobOptions).filter(([, value]) => value !== undefined));
+    // No workflow key at all: the record stays what it was before workflows, so `sameDefinition` holds.
+    what = { job: target.job.name, payload: target.payload, jobOptions: kept };
+  } else {
+    const { workflow, job } = checkedWorkflow(host, id, target as WorkflowTarget);
+    what = { job, payload: null, jobOptions: {}, workflow };
+  }
   return {
     id,
     queue: target.queue,
-    job: target.job.name,
-    payload: target.payload,
-    jobOptions: Object.fromEntries(Object.entries(jobOptions).filter(([, value]) => value !== undefined)),
+    ...what,
     cron: typeof when === "string" ? when.trim() : null,
     everyMs: typeof when === "string" ? null : when.everyMs,
     timezone,

@@ -5,15 +5,16 @@ import { ConveyorError, isConveyorError } from "../core/errors.ts";
 import type { Job, JobState } from "../core/job.ts";
 import { parseArgument } from "../core/validation.ts";
 import { reportError } from "../util/report-error.ts";
-import { definitionOf, enqueueRun, fireDue, type Prepared, type SchedulerHost } from "./firing.ts";
+import { fireDue, type Prepared } from "./firing.ts";
+import { runOf, type SchedulerHost } from "./runs.ts";
 import { firstFloor, lastEligibleTick } from "./plan.ts";
 import type { ScheduleOptions, ScheduleRecord } from "./schedule-options.ts";
 import { buildScheduleRecord, sameDefinition, type ScheduleTarget } from "./schedule-record.ts";
 import { readState, SCHEDULES, STATES, updateState } from "./schedule-state.ts";
 import { timingOf, type When } from "./timing.ts";
 
-export type { SchedulerHost } from "./firing.ts";
-export type { ScheduleTarget } from "./schedule-record.ts";
+export type { SchedulerHost } from "./runs.ts";
+export type { JobTarget, ScheduleTarget, WorkflowTarget } from "./schedule-record.ts";
 
 export interface SchedulerOptions {
   /** A tick up to this late still fires as on time (a busy event loop, clocks apart); older ones are "missed". @default 2_000 */
@@ -127,11 +128,11 @@ export class Scheduler {
     return removed;
   }
 
-  /** Enqueues a run now, outside the schedule's ticks (overlap rules do not apply). */
+  /** Starts a run now, outside the schedule's ticks (overlap rules do not apply); returns its job (a workflow's first or root job). */
   async trigger(id: string): Promise<Job> {
     const record = await this.#require(id);
     const now = this.#host.clock.now();
-    const job = await enqueueRun(this.#host, record, definitionOf(this.#host, record), undefined);
+    const { job } = await runOf(this.#host, record)(undefined, false);
     await updateState(this.#host.store, id, (state) => ({ ...state, lastRunAt: now, lastJobId: job.id, runs: state.runs + 1 }));
     return job;
   }

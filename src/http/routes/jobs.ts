@@ -25,7 +25,7 @@ export const NewJobBody = v.strictObject({
 });
 
 /** The token's subject, recorded on the jobs a caller enqueues or changes; nothing when auth is off. */
-const actor = (caller: Caller) => (caller.subject === null ? {} : { createdBy: caller.subject.slice(0, 256) });
+export const actor = (caller: Caller) => (caller.subject === null ? {} : { createdBy: caller.subject.slice(0, 256) });
 const by = (caller: Caller) => (caller.subject === null ? {} : { by: caller.subject.slice(0, 256) });
 
 /** Jobs, queues and the dead-letter store. */

@@ -2,31 +2,57 @@ import * as v from "valibot";
 import type { Conveyor } from "../../conveyor.ts";
 import { JobOptionsFields } from "../../core/job-options.ts";
 import { NameSchema } from "../../core/names.ts";
+import { NamedBatchSchema, NamedChainSchema, NamedFlowSchema, resolveBatch, resolveChain, resolveFlow } from "../../core/workflow-spec.ts";
 import { ScheduleOptionsSchema } from "../../scheduler/schedule-options.ts";
-import type { Scheduler } from "../../scheduler/scheduler.ts";
+import type { Scheduler, ScheduleTarget } from "../../scheduler/scheduler.ts";
 import { HttpError } from "../errors.ts";
 import { type Route, route } from "../route.ts";
+import { declaredLookup } from "./workflows.ts";
 
 const IdParams = v.object({ id: NameSchema });
 const ScheduleFields = {
   when: v.union([v.strictObject({ cron: v.pipe(v.string(), v.minLength(1), v.maxLength(200)) }), v.strictObject({ everyMs: v.pipe(v.number(), v.integer(), v.minValue(1)) })]),
   queue: NameSchema,
-  /** Name of a job definition registered on the queue. */
-  job: NameSchema,
-  payload: v.unknown(),
+  /** Name of a job definition registered on the queue; or one of chain, flow, batch. */
+  job: v.optional(NameSchema),
+  payload: v.optional(v.unknown()),
   jobOptions: v.optional(v.omit(JobOptionsFields, ["jobId", "delayMs", "runAt", "dedupKey"])),
+  /** A chain, flow or batch by job name (as POST /queues/:queue/chains|flows|batches take it), started on `queue` at each tick. */
+  chain: v.optional(NamedChainSchema),
+  flow: v.optional(NamedFlowSchema),
+  batch: v.optional(NamedBatchSchema),
   options: v.optional(ScheduleOptionsSchema),
 };
-const ScheduleBody = v.strictObject(ScheduleFields);
+type Fields = { job?: unknown; payload?: unknown; jobOptions?: unknown; chain?: unknown; flow?: unknown; batch?: unknown };
+const oneTarget = <T extends Fields>() =>
+  v.check<T, string>((body) => {
+    const given = [body.job, body.chain, body.flow, body.batch].filter((part) => part !== undefined).length;
+    return given === 1 && (body.job === undefined ? body.payload === undefined && body.jobOptions === undefined : body.payload !== undefined);
+  }, "one of job (with payload, and jobOptions if any), chain, flow or batch");
+const ScheduleObject = v.strictObject(ScheduleFields);
+const ScheduleBody = v.pipe(ScheduleObject, oneTarget<v.InferOutput<typeof ScheduleObject>>());
+const NewScheduleObject = v.strictObject({ id: NameSchema, ...ScheduleFields });
+const NewScheduleBody = v.pipe(NewScheduleObject, oneTarget<v.InferOutput<typeof NewScheduleObject>>());
 
 /** Schedules: the same operations as `Scheduler`, over HTTP. */
 export function scheduleRoutes(conveyor: Conveyor, scheduler: Scheduler): Route[] {
   const save = async (id: string, body: v.InferOutput<typeof ScheduleBody>) => {
     // Looked up, never made: a schedule for a queue no code declared would make one.
-    const job = conveyor.queues.get(body.queue)?.definitions.get(body.job);
-    if (!job) throw new HttpError(400, "UNKNOWN_JOB", `No job named "${body.job}" is registered on queue "${body.queue}" in this server`);
+    const lookup = declaredLookup(conveyor);
+    let target: ScheduleTarget;
+    if (body.job !== undefined) {
+      const job = lookup(body.queue, body.job);
+      if (!job) throw new HttpError(400, "UNKNOWN_JOB", `No job named "${body.job}" is registered on queue "${body.queue}" in this server`);
+      target = { queue: body.queue, job, payload: body.payload as never, options: body.jobOptions };
+    } else {
+      // Resolved here first, with names looked up without making queues; the scheduler checks again.
+      const ctx = (kind: string) => ({ queue: body.queue, lookup, path: `body.${kind}` });
+      if (body.chain) target = { queue: body.queue, chain: resolveChain(body.chain, ctx("chain")).spec };
+      else if (body.flow) target = { queue: body.queue, flow: resolveFlow(body.flow, ctx("flow")).spec };
+      else target = { queue: body.queue, batch: resolveBatch(body.batch, ctx("batch")).spec };
+    }
     const when = "cron" in body.when ? body.when.cron : { everyMs: body.when.everyMs };
-    return await scheduler.schedule(id, when, { queue: body.queue, job, payload: body.payload as never, options: body.jobOptions }, body.options as never);
+    return await scheduler.schedule(id, when, target, body.options as never);
   };
   const existing = async (id: string) => {
     const info = await scheduler.get(id);
@@ -40,7 +66,7 @@ export function scheduleRoutes(conveyor: Conveyor, scheduler: Scheduler): Route[
     }),
     route({
       method: "post", path: "/schedules", tag: "schedules", scope: "schedules:write", status: 201, summary: "Create a schedule",
-      body: v.strictObject({ id: NameSchema, ...ScheduleFields }),
+      body: NewScheduleBody,
       handle: async ({ body }) => {
         if (await scheduler.get(body.id)) throw new HttpError(409, "SCHEDULE_EXISTS", `Schedule "${body.id}" already exists; PUT /schedules/${body.id} replaces it`);
         const { id, ...rest } = body;
