@@ -112,8 +112,33 @@ export {
   type SchedulerHost,
   type SchedulerOptions,
   type ScheduleTarget,
+  type JobTarget,
+  type WorkflowTarget,
 } from "./src/scheduler/scheduler.ts";
-export type { CatchUpPolicy, OverlapPolicy, ScheduleOptions, ScheduleRecord, ScheduleState } from "./src/scheduler/schedule-options.ts";
+export type { CatchUpPolicy, OverlapPolicy, ScheduledWorkflow, ScheduleOptions, ScheduleRecord, ScheduleState } from "./src/scheduler/schedule-options.ts";
+export {
+  type JobLookup,
+  type NamedBatch,
+  NamedBatchJobSchema,
+  NamedBatchSchema,
+  type NamedChain,
+  NamedChainSchema,
+  type NamedFlow,
+  NamedFlowSchema,
+  type NamedStep,
+  NamedStepSchema,
+  type ResolvedBatch,
+  type ResolvedChain,
+  type ResolvedFlow,
+  resolveBatch,
+  resolveChain,
+  resolveFlow,
+  type SpecContext,
+  startBatch,
+  startChain,
+  startFlow,
+  type StartOptions,
+} from "./src/core/workflow-spec.ts";
 export { daily, dailyAt, every, hourly, type Weekday, weekly, type When } from "./src/scheduler/timing.ts";
 export { type RateLimitBackend, RateLimiter, type RateLimiterOptions, type RateLimitOutcome, type RateLimitRequest } from "./src/core/rate-limiter.ts";
 export { MemoryRateLimitBackend } from "./src/core/rate-limit-memory.ts";

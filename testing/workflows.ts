@@ -25,7 +25,7 @@ async function completeIn(store: QueueStore, queue: string, job: Job, result: un
   return finished[0];
 }
 
-async function claimIn(store: QueueStore, queue: string, now = T0): Promise<Job[]> {
+async function claimIn(store: QueueStore, queue: string, now = T0): Promise<readonly Job[]> {
   return (await store.claim(queue, { ...LEASE, limit: 100, now })).jobs;
 }
 
@@ -83,7 +83,8 @@ export function workflowCases(target: StoreUnderTest): void {
   });
 
   it("chain: a cancelled step ends the chain, and so does a removed one", async (store) => {
-    const [{ job: a }, { job: b }] = await store.enqueue(Q, { jobs: [chained([step("next")], { finally: step("fin") }), chained([step("next")])], now: T0 });
+    const added = await store.enqueue(Q, { jobs: [chained([step("next")], { finally: step("fin") }), chained([step("next")])], now: T0 });
+    const [a, b] = added.map((r) => r.job) as [Job, Job];
     await store.cancel(Q, { id: a.id, now: T0 });
     await store.remove(Q, { id: b.id, now: T0 });
     const counts = await store.counts(Q);
@@ -116,7 +117,8 @@ export function workflowCases(target: StoreUnderTest): void {
     assert.equal(ready?.state, "waiting");
     assert.deepEqual(ready?.flow?.family?.outcomes.map((o) => [o.id, o.state, o.result]), [[b.id, "completed", "B"], [a.id, "completed", "A"]]);
     await eventually(() => count(events, "flow.progress") === 2);
-    const last = events.filter((e) => e.type === "flow.progress").at(-1) as Extract<ConveyorEventData, { type: "flow.progress" }>;
+    type Progress = { total: number; pending: number; failed: number; child: { id: string } };
+    const last = events.filter((e) => e.type === "flow.progress").at(-1) as unknown as Progress;
     assert.deepEqual([last.total, last.pending, last.failed, last.child.id], [2, 0, 0, a.id]);
     const [parentRun] = await claimIn(store, Q, T0 + 5);
     assert.equal(parentRun!.id, parent.id);

@@ -161,3 +161,19 @@ describe("workflows: bad input is refused before anything is stored", () => {
     await h.close();
   });
 });
+
+test("who made a chain or a batch is kept on every job it makes", async () => {
+  const h = await setup(backends.find((b) => b.name === "memory")!);
+  const q = h.conveyor.queue("q");
+  const made: (string | null)[] = [];
+  h.conveyor.worker(q).handle(square, (n, ctx) => {
+    made.push(ctx.job.createdBy);
+    return n;
+  });
+  await q.chain(square, 1, { createdBy: "ada" }).then(square).add();
+  const batch = await h.conveyor.batch([{ job: square, payload: 2 }], { queue: "q", createdBy: "bob", then: { job: square, payload: 3 } });
+  assert.equal((await q.get(batch.id))?.createdBy, "bob");
+  await eventually(h.clock, () => made.length === 4);
+  assert.deepEqual(made.sort(), ["ada", "ada", "bob", null].sort());
+  await h.close();
+});

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { isJobDefinition, type JobDefinition, type PayloadInput } from "./define-job.ts";
-import type { EnqueuedJob } from "./queue.ts";
+import type { EnqueuedJob } from "./job.ts";
 import { checkJobData } from "./job-data.ts";
 import { buildNewJob, JobOptionsFields } from "./job-options.ts";
 import { NameSchema } from "./names.ts";
@@ -70,7 +70,9 @@ export class ChainParts {
   finally: ChainStep | null = null;
 
   add(kind: Kind, step: ChainStep): void {
-    if (this.then.length + 3 > MAX_CHAIN_STEPS) throw new RangeError(`A chain holds at most ${MAX_CHAIN_STEPS} steps`);
+    // The first job, the steps so far and this one.
+    const steps = 1 + this.then.length + (this.catch ? 1 : 0) + (this.finally ? 1 : 0) + 1;
+    if (steps > MAX_CHAIN_STEPS) throw new RangeError(`A chain holds at most ${MAX_CHAIN_STEPS} steps, the first job, catch and finally included`);
     if (kind === "then") {
       if (this.catch || this.finally) throw new TypeError("then() comes before catch() and finally() in a chain");
       this.then.push(step);
@@ -87,6 +89,14 @@ export class ChainParts {
   rest(): ChainRest | null {
     return this.then.length === 0 && !this.catch && !this.finally ? null : { then: [...this.then], catch: this.catch, finally: this.finally };
   }
+}
+
+/** The chain with every step created by `createdBy` (the first job's creator), where a step names nobody. */
+export function signedBy(chain: ChainRest, createdBy: string | null): ChainRest {
+  if (createdBy === null) return chain;
+  const sign = (step: ChainStep | null): ChainStep | null =>
+    step && (step.job.createdBy !== null ? step : { ...step, job: { ...step.job, createdBy } });
+  return { then: chain.then.map((step) => sign(step)!), catch: sign(chain.catch), finally: sign(chain.finally) };
 }
 
 type Submit<P> = (chain: ChainRest | null) => Promise<EnqueuedJob<P>>;

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { type ChainEntry, ChainParts, chainStep } from "./chain.ts";
+import { type ChainEntry, ChainParts, chainStep, signedBy } from "./chain.ts";
 import type { Clock } from "./clock.ts";
 import type { JobDefinition, PayloadInput } from "./define-job.ts";
 import type { Job, JobState } from "./job.ts";
@@ -58,6 +58,8 @@ export interface BatchOptions {
   catch?: ChainEntry;
   /** Runs last either way; without a payload it gets `{ state, result | error }`. */
   finally?: ChainEntry;
+  /** Who adds the batch, kept on the batch job and its then/catch/finally steps. @default null */
+  createdBy?: string;
 }
 
 /** A batch's progress. */
@@ -133,6 +135,7 @@ const BatchOptionsSchema = v.strictObject({
   then: v.optional(v.looseObject({ job: v.unknown() })),
   catch: v.optional(v.looseObject({ job: v.unknown() })),
   finally: v.optional(v.looseObject({ job: v.unknown() })),
+  createdBy: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
 });
 
 /** Adds a batch and its jobs in one atomic call; returns its progress (all pending). */
@@ -147,8 +150,10 @@ export async function addBatch(host: FlowHost, entries: readonly BatchEntry[], o
     const entry = options[kind];
     if (entry) parts.add(kind, chainStep(kind, entry, home, !("payload" in entry), now));
   }
-  const batchJob = buildNewJob(o.name ?? "batch", null, {}, { deadLetter: false }, now);
-  const nodes: FlowNode[] = [{ queue: home, job: { ...batchJob, flow: { chain: parts.rest(), previous: null, parent: null, family: null } }, parent: null, onFailure: "fail", batch: true }];
+  const batchJob = buildNewJob(o.name ?? "batch", null, {}, { deadLetter: false, ...(o.createdBy ? { createdBy: o.createdBy } : {}) }, now);
+  const rest = parts.rest();
+  const chain = rest && signedBy(rest, batchJob.createdBy);
+  const nodes: FlowNode[] = [{ queue: home, job: { ...batchJob, flow: { chain, previous: null, parent: null, family: null } }, parent: null, onFailure: "fail", batch: true }];
   const onFailure: ChildFailurePolicy = o.allowFailures ? "continue" : "fail";
   entries.forEach((entry, i) => {
     const queue = entry?.queue === undefined ? home : queueName(entry.queue, `batch() entry ${i} queue`);

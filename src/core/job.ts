@@ -1,5 +1,4 @@
 import type { ErrorInfo } from "./errors.ts";
-import type { JobFlow } from "./workflow.ts";
 
 /** Every state a job can be in. `paused` is not a state: it counts waiting jobs of a paused queue. */
 export type JobState = "waiting" | "delayed" | "active" | "waiting-children" | "completed" | "failed" | "dead" | "cancelled";
@@ -106,6 +105,9 @@ export interface Job<Payload = unknown, Result = unknown> {
   readonly flow: JobFlow | null;
 }
 
+/** A job as `add` returns it: `duplicate` is true when an existing job was returned instead. */
+export type EnqueuedJob<P = unknown> = Job<P> & { readonly duplicate: boolean };
+
 /** A job's steps with one more (or one replaced); `"__proto__"` stays a step name, as data. */
 export function withStep(steps: Readonly<Record<string, unknown>> | undefined, step: string, value: unknown): Record<string, unknown> {
   const next: Record<string, unknown> = { ...steps };
@@ -177,3 +179,77 @@ export function initialJob(input: NewJob, id: string, queue: string, seq: number
     flow: input.flow ?? null,
   };
 }
+
+// Workflows: how jobs wait for each other (chains, flows, batches). The rules are in workflow-rules.ts.
+
+/** A job somewhere in the store. */
+export interface JobRef {
+  readonly queue: string;
+  readonly id: string;
+}
+
+/** What a failed child does to its parent: fail it at once, be left out of its results, or be reported in them. */
+export type ChildFailurePolicy = "fail" | "ignore" | "continue";
+
+/** A chain step not enqueued yet: the job as the producer built it, less its times. */
+export interface ChainStep {
+  readonly queue: string;
+  readonly job: Omit<NewJob, "id" | "createdAt" | "runAt" | "flow" | "payload"> & { readonly payload: unknown };
+  /** Due this long after the step before ends. */
+  readonly delayMs: number;
+  /**
+   * True when the payload is what the step before left: its result (a `then` step), its error
+   * (`catch`), or its outcome `{ state, result | error }` (`finally`).
+   */
+  readonly inherit: boolean;
+}
+
+/** What runs after a job: the rest of its chain. */
+export interface ChainRest {
+  readonly then: readonly ChainStep[];
+  readonly catch: ChainStep | null;
+  readonly finally: ChainStep | null;
+}
+
+/** What the chain step before a job left it. */
+export interface PreviousStep extends JobRef {
+  readonly name: string;
+  readonly state: "completed" | "failed" | "dead";
+  readonly result?: unknown;
+  readonly error?: ErrorInfo | null;
+}
+
+/** How one child of a parent ended, as the parent sees it. */
+export interface ChildOutcome extends JobRef {
+  readonly name: string;
+  readonly state: JobState;
+  readonly result?: unknown;
+  readonly error?: ErrorInfo | null;
+}
+
+/** A parent's children: who they are and how far they got. */
+export interface Family {
+  readonly children: readonly JobRef[];
+  /** Children not finished yet. */
+  readonly pending: number;
+  /** Children that ended failed, dead or cancelled. */
+  readonly failed: number;
+  /** How each finished child ended, in the order they finished (failures of `ignore` children left out). */
+  readonly outcomes: readonly ChildOutcome[];
+  /** A batch: the parent has no handler and ends by itself once its children have. */
+  readonly batch: boolean;
+}
+
+/** A child's link to its parent. */
+export interface ParentLink extends JobRef {
+  readonly onFailure: ChildFailurePolicy;
+}
+
+/** Everything a job knows of the jobs around it; `null` on a job outside any workflow. */
+export interface JobFlow {
+  readonly chain: ChainRest | null;
+  readonly previous: PreviousStep | null;
+  readonly parent: ParentLink | null;
+  readonly family: Family | null;
+}
+

@@ -6,15 +6,14 @@ import { ConveyorError } from "./errors.ts";
 import { QueueEvents } from "./events.ts";
 import { checkJobData } from "./job-data.ts";
 import { type FinishedOptions, waitForOutcome } from "./job-outcome.ts";
-import { FINISHED_STATES, type Job, type JobCounts, type JobState, JOB_STATES, type NewJob } from "./job.ts";
+import { type EnqueuedJob, FINISHED_STATES, type Job, type JobCounts, type JobState, JOB_STATES, type NewJob } from "./job.ts";
 import { buildNewJob, type JobOptions } from "./job-options.ts";
 import { NameSchema } from "./names.ts";
 import { parseArgument, parseData } from "./validation.ts";
-import { ChainBuilder, type ChainEntry } from "./chain.ts";
+import { ChainBuilder, type ChainEntry, signedBy } from "./chain.ts";
 import type { ChainRest } from "./workflow.ts";
 
-/** A job as `add` returns it: `duplicate` is true when an existing job was returned instead. */
-export type EnqueuedJob<P = unknown> = Job<P> & { readonly duplicate: boolean };
+export type { EnqueuedJob } from "./job.ts";
 
 /** One entry of `addBulk`. */
 export interface BulkEntry<D extends JobDefinition = JobDefinition> {
@@ -143,7 +142,7 @@ export class Queue {
     const now = this.#clock.now();
     const jobs = entries.map((entry, index) => {
       const job = this.newJob(entry, now, `addBulk() entry ${index}`);
-      return chain === null ? job : { ...job, flow: { chain, previous: null, parent: null, family: null } };
+      return chain === null ? job : { ...job, flow: { chain: signedBy(chain, job.createdBy), previous: null, parent: null, family: null } };
     });
     const results = await this.#store.enqueue(this.name, { jobs, now });
     // The store's copies are ours: tag them in place (a spread here is slow on V8 11).

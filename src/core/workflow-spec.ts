@@ -299,5 +299,5 @@ export function resolveBatch(input: unknown, ctx: SpecContext): ResolvedBatch {
 export async function startBatch(host: FlowHost, batch: ResolvedBatch, options: Omit<StartOptions, "jobId"> = {}): Promise<BatchProgress> {
   const { createdBy } = options;
   const entries = createdBy === undefined ? batch.entries : batch.entries.map((entry) => ({ ...entry, options: { ...entry.options, createdBy } }));
-  return await addBatch(host, entries, batch.options);
+  return await addBatch(host, entries, createdBy === undefined ? batch.options : { ...batch.options, createdBy });
 }

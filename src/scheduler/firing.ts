@@ -101,12 +101,22 @@ async function enqueueClaimed(
   created: Job[],
 ): Promise<StateSnapshot | null> {
   const { job, created: isNew } = await run(tick, recovering); // throws with the mark left
-  if (isNew) created.push(job);
+  if (isNew) {
+    created.push(job);
+    announce(host, record, job, tick);
+  }
   const latest = !rootTakesTickId(record);
   return await changeState(host.store, record.id, snapshot, (state) => {
     const pending = clearPending(state.pending, tick);
     const lastJobId = latest && state.lastTick === tick ? job.id : state.lastJobId;
     return pending === state.pending && lastJobId === state.lastJobId ? state : { ...state, pending, lastJobId };
+  });
+}
+
+/** The `scheduled` event on the schedule's queue: which tick started which job (a workflow's first or root job). */
+export function announce(host: SchedulerHost, record: ScheduleRecord, job: Job, tickAt: number): void {
+  host.store.publish(record.queue, {
+    type: "scheduled", queue: record.queue, at: host.clock.now(), jobId: job.id, name: job.name, scheduleId: record.id, tickAt,
   });
 }
 

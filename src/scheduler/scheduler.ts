@@ -5,7 +5,7 @@ import { ConveyorError, isConveyorError } from "../core/errors.ts";
 import type { Job, JobState } from "../core/job.ts";
 import { parseArgument } from "../core/validation.ts";
 import { reportError } from "../util/report-error.ts";
-import { fireDue, type Prepared } from "./firing.ts";
+import { announce, fireDue, type Prepared } from "./firing.ts";
 import { runOf, type SchedulerHost } from "./runs.ts";
 import { firstFloor, lastEligibleTick } from "./plan.ts";
 import type { ScheduleOptions, ScheduleRecord } from "./schedule-options.ts";
@@ -133,6 +133,7 @@ export class Scheduler {
     const record = await this.#require(id);
     const now = this.#host.clock.now();
     const { job } = await runOf(this.#host, record)(undefined, false);
+    announce(this.#host, record, job, now);
     await updateState(this.#host.store, id, (state) => ({ ...state, lastRunAt: now, lastJobId: job.id, runs: state.runs + 1 }));
     return job;
   }
