@@ -1,7 +1,7 @@
 import type { Clock } from "../../core/clock.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import type { ConveyorEventData } from "../../core/events.ts";
-import { initialJob, type Job, type JobState, type NewJob, PENDING_STATES, type RetentionRule } from "../../core/job.ts";
+import { initialJob, type Job, JOB_STATES, type JobCounts, type JobState, type NewJob, PENDING_STATES, type RetentionRule } from "../../core/job.ts";
 import type { ClaimRequest, EnqueueResult } from "../../core/store-contract.ts";
 import * as machine from "../../core/transitions.ts";
 import type { EventHub } from "./event-hub.ts";
@@ -27,6 +27,7 @@ export class KvQueueAccess {
   readonly hub: EventHub;
   readonly #keysByQueue = new Map<string, QueueKeys>();
   readonly #assertOpen: () => void;
+  readonly #keysOf = (queue: string) => this.queue(queue);
   /** Last seq handed out: a hybrid clock (ms × 1000, counting up within a millisecond). */
   seq = 0;
 
@@ -67,10 +68,15 @@ export class KvQueueAccess {
     if (dedupKey !== null && PENDING_STATES.has(state) && !(next && PENDING_STATES.has(next.state))) tx.delete(keys.dedup(dedupKey));
   }
 
-  async commit(tx: Tx, queue: string, now: number): Promise<boolean> {
+  /** A new atomic operation; jobs of other queues than `keys`' find their keys by their queue. */
+  tx(keys: QueueKeys): Tx {
+    return new Tx(this.kv, keys, this.#keysOf);
+  }
+
+  async commit(tx: Tx, now: number): Promise<boolean> {
     if (tx.empty) return true;
-    const ok = await tx.commit(this.nextSeq(now), this.nodeId);
-    if (ok) this.hub.deliver(queue, tx.events);
+    const ok = await tx.commit(() => this.nextSeq(now), this.nodeId);
+    if (ok) for (const [queue, events] of tx.events()) this.hub.deliver(queue, events);
     return ok;
   }
 
@@ -79,12 +85,32 @@ export class KvQueueAccess {
     this.#assertOpen();
     const keys = this.queue(queue);
     for (let attempt = 0; attempt < MAX_CONFLICTS; attempt++) {
-      const tx = new Tx(this.kv, keys);
+      const tx = this.tx(keys);
       await build(tx);
-      if (await this.commit(tx, queue, now)) return;
+      if (await this.commit(tx, now)) return;
       await backoff(attempt);
     }
     throw new ConveyorError("STORE_CONFLICT", `Gave up on queue "${queue}" after ${MAX_CONFLICTS} conflicting commits`);
+  }
+
+  async enqueue(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
+    const results: EnqueueResult[] = [];
+    // A commit holds 10 checks: a job costs one, two with a dedup key, and the id counter one.
+    // A big batch commits slice by slice, in order.
+    let slice: NewJob[] = [];
+    let checks = 1;
+    for (const job of jobs) {
+      const cost = job.dedupKey === null ? 1 : 2;
+      if (checks + cost > KV_LIMITS.checks) {
+        results.push(...await this.enqueueSlice(queue, slice, now));
+        slice = [];
+        checks = 1;
+      }
+      slice.push(job);
+      checks += cost;
+    }
+    if (slice.length > 0) results.push(...await this.enqueueSlice(queue, slice, now));
+    return results;
   }
 
   async enqueueSlice(queue: string, jobs: readonly NewJob[], now: number): Promise<EnqueueResult[]> {
@@ -133,16 +159,16 @@ export class KvQueueAccess {
     return null;
   }
 
-  async promoteDue(keys: QueueKeys, queue: string, now: number): Promise<void> {
+  async promoteDue(keys: QueueKeys, now: number): Promise<void> {
     for (let round = 0; round < MAX_CONFLICTS; round++) {
       const due = await this.jobsAt(keys, { start: keys.index("delayed"), end: [...keys.index("delayed"), now + 1] }, PER_COMMIT);
       if (due.length === 0) return;
-      const tx = new Tx(this.kv, keys);
+      const tx = this.tx(keys);
       for (const held of due) {
         // Promotion is not a transition of the job's life: same state machine state, new place in line.
         tx.put(held, { ...held.job, state: "waiting", seq: this.nextSeq(now) });
       }
-      const ok = await this.commit(tx, queue, now);
+      const ok = await this.commit(tx, now);
       if (ok && due.length < PER_COMMIT) return;
       if (!ok) await backoff(round);
     }
@@ -152,7 +178,7 @@ export class KvQueueAccess {
    * Claims from the head of waiting. Workers racing for the same head conflict; the loser takes
    * the jobs one commit each (so one lost race costs one job, not the batch) and reads on.
    */
-  async claimWaiting(keys: QueueKeys, queue: string, request: ClaimRequest): Promise<Job[]> {
+  async claimWaiting(keys: QueueKeys, request: ClaimRequest, gate: (keys: QueueKeys) => Promise<boolean>): Promise<Job[]> {
     const { now, workerId, leaseMs } = request;
     const jobs: Job[] = [];
     // A short answer tells the worker the queue is empty, so stop early only when the index
@@ -161,30 +187,40 @@ export class KvQueueAccess {
       const want = Math.min(request.limit - jobs.length, PER_COMMIT);
       const entries = await collect(this.kv.list<string>({ prefix: keys.index("waiting") }, { limit: want }));
       if (entries.length === 0) break;
-      const steps = (await this.readIndexed(keys, entries))
+      const candidates = await this.readIndexed(keys, entries);
+      // No job of a flow is claimed before the whole flow is in (see flows.ts): read afresh once it is.
+      if (candidates.some((held) => held.job.flow !== null) && await gate(keys)) continue;
+      const steps = candidates
         .map((held) => {
           const transition = machine.claim(held.job, workerId, crypto.randomUUID(), now + leaseMs, now);
           return { held, step: { job: machine.applied(held.job, transition, held.job.seq), events: transition.events } };
         });
       const before = jobs.length;
-      const tx = new Tx(this.kv, keys);
+      const tx = this.tx(keys);
       for (const { held, step } of steps) {
         tx.put(held, step.job);
         for (const event of step.events) tx.emit(event);
       }
-      if (await this.commit(tx, queue, now)) {
+      if (await this.commit(tx, now)) {
         jobs.push(...steps.map(({ step }) => step.job));
       } else {
         for (const { held, step } of steps) {
-          const one = new Tx(this.kv, keys).put(held, step.job);
+          const one = this.tx(keys).put(held, step.job);
           for (const event of step.events) one.emit(event);
-          if (await this.commit(one, queue, now)) jobs.push(step.job);
+          if (await this.commit(one, now)) jobs.push(step.job);
         }
       }
       if (entries.length < want) break;
       if (jobs.length === before) await backoff(round);
     }
     return jobs;
+  }
+
+  async counts(keys: QueueKeys): Promise<JobCounts> {
+    const [paused, ...values] = await Promise.all([this.get<boolean>(keys.paused), ...JOB_STATES.map((s) => this.get(keys.count(s)))]);
+    const counts = Object.fromEntries(JOB_STATES.map((state, i) => [state, counterValue(values[i]!.value)])) as Record<JobState, number>;
+    const isPaused = paused.value === true;
+    return { ...counts, waiting: isPaused ? 0 : counts.waiting, paused: isPaused ? counts.waiting : 0 };
   }
 
   async nextDueAt(keys: QueueKeys): Promise<number | null> {
@@ -195,7 +231,6 @@ export class KvQueueAccess {
   /** For each item whose token still holds its job, adds that job's change to one commit per slice. */
   async eachHeld<T extends { id: string; token: string }>(
     keys: QueueKeys,
-    queue: string,
     now: number,
     items: readonly T[],
     change: (tx: Tx, held: Versioned, item: T, index: number) => () => void,
@@ -205,7 +240,7 @@ export class KvQueueAccess {
     for (let attempt = 0; pending.length > 0 && attempt < MAX_CONFLICTS; attempt++) {
       const retry: typeof pending = [];
       for (let start = 0; start < pending.length;) {
-        const tx = new Tx(this.kv, keys);
+        const tx = this.tx(keys);
         const slice: typeof pending = [];
         const done: (() => void)[] = [];
         for (; start < pending.length && tx.fits(); start++) {
@@ -214,7 +249,7 @@ export class KvQueueAccess {
           slice.push(entry);
           done.push(change(tx, entry.held, entry.item, entry.index));
         }
-        if (await this.commit(tx, queue, now)) for (const finish of done) finish();
+        if (await this.commit(tx, now)) for (const finish of done) finish();
         else retry.push(...slice);
       }
       // Read the conflicting jobs again: a lease may have been renewed, or lost.
@@ -269,28 +304,28 @@ export class KvQueueAccess {
   }
 
   /** Trims one finished state to a retention rule, oldest first. Best effort: it runs after the commit. */
-  async applyRetention(keys: QueueKeys, queue: string, state: JobState, rule: RetentionRule, now: number, newer = 0): Promise<void> {
+  async applyRetention(keys: QueueKeys, state: JobState, rule: RetentionRule, now: number, newer = 0): Promise<void> {
     if (rule.count !== null) {
       // `newer` jobs of the same batch entered after this rule's job: they do not count for it.
       const excess = counterValue((await this.get(keys.count(state))).value) - newer - rule.count;
-      if (excess > 0) await this.deleteIndexed(keys, queue, { prefix: keys.index(state) }, excess, now);
+      if (excess > 0) await this.deleteIndexed(keys, { prefix: keys.index(state) }, excess, now);
     }
     if (rule.ageMs !== null) {
-      await this.deleteIndexed(keys, queue, { start: keys.index(state), end: [...keys.index(state), now - rule.ageMs] }, Infinity, now);
+      await this.deleteIndexed(keys, { start: keys.index(state), end: [...keys.index(state), now - rule.ageMs] }, Infinity, now);
     }
   }
 
   /** Deletes up to `limit` jobs listed by an index selector; returns how many went. */
-  async deleteIndexed(keys: QueueKeys, queue: string, selector: object, limit: number, now: number): Promise<number> {
+  async deleteIndexed(keys: QueueKeys, selector: object, limit: number, now: number): Promise<number> {
     let removed = 0;
     while (removed < limit) {
       const batch = Math.min(limit - removed, PER_COMMIT);
       const entries = await collect(this.kv.list<string>(selector as never, { limit: batch }));
       if (entries.length === 0) break;
-      const tx = new Tx(this.kv, keys);
+      const tx = this.tx(keys);
       const held = await this.readIndexed(keys, entries);
       for (const job of held) tx.put(job, null);
-      if (await this.commit(tx, queue, now)) removed += held.length;
+      if (await this.commit(tx, now)) removed += held.length;
       if (entries.length < batch) break;
     }
     return removed;
@@ -303,7 +338,7 @@ export class KvQueueAccess {
  * on purpose: it waits for other writers, and on a fake clock a store call would hang until the
  * test moved time.
  */
-function backoff(attempt: number): Promise<void> {
+export function backoff(attempt: number): Promise<void> {
   return realPause(Math.random() * Math.min(50, 2 ** Math.min(attempt, 6)));
 }
 

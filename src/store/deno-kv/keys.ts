@@ -4,13 +4,18 @@ import type { KvKey } from "./kv.ts";
 /**
  * Where one queue's data lives. Every job has one record and exactly one index entry, whose
  * key sorts the way its state is read: waiting by priority then FIFO, delayed by due time,
- * finished states by finish time. Moving a job is "delete the old index key, set the new one"
- * in the same atomic operation that checks the record's versionstamp.
+ * waiting-children by when it began to wait, finished states by finish time. Moving a job is
+ * "delete the old index key, set the new one" in the same atomic operation that checks the
+ * record's versionstamp.
  */
 export class QueueKeys {
   readonly base: KvKey;
+  readonly queue: string;
+  readonly #prefix: string;
   constructor(prefix: string, queue: string) {
     this.base = [prefix, "q", queue];
+    this.queue = queue;
+    this.#prefix = prefix;
   }
 
   job(id: string): KvKey {
@@ -25,6 +30,8 @@ export class QueueKeys {
         return [...this.base, "d"];
       case "active":
         return [...this.base, "a"];
+      case "waiting-children":
+        return [...this.base, "c"];
       default:
         return [...this.base, "f", state];
     }
@@ -38,6 +45,8 @@ export class QueueKeys {
         return [...this.index("delayed"), job.runAt, job.seq, job.id];
       case "active":
         return [...this.index("active"), job.id];
+      case "waiting-children":
+        return [...this.index("waiting-children"), job.seq, job.id];
       default:
         return [...this.index(job.state), job.finishedAt ?? 0, job.seq, job.id];
     }
@@ -61,6 +70,62 @@ export class QueueKeys {
   /** Bumped with every event written, for `watch`. */
   get eventTick(): KvKey {
     return [...this.base, "ev-tick"];
+  }
+  /** Flows being written that have jobs in this queue (a counter): none of those jobs is claimed while it is above 0. */
+  get gate(): KvKey {
+    return [...this.base, "gate"];
+  }
+  /** A parent's children, in chunks numbered from 0 (see family.ts). */
+  children(id: string): KvKey {
+    return [...this.base, "kids", id];
+  }
+  /** How a parent's children ended, one entry each, numbered in the order they ended. */
+  outcomes(id: string): KvKey {
+    return [...this.base, "outs", id];
+  }
+  /** The outbox entry that deletes a deleted parent's children and outcomes. */
+  forget(id: string): KvKey {
+    return [this.#prefix, "outbox", "forget", this.queue, id];
+  }
+  /** The outbox entry cancelling a parent's children, one slice per commit. */
+  cancelChildren(id: string): KvKey {
+    return [this.#prefix, "outbox", "cc", this.queue, id];
+  }
+}
+
+/**
+ * Keys outside any one queue: the outbox of workflow work still to do (effects of jobs that
+ * ended, flows being written, families to delete), and the staging area of big flows.
+ */
+export class StoreKeys {
+  readonly prefix: string;
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+  get outbox(): KvKey {
+    return [this.prefix, "outbox"];
+  }
+  /** One effect, keyed by the seq and node that set it off. */
+  effect(seq: number, nodeId: string): KvKey {
+    return [this.prefix, "outbox", "e", seq, nodeId];
+  }
+  /** A flow whose jobs are staged and are being moved into their queues. */
+  flow(flowId: string): KvKey {
+    return [this.prefix, "outbox", "flow", flowId];
+  }
+  get flows(): KvKey {
+    return [this.prefix, "outbox", "flow"];
+  }
+  /** A flow's staged items, numbered from 0. */
+  staged(flowId: string): KvKey {
+    return [this.prefix, "flow", flowId];
+  }
+  /** A flow still being staged by its producer. */
+  draft(flowId: string): KvKey {
+    return [this.prefix, "flow-draft", flowId];
+  }
+  get drafts(): KvKey {
+    return [this.prefix, "flow-draft"];
   }
 }
 

@@ -1,15 +1,7 @@
-import { type Clock, systemClock } from "../../core/clock.ts";
+import { systemClock } from "../../core/clock.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "../../core/events.ts";
-import {
-  FINISHED_STATES,
-  type Job,
-  JOB_STATES,
-  type JobCounts,
-  type JobState,
-  type NewJob,
-  withStep,
-} from "../../core/job.ts";
+import { FINISHED_STATES, type Job, type JobCounts, type JobState, withStep } from "../../core/job.ts";
 import type {
   CancelResult,
   ChangeRequest,
@@ -37,36 +29,23 @@ import type {
   StoreEventListener,
   Subscription,
 } from "../../core/store-contract.ts";
+import type { EnqueueFlowRequest } from "../../core/workflow.ts";
 import { EventHub } from "./event-hub.ts";
-import { counterValue, type DenoKv, KV_LIMITS, patientKv } from "./kv.ts";
+import { type KvKey, patientKv } from "./kv.ts";
 import * as machine from "../../core/transitions.ts";
 import { KvQueueAccess } from "./access.ts";
-import { Tx } from "./tx.ts";
+import type { DenoKvStoreOptions } from "./options.ts";
 import { KvRecords } from "./records.ts";
+import { KvWorkflows } from "./workflow.ts";
 
-export interface DenoKvStoreOptions {
-  /** `await Deno.openKv(path)` on Deno, or `await openKv(path)` from `@deno/kv` on Node and Bun. */
-  kv: DenoKv;
-  /** First part of every key. @default "conveyor" */
-  prefix?: string;
-  /** How often other processes' events (new jobs for workers among them) are read. @default 100 */
-  pollMs?: number;
-  /** Also follow the log with `kv.watch` (it sees other isolates on Deno Deploy, not other processes on SQLite). @default false */
-  watch?: boolean;
-  /**
-   * Times the event-log polls, and stamps the few writes whose call passes no `now` (`appendLog`,
-   * `clean`). Give it the conveyor's clock. Pauses after a conflict or a busy SQLite lock stay on
-   * real time: they wait for other writers, which fake time cannot hurry. @default systemClock
-   */
-  clock?: Clock;
-}
-
+export type { DenoKvStoreOptions } from "./options.ts";
 
 /**
  * Queues in Deno KV, shared by any number of processes on one database (a SQLite file, or Deno
  * Deploy's). Every transition reads the jobs it touches and commits one atomic operation that
  * checks their versionstamps, so two workers can never both claim a job: the loser's commit
- * fails and it reads again. Events travel through a log in the same database.
+ * fails and it reads again. Events travel through a log in the same database, and the work
+ * workflows leave for other jobs through an outbox there (see workflow.ts).
  */
 export class DenoKvStore implements QueueStore {
   readonly capabilities: StoreCapabilities = Object.freeze({
@@ -77,6 +56,7 @@ export class DenoKvStore implements QueueStore {
 
   readonly #db: KvQueueAccess;
   readonly #records: KvRecords;
+  readonly #flows: KvWorkflows;
   #closed = false;
 
   constructor(options: DenoKvStoreOptions) {
@@ -88,35 +68,30 @@ export class DenoKvStore implements QueueStore {
     const hub = (nodeId: string) => new EventHub(kv, nodeId, { pollMs: options.pollMs ?? 100, watch: options.watch ?? false, clock });
     this.#db = new KvQueueAccess(kv, options.prefix ?? "conveyor", clock, hub, () => this.#open());
     this.#records = new KvRecords(this.#db.kv, this.#db.prefix);
+    this.#flows = new KvWorkflows(this.#db);
   }
 
   async enqueue(queue: string, { jobs, now }: EnqueueRequest): Promise<EnqueueResult[]> {
     this.#open();
-    const results: EnqueueResult[] = [];
-    // A commit holds 10 checks: a job costs one, two with a dedup key, and the id counter one.
-    // A big batch commits slice by slice, in order.
-    let slice: NewJob[] = [];
-    let checks = 1;
-    for (const job of jobs) {
-      const cost = job.dedupKey === null ? 1 : 2;
-      if (checks + cost > KV_LIMITS.checks) {
-        results.push(...await this.#db.enqueueSlice(queue, slice, now));
-        slice = [];
-        checks = 1;
-      }
-      slice.push(job);
-      checks += cost;
-    }
-    if (slice.length > 0) results.push(...await this.#db.enqueueSlice(queue, slice, now));
-    return results;
+    const results = await this.#db.enqueue(queue, jobs, now);
+    // An id given again may name a parent: its family is read back, as everywhere.
+    const read = await this.#flows.expand(this.#db.queue(queue), results.map((result) => result.job));
+    return results.map((result, i) => (result.job === read[i] ? result : { ...result, job: read[i]! }));
+  }
+
+  async enqueueFlow({ nodes, now }: EnqueueFlowRequest): Promise<Job[]> {
+    this.#open();
+    await this.#flows.opened();
+    return await this.#flows.enqueueFlow(nodes, now);
   }
 
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
     this.#open();
+    await this.#flows.opened();
     const keys = this.#db.queue(queue);
-    await this.#db.promoteDue(keys, queue, request.now);
-    const jobs = (await this.#db.get<boolean>(keys.paused)).value ? [] : await this.#db.claimWaiting(keys, queue, request);
-    return { jobs, nextDueAt: await this.#db.nextDueAt(keys) };
+    await this.#db.promoteDue(keys, request.now);
+    const jobs = (await this.#db.get<boolean>(keys.paused)).value ? [] : await this.#db.claimWaiting(keys, request, this.#flows.gate);
+    return { jobs: await this.#flows.expand(keys, jobs), nextDueAt: await this.#db.nextDueAt(keys) };
   }
 
   async finish(queue: string, request: FinishRequest): Promise<FinishResult> {
@@ -125,19 +100,25 @@ export class DenoKvStore implements QueueStore {
     const { now } = request;
     const finished: (JobState | null)[] = new Array(request.outcomes.length).fill(null);
     const transitions: (machine.Transition | null)[] = new Array(request.outcomes.length).fill(null);
-    await this.#db.eachHeld(keys, queue, now, request.outcomes, (tx, held, outcome, i) => {
+    const effects: KvKey[] = [];
+    await this.#flows.opened();
+    await this.#db.eachHeld(keys, now, request.outcomes, (tx, held, outcome, i) => {
       const transition = machine.recordOutcome(held.job, outcome, now);
-      this.#db.write(tx, keys, held, machine.applied(held.job, transition, this.#db.nextSeq(now)));
+      const next = machine.applied(held.job, transition, this.#db.nextSeq(now));
+      this.#db.write(tx, keys, held, next);
       for (const event of transition.events) tx.emit(event);
+      const set = FINISHED_STATES.has(next.state) ? this.#flows.record(tx, next, now) : [];
       return () => {
         finished[i] = transition.state;
         transitions[i] = transition;
+        effects.push(...set);
       };
     });
     // In the order the outcomes were given, as every store applies them.
     for (const step of machine.retentionSteps(transitions)) {
-      await this.#db.applyRetention(keys, queue, step.state, step.rule, now, step.newer);
+      await this.#db.applyRetention(keys, step.state, step.rule, now, step.newer);
     }
+    await this.#flows.drain(effects);
     const claim = request.claim;
     const claimedJobs = claim ? await this.claim(queue, { ...claim, now }) : undefined;
     return { finished, claimed: claimedJobs };
@@ -147,7 +128,7 @@ export class DenoKvStore implements QueueStore {
     this.#open();
     const keys = this.#db.queue(queue);
     const held = new Set<string>();
-    await this.#db.eachHeld(keys, queue, now, leases, (tx, { job, versionstamp }) => {
+    await this.#db.eachHeld(keys, now, leases, (tx, { job, versionstamp }) => {
       tx.put({ job, versionstamp }, { ...job, lease: { ...job.lease!, expiresAt: now + leaseMs } });
       return () => held.add(job.id);
     });
@@ -182,6 +163,8 @@ export class DenoKvStore implements QueueStore {
 
   async recoverStalled(queue: string, { now, maxStalls }: StalledRequest): Promise<StalledResult> {
     this.#open();
+    // Workers call this on a timer: it also finishes the workflow work of processes that died.
+    await this.#flows.sweep();
     const keys = this.#db.queue(queue);
     const requeued: Job[] = [];
     const failed: Job[] = [];
@@ -189,16 +172,18 @@ export class DenoKvStore implements QueueStore {
     const expired = active.filter(({ job }) => job.lease && job.lease.expiresAt <= now);
     for (const held of expired) {
       // One commit per job: a conflict means its worker renewed or finished it meanwhile.
-      const tx = new Tx(this.#db.kv, keys);
+      const tx = this.#db.tx(keys);
       const transition = machine.stall(held.job, maxStalls, now);
       const next = machine.applied(held.job, transition, this.#db.nextSeq(now));
       this.#db.write(tx, keys, held, next);
       for (const event of transition.events) tx.emit(event);
-      if (!await this.#db.commit(tx, queue, now)) continue;
+      const effects = transition.requeued ? [] : this.#flows.record(tx, next, now);
+      if (!await this.#db.commit(tx, now)) continue;
       (transition.requeued ? requeued : failed).push(next);
-      if (transition.retention) await this.#db.applyRetention(keys, queue, transition.state, transition.retention, now);
+      if (transition.retention) await this.#db.applyRetention(keys, transition.state, transition.retention, now);
+      await this.#flows.drain(effects);
     }
-    return { requeued, failed };
+    return { requeued: await this.#flows.expand(keys, requeued), failed: await this.#flows.expand(keys, failed) };
   }
 
   async cancel(queue: string, { id, now, by = null }: ChangeRequest): Promise<CancelResult> {
@@ -206,17 +191,24 @@ export class DenoKvStore implements QueueStore {
     const keys = this.#db.queue(queue);
     let result: CancelResult = { status: "not-found" };
     let transition: machine.Transition | machine.Refusal = "not-found";
+    let effects: KvKey[] = [];
+    await this.#flows.opened();
     await this.#db.transact(queue, now, async (tx) => {
-      const held = await this.#db.read(keys, id);
+      effects = [];
+      let held = await this.#db.read(keys, id);
+      if (await this.#flows.flowWasOpen(keys, held?.job)) held = await this.#db.read(keys, id);
       if (!held) return result = { status: "not-found" };
       transition = machine.cancel(held.job, now, by);
       if (typeof transition === "string") return result = { status: "finished", state: held.job.state };
-      this.#db.write(tx, keys, held, machine.applied(held.job, transition, held.job.seq));
+      const next = machine.applied(held.job, transition, held.job.seq);
+      this.#db.write(tx, keys, held, next);
       for (const event of transition.events) tx.emit(event);
+      effects = this.#flows.record(tx, next, now);
       result = { status: "cancelled", previous: held.job.state };
     });
     const done = transition as machine.Transition | machine.Refusal;
-    if (typeof done !== "string" && done.retention) await this.#db.applyRetention(keys, queue, done.state, done.retention, now);
+    if (typeof done !== "string" && done.retention) await this.#db.applyRetention(keys, done.state, done.retention, now);
+    await this.#flows.drain(effects);
     return result;
   }
 
@@ -240,22 +232,29 @@ export class DenoKvStore implements QueueStore {
       for (const event of transition.events) tx.emit(event);
       result = { status: "retried", job: next };
     });
-    return result;
+    const retried = result as RetryResult;
+    return retried.status === "retried" ? { ...retried, job: (await this.#flows.expand(keys, [retried.job]))[0]! } : retried;
   }
 
   async remove(queue: string, { id, now }: JobRequest): Promise<RemoveResult> {
     this.#open();
     const keys = this.#db.queue(queue);
     let result: RemoveResult = { status: "not-found" };
+    let effects: KvKey[] = [];
+    await this.#flows.opened();
     await this.#db.transact(queue, now, async (tx) => {
-      const held = await this.#db.read(keys, id);
+      effects = [];
+      let held = await this.#db.read(keys, id);
+      if (await this.#flows.flowWasOpen(keys, held?.job)) held = await this.#db.read(keys, id);
       const event = held ? machine.remove(held.job, now) : "not-found";
       if (event === "not-found" || event === "active") return result = { status: event };
       if (typeof event === "string") return;
       this.#db.write(tx, keys, held!, null);
       tx.emit(event);
+      effects = this.#flows.record(tx, held!.job, now, true);
       result = { status: "removed" };
     });
+    await this.#flows.drain(effects);
     return result;
   }
 
@@ -265,12 +264,14 @@ export class DenoKvStore implements QueueStore {
     const keys = this.#db.queue(queue);
     // Index keys sort by finish time: everything before [.., cutoff + 1) finished at or before cutoff.
     const end = [...keys.index(state), cutoff + 1];
-    return await this.#db.deleteIndexed(keys, queue, { start: keys.index(state), end }, limit, this.#db.clock.now());
+    return await this.#db.deleteIndexed(keys, { start: keys.index(state), end }, limit, this.#db.clock.now());
   }
 
   async get(queue: string, id: string): Promise<Job | null> {
     this.#open();
-    return (await this.#db.read(this.#db.queue(queue), id))?.job ?? null;
+    const keys = this.#db.queue(queue);
+    const held = await this.#db.read(keys, id);
+    return held ? (await this.#flows.expand(keys, [held.job]))[0]! : null;
   }
 
   async list(queue: string, state: JobState, { offset, limit }: ListRequest): Promise<Job[]> {
@@ -278,18 +279,14 @@ export class DenoKvStore implements QueueStore {
     const keys = this.#db.queue(queue);
     if (state === "active") {
       const active = (await this.#db.jobsIn(keys, "active", 0, Infinity)).map((held) => held.job);
-      return active.sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)).slice(offset, offset + limit);
+      return await this.#flows.expand(keys, active.sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)).slice(offset, offset + limit));
     }
-    return (await this.#db.jobsIn(keys, state, offset, limit, FINISHED_STATES.has(state))).map((held) => held.job);
+    return await this.#flows.expand(keys, (await this.#db.jobsIn(keys, state, offset, limit, FINISHED_STATES.has(state))).map((held) => held.job));
   }
 
   async counts(queue: string): Promise<JobCounts> {
     this.#open();
-    const keys = this.#db.queue(queue);
-    const [paused, ...values] = await Promise.all([this.#db.get<boolean>(keys.paused), ...JOB_STATES.map((s) => this.#db.get(keys.count(s)))]);
-    const counts = Object.fromEntries(JOB_STATES.map((state, i) => [state, counterValue(values[i]!.value)])) as Record<JobState, number>;
-    const isPaused = paused.value === true;
-    return { ...counts, waiting: isPaused ? 0 : counts.waiting, paused: isPaused ? counts.waiting : 0 };
+    return await this.#db.counts(this.#db.queue(queue));
   }
 
   async setPaused(queue: string, { paused, now }: PauseRequest): Promise<void> {
@@ -330,8 +327,8 @@ export class DenoKvStore implements QueueStore {
   }
 
   publish(queue: string, event: ConveyorEventData): void {
-    const tx = new Tx(this.#db.kv, this.#db.queue(queue)).emit(event);
-    void this.#db.commit(tx, queue, event.at).catch(() => {});
+    const tx = this.#db.tx(this.#db.queue(queue)).emit(event);
+    void this.#db.commit(tx, event.at).catch(() => {});
   }
 
   subscribe(queue: string, listener: StoreEventListener, types?: readonly ConveyorEventType[]): Subscription {
