@@ -21,8 +21,8 @@ const WAKE_EVENTS: readonly ConveyorEventType[] = ["enqueued", "resumed", "cance
 
 /** What a lane needs from its worker. */
 export interface LaneHost {
-  /** The worker's id, read when needed (a worker names itself on first use). */
-  workerId(): string;
+  /** The worker's id, read when needed (a worker names itself on first use); passed around unbound. */
+  readonly workerId: () => string;
   readonly clock: Clock;
   readonly settings: ResolvedWorkerOptions;
   readonly limits: readonly WorkerRateLimit[];
@@ -31,8 +31,8 @@ export interface LaneHost {
   isRunning(): boolean;
   /** The handlers registered, by job name. */
   readonly handlers: ReadonlyMap<string, Registered>;
-  /** Every lane's pump sends what it may, in the worker's order. */
-  pumpAll(): void;
+  /** Every lane's pump sends what it may, in the worker's order; passed around unbound. */
+  readonly pumpAll: () => void;
   tracked<T>(work: Promise<T>): Promise<T>;
   reportError(error: unknown, queue: string): void;
   /** A handler ended or a store call came back: the worker's waiters may be answered. */
@@ -52,6 +52,9 @@ export class WorkerLane {
   /** Paused on this worker alone (`worker.pause(queue)`). */
   paused = false;
   readonly #host: LaneHost;
+  readonly #handlers: ReadonlyMap<string, Registered>;
+  readonly #limits: readonly WorkerRateLimit[];
+  readonly #budget: SlotBudget;
   readonly #store: QueueStore;
   readonly #clock: Clock;
   readonly #wakeups: WorkerWakeups;
@@ -63,6 +66,9 @@ export class WorkerLane {
   constructor(queue: Queue, host: LaneHost) {
     this.queue = queue;
     this.#host = host;
+    this.#handlers = host.handlers;
+    this.#limits = host.limits;
+    this.#budget = host.budget;
     this.#store = queue.context.store;
     assertSafeForWorkers(this.#store, queue.name);
     this.#clock = host.clock;
@@ -85,8 +91,8 @@ export class WorkerLane {
       leaseMs: settings.leaseMs,
       running: this.running,
       mayClaim: () => host.isRunning() && !this.paused && !this.#wakeups.holdingForLimit(),
-      freeSlots: (pump) => host.budget.free(pump),
-      pumpAll: () => host.pumpAll(),
+      freeSlots: (pump) => this.#budget.free(pump),
+      pumpAll: host.pumpAll,
       start: (job, sureUntil) => this.#start(job, sureUntil),
       giveBack: (job) => void this.#giveBackLate(job),
       dueAt: (at) => this.#armDueTimer(at),
@@ -187,8 +193,8 @@ export class WorkerLane {
     const running = new RunningJob(job, this.#contextHost);
     running.leaseSureUntil = leaseSureUntil;
     this.running.set(job.id, running);
-    this.#host.budget.started(this.pump);
-    if (this.#host.limits.length > 0) void this.#admit(running);
+    this.#budget.started(this.pump);
+    if (this.#limits.length > 0) void this.#admit(running);
     else this.#run(running);
   }
 
@@ -206,7 +212,7 @@ export class WorkerLane {
     const { job } = running;
     const host = this.#host;
     const reportError = (error: unknown) => host.reportError(error, this.queue.name);
-    const { waitMs, queueWide } = await admitOrHold(job, host.limits, `queue:${this.queue.name}`, host.settings.errorRetryMs, reportError);
+    const { waitMs, queueWide } = await admitOrHold(job, this.#limits, `queue:${this.queue.name}`, host.settings.errorRetryMs, reportError);
     if (running.settled) return; // cancelled or closed meanwhile
     if (waitMs === 0) return this.#run(running);
     const runAt = this.#clock.now() + waitMs;
@@ -216,7 +222,7 @@ export class WorkerLane {
   }
 
   #run(running: RunningJob): void {
-    runAttempt(running, this.#host.handlers.get(running.job.name), this.#attemptHost);
+    runAttempt(running, this.#handlers.get(running.job.name), this.#attemptHost);
   }
 
   /** Takes the first outcome of a running job; later ones (a handler finishing after its timeout) are ignored. */
@@ -229,7 +235,7 @@ export class WorkerLane {
       this.#host.pumpAll();
       this.#host.settled();
     } else {
-      const custom = this.#host.handlers.get(running.job.name)?.definition.backoffFunction;
+      const custom = this.#handlers.get(running.job.name)?.definition.backoffFunction;
       running.outcome = storeOutcome(running, outcome, this.#clock.now(), custom);
       // Straight to the pump: if it has calls under way, this outcome joins the next batch.
       this.pump.report(running);

@@ -35,6 +35,7 @@ export class SlotBudget {
   /** Slots `taker` may claim now (it sends a claim for every one it is given). */
   free(taker: SlotTaker): number {
     const takers = this.#takers;
+    if (takers.length === 1) return taker.eligible ? this.#concurrency - taker.held : 0; // one queue: every slot
     let held = 0;
     for (let i = 0; i < takers.length; i++) held += takers[i]!.held;
     const free = this.#concurrency - held;
