@@ -43,46 +43,100 @@ return out
  *   per job 10 fields: queue, parent index ('' = root), onFailure, batch ('1'/'0'), name, priority,
  *   runAt, ret, data JSON, chain ('' = none).
  * Returns each job's snapshot, in order.  Publishes: enqueued for each job not waiting for children.
+ *
+ * Ids and claim order are taken in node order, one HINCRBY per counter and queue; each queue's
+ * sets get one ZADD per 500 jobs; and a job's snapshot is the hash just written (its key is new),
+ * so nothing is read back.
  */
 export const ENQUEUE_FLOW = `
 local n, W = tonumber(ARGV[4]), 10
-local ids, kids = {}, {}
+local groups, order = {}, {}
+for i = 1, n do
+  local q = ARGV[5 + (i - 1) * W]
+  local g = groups[q]
+  if not g then
+    g = {}
+    groups[q] = g
+    order[#order + 1] = q
+  end
+  g[#g + 1] = i
+end
+local ids, seqs, qjson = {}, {}, {}
+for _, q in ipairs(order) do
+  local g = groups[q]
+  withQueue(q, function()
+    local lastId = rcall('HINCRBY', K.meta, 'nextId', #g) - #g
+    local lastSeq = rcall('HINCRBY', K.meta, 'seq', #g) - #g
+    for k, i in ipairs(g) do
+      ids[i] = string.format('%d', lastId + k)
+      seqs[i] = lastSeq + k
+    end
+  end)
+  qjson[q] = str(q)
+end
+local kids, policies = {}, {}
 for i = 1, n do
   local b = 5 + (i - 1) * W
-  withQueue(ARGV[b], function() ids[i] = tostring(rcall('HINCRBY', K.meta, 'nextId', 1)) end)
   if ARGV[b + 1] ~= '' then
     local p = tonumber(ARGV[b + 1]) + 1
     kids[p] = kids[p] or {}
-    kids[p][#kids[p] + 1] = { queue = ARGV[b], id = ids[i] }
+    kids[p][#kids[p] + 1] = '{"queue":' .. qjson[ARGV[b]] .. ',"id":"' .. ids[i] .. '"}'
   end
 end
+local function zaddAll(key, members)
+  for from = 1, #members, 1000 do rcall('ZADD', key, unpack(members, from, math.min(from + 999, #members))) end
+end
 local out = {}
-for i = 1, n do
-  local b = 5 + (i - 1) * W
-  local parent, name, prio, runAt = ARGV[b + 1], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
-  withQueue(ARGV[b], function()
-    local id = ids[i]
-    local args = { jobKey(id), 'data', ARGV[b + 8], 'name', name, 'prio', prio, 'ret', ARGV[b + 7], 'att', 0, 'wf', '1' }
-    local function add(k, v) args[#args + 1] = k; args[#args + 1] = v end
-    if ARGV[b + 9] ~= '' then add('chain', ARGV[b + 9]) end
-    if parent ~= '' then
-      local p = tonumber(parent) + 1
-      add('par', cjson.encode({ queue = ARGV[5 + (p - 1) * W], id = ids[p], onFailure = ARGV[b + 2] }))
+for _, q in ipairs(order) do
+  withQueue(q, function()
+    local waiting, delayed, parents = {}, {}, {}
+    for _, i in ipairs(groups[q]) do
+      local b = 5 + (i - 1) * W
+      local id, name, prio, runAt, seq = ids[i], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], seqs[i]
+      local flat = { 'data', ARGV[b + 8], 'name', name, 'prio', prio, 'ret', ARGV[b + 7], 'att', '0', 'wf', '1',
+        'seq', string.format('%d', seq), 'runAt', runAt }
+      if ARGV[b + 9] ~= '' then
+        flat[#flat + 1] = 'chain'
+        flat[#flat + 1] = ARGV[b + 9]
+      end
+      if ARGV[b + 1] ~= '' then
+        local p = tonumber(ARGV[b + 1]) + 1
+        local policy = ARGV[b + 2]
+        policies[policy] = policies[policy] or str(policy)
+        flat[#flat + 1] = 'par'
+        flat[#flat + 1] = '{"queue":' .. qjson[ARGV[5 + (p - 1) * W]] .. ',"id":"' .. ids[p] .. '","onFailure":' .. policies[policy] .. '}'
+      end
+      local children = kids[i]
+      local state
+      if children then
+        state = 'waiting-children'
+        local count = tostring(#children)
+        for _, v in ipairs({ 'fkids', '[' .. table.concat(children, ',') .. ']', 'fpend', count, 'ffail', '0', 'ftot', count,
+          'fbatch', ARGV[b + 3], 'ctime', NOWS }) do flat[#flat + 1] = v end
+        parents[#parents + 1] = NOWS
+        parents[#parents + 1] = id
+      elseif tonumber(runAt) > NOW then
+        state = 'delayed'
+        delayed[#delayed + 1] = runAt
+        delayed[#delayed + 1] = id
+      else
+        state = 'waiting'
+        waiting[#waiting + 1] = tonumber(prio) * 4294967296 + (seq % 4294967296)
+        waiting[#waiting + 1] = id
+      end
+      flat[#flat + 1] = 'state'
+      flat[#flat + 1] = state
+      rcall('HSET', jobKey(id), unpack(flat))
+      if children then
+        out[i] = { flat, {}, id, {}, {} }
+      else
+        out[i] = { flat, {}, id }
+        emit('enqueued', id, name, ',"runAt":' .. runAt .. ',"priority":' .. prio)
+      end
     end
-    local children = kids[i]
-    if children then
-      add('state', 'waiting-children'); add('seq', rcall('HINCRBY', K.meta, 'seq', 1)); add('runAt', runAt)
-      add('fkids', cjson.encode(children)); add('fpend', #children); add('ffail', 0); add('ftot', #children)
-      add('fbatch', ARGV[b + 3]); add('ctime', NOWS)
-      rcall('ZADD', K['waiting-children'], NOW, id)
-      rcall('HSET', unpack(args))
-    else
-      local state, seq = place(id, prio, runAt)
-      add('state', state); add('seq', seq); add('runAt', runAt)
-      rcall('HSET', unpack(args))
-      emit('enqueued', id, name, ',"runAt":' .. runAt .. ',"priority":' .. prio)
-    end
-    out[i] = snapshot(id)
+    zaddAll(K['waiting-children'], parents)
+    zaddAll(K.waiting, waiting)
+    zaddAll(K.delayed, delayed)
   end)
 end
 return out

@@ -53,9 +53,36 @@ local function enqueueStep(s, inherited, rest, prev)
   end)
 end
 
+-- The first then-step of a chain as JavaScript wrote it (flow-codec.ts): '{"then":[' steps
+-- '],"catch":' …, each step an object whose first key is "q" and whose job data are JSON
+-- strings. A quote right after a brace or a comma is never inside a string (there it would be
+-- escaped), so '},{"q":' and '],"catch":' mark the steps' bounds exactly: slicing the text
+-- spares decoding and re-encoding the whole chain at every step. Returns the step's text and the
+-- rest of the chain's (nil when nothing is left), or nil for a chain in any other shape (which
+-- then takes the slow path: decoded whole).
+local THEN_HEAD = '{"then":[{"q":'
+local NOTHING_AFTER = ',"catch":null,"finally":null}'
+local function firstThen(text)
+  if string.sub(text, 1, #THEN_HEAD) ~= THEN_HEAD then return nil end
+  local close = string.find(text, '],"catch":', #THEN_HEAD, true)
+  if not close then return nil end
+  local tail = string.sub(text, close + 1)
+  local gap = string.find(text, '},{"q":', #THEN_HEAD, true)
+  if gap and gap < close then
+    return string.sub(text, 10, gap), '{"then":[' .. string.sub(text, gap + 2, close - 1) .. ']' .. tail
+  end
+  return string.sub(text, 10, close - 1), tail ~= NOTHING_AFTER and ('{"then":[]' .. tail) or nil
+end
+
 -- then after success, catch after a final failure, finally last; a cancelled job ends its chain.
-local function nextStep(id, state, name, res, err, chain)
+local function nextStep(id, state, name, res, err, chainText)
   local prev = outcomeJson(id, name, state, res, err)
+  if state == 'completed' then
+    local first, restJson = firstThen(chainText)
+    local ok, step = pcall(cjson.decode, first or '')
+    if ok and type(step) == 'table' and step.q then return enqueueStep(step, res or 'null', restJson, prev) end
+  end
+  local chain = cjson.decode(chainText)
   local thens = chain['then'] or {}
   if state == 'completed' then
     if #thens > 0 then
@@ -107,11 +134,15 @@ local function settle(link, childQueue, childId, childState, outcome)
     local failed = childState ~= 'completed'
     local pending = tonumber(h[2]) - 1
     local nfail = tonumber(h[3]) + (failed and 1 or 0)
-    rcall('HSET', key, 'fpend', pending, 'ffail', nfail)
+    if failed then rcall('HSET', key, 'fpend', pending, 'ffail', nfail) else rcall('HSET', key, 'fpend', pending) end
     if not (failed and link.onFailure == 'ignore') then rcall('RPUSH', outcomesKey(pid), outcome) end
     local batch = h[4] == '1'
-    emit(batch and 'batch.progress' or 'flow.progress', pid, h[6], ',"total":' .. h[5] .. ',"pending":' .. pending .. ',"failed":' .. nfail ..
-      ',"child":{"queue":' .. str(childQueue) .. ',"id":' .. str(childId) .. ',"state":"' .. childState .. '"}')
+    local progress = batch and 'batch.progress' or 'flow.progress'
+    -- Built only for a listener: a flow's every child passes here.
+    if watched(progress) then
+      emit(progress, pid, h[6], ',"total":' .. h[5] .. ',"pending":' .. pending .. ',"failed":' .. nfail ..
+        ',"child":{"queue":' .. str(childQueue) .. ',"id":' .. str(childId) .. ',"state":"' .. childState .. '"}')
+    end
     if failed and link.onFailure == 'fail' then
       local err = '{"name":"ConveyorError","code":"CHILD_FAILED","message":' ..
         str('child ' .. childId .. ' on queue "' .. childQueue .. '" ended ' .. childState) .. '}'
@@ -143,7 +174,7 @@ afterFinish = function(id)
   local state, name = h[1], h[2]
   local res = (h[3] and h[3] ~= '') and h[3] or nil
   local err = (h[4] and h[4] ~= '') and h[4] or 'null'
-  if h[5] and h[5] ~= '' then nextStep(id, state, name, res, err, cjson.decode(h[5])) end
+  if h[5] and h[5] ~= '' then nextStep(id, state, name, res, err, h[5]) end
   if h[6] then settle(cjson.decode(h[6]), QUEUE, id, state, outcomeJson(id, name, state, res, err)) end
   if h[7] and state ~= 'completed' and tonumber(h[8]) > 0 then cancelChildren(h[7]) end
 end
