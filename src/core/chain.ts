@@ -2,7 +2,7 @@ import * as v from "valibot";
 import { isJobDefinition, type JobDefinition, type PayloadInput } from "./define-job.ts";
 import type { EnqueuedJob } from "./job.ts";
 import { checkJobData } from "./job-data.ts";
-import { buildNewJob, JobOptionsFields } from "./job-options.ts";
+import { buildNewJob, type JobOptions, JobOptionsFields } from "./job-options.ts";
 import { NameSchema } from "./names.ts";
 import { parseArgument, parseData } from "./validation.ts";
 import { type ChainRest, type ChainStep, MAX_CHAIN_STEPS } from "./workflow.ts";
@@ -14,18 +14,11 @@ import { type ChainRest, type ChainStep, MAX_CHAIN_STEPS } from "./workflow.ts";
  */
 
 /** Options of a chain step after the first: its job's settings, its queue, and a delay after the step before. */
-export interface StepOptions {
+export interface StepOptions extends Omit<JobOptions, "jobId" | "dedupKey" | "runAt" | "delayMs" | "createdBy"> {
   /** The queue the step runs on. @default the first job's queue */
   queue?: string | { readonly name: string };
   /** Due this long after the step before ends. @default 0 */
   delayMs?: number;
-  priority?: import("./priority.ts").Priority;
-  attempts?: number;
-  backoff?: v.InferOutput<typeof JobOptionsFields>["backoff"];
-  timeoutMs?: number;
-  removeOnComplete?: import("./job-options.ts").Retention;
-  removeOnFail?: import("./job-options.ts").Retention;
-  deadLetter?: boolean;
 }
 
 const { jobId: _jobId, dedupKey: _dedupKey, runAt: _runAt, delayMs: _delayMs, ...settingEntries } = JobOptionsFields.entries;

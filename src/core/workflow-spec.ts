@@ -4,7 +4,7 @@ import type { JobDefinition } from "./define-job.ts";
 import { ConveyorError, type ValidationIssue } from "./errors.ts";
 import { addBatch, addFlow, type BatchEntry, type BatchOptions, type BatchProgress, type FlowHost, type FlowJob, type FlowSpec } from "./flow.ts";
 import { JobDataSchema } from "./job-data.ts";
-import { JobOptionsFields } from "./job-options.ts";
+import { type JobOptions, JobOptionsFields } from "./job-options.ts";
 import { NameSchema } from "./names.ts";
 import type { EnqueuedJob } from "./queue.ts";
 import { check, describeIssues, summarise } from "./validation.ts";
@@ -29,8 +29,51 @@ const StepOptionsSchema = v.strictObject(stepEntries);
 const FlowOptionsSchema = v.pipe(v.strictObject(flowEntries), v.check((o) => o.delayMs === undefined || o.runAt === undefined, "delayMs or runAt, not both"));
 const PolicySchema = v.picklist(["fail", "ignore", "continue"], 'one of "fail", "ignore", "continue"');
 
+/** A chain step's options by name: the job settings and `delayMs`. */
+export type NamedStepOptions = Omit<JobOptions, "jobId" | "dedupKey" | "runAt" | "createdBy">;
+/** A flow or batch job's options by name: a flow's jobs take the store's ids and no dedup key. */
+export type NamedFlowOptions = Omit<JobOptions, "jobId" | "dedupKey" | "createdBy">;
+
 /** One chain step by name. Without a payload it gets what the step before left (not the first step: it has none before it). */
-export const NamedStepSchema = v.strictObject({
+export interface NamedStep {
+  readonly name: string;
+  readonly payload?: unknown;
+  readonly options?: NamedStepOptions;
+  /** @default the chain's queue */
+  readonly queue?: string;
+}
+
+/** A chain by name: at most MAX_CHAIN_STEPS steps, catch and finally included. */
+export interface NamedChain {
+  readonly steps: readonly NamedStep[];
+  readonly catch?: NamedStep;
+  readonly finally?: NamedStep;
+}
+
+/** One job of a batch by name. */
+export interface NamedBatchJob {
+  readonly name: string;
+  readonly payload: unknown;
+  readonly options?: NamedFlowOptions;
+  /** @default the batch's queue */
+  readonly queue?: string;
+}
+
+/** A batch by name: its jobs, and the steps that run once they have all ended. */
+export interface NamedBatch {
+  readonly jobs: readonly NamedBatchJob[];
+  /** @default the queue the batch is added on */
+  readonly queue?: string;
+  /** @default "batch" */
+  readonly name?: string;
+  readonly allowFailures?: boolean;
+  readonly then?: NamedStep;
+  readonly catch?: NamedStep;
+  readonly finally?: NamedStep;
+}
+
+/** The schema of one chain step by name. */
+export const NamedStepSchema: v.GenericSchema<unknown, NamedStep> = v.strictObject({
   name: NameSchema,
   payload: v.optional(JobDataSchema),
   options: v.optional(StepOptionsSchema),
@@ -38,7 +81,8 @@ export const NamedStepSchema = v.strictObject({
   queue: v.optional(NameSchema),
 });
 
-export const NamedChainSchema = v.pipe(
+/** The schema of a chain by name. */
+export const NamedChainSchema: v.GenericSchema<unknown, NamedChain> = v.pipe(
   v.strictObject({
     steps: v.pipe(v.array(NamedStepSchema), v.minLength(1, "at least one step")),
     catch: v.optional(NamedStepSchema),
@@ -56,7 +100,7 @@ export interface NamedFlow {
   readonly queue?: string;
   readonly name: string;
   readonly payload: unknown;
-  readonly options?: v.InferOutput<typeof FlowOptionsSchema>;
+  readonly options?: NamedFlowOptions;
   /** What this job's failure does to its parent. @default "fail" */
   readonly onFailure?: ChildFailurePolicy;
   readonly children?: readonly NamedFlow[];
@@ -97,7 +141,8 @@ export const NamedFlowSchema: v.GenericSchema<unknown, NamedFlow> = v.pipe(
   FlowNodeSchema,
 );
 
-export const NamedBatchJobSchema = v.strictObject({
+/** The schema of one batch job by name. */
+export const NamedBatchJobSchema: v.GenericSchema<unknown, NamedBatchJob> = v.strictObject({
   name: NameSchema,
   payload: JobDataSchema,
   options: v.optional(FlowOptionsSchema),
@@ -105,7 +150,8 @@ export const NamedBatchJobSchema = v.strictObject({
   queue: v.optional(NameSchema),
 });
 
-export const NamedBatchSchema = v.strictObject({
+/** The schema of a batch by name. */
+export const NamedBatchSchema: v.GenericSchema<unknown, NamedBatch> = v.strictObject({
   // The batch is a job too: its jobs and it make at most MAX_FLOW_JOBS.
   jobs: v.pipe(v.array(NamedBatchJobSchema), v.minLength(1, "at least one job"), v.maxLength(MAX_FLOW_JOBS - 1, `at most ${MAX_FLOW_JOBS - 1} jobs (MAX_FLOW_JOBS with the batch)`)),
   /** @default the queue the batch is added on */
@@ -118,9 +164,6 @@ export const NamedBatchSchema = v.strictObject({
   finally: v.optional(NamedStepSchema),
 });
 
-export type NamedStep = v.InferOutput<typeof NamedStepSchema>;
-export type NamedChain = v.InferOutput<typeof NamedChainSchema>;
-export type NamedBatch = v.InferOutput<typeof NamedBatchSchema>;
 
 /** Where names are resolved, and what a workflow may touch. */
 export interface SpecContext {
