@@ -66,12 +66,14 @@ interface Harness {
 }
 
 async function conveyorHarness(url: string): Promise<Harness> {
-  const store = new RedisStore({ connection: url, prefix: "bench" });
-  const conveyor = createConveyor({ store });
-  const queue = conveyor.queue("bench");
+  // The producer and the worker each have their own store (and so connection), as BullMQ's
+  // Queue, FlowProducer and Worker below have theirs: neither waits behind the other's calls.
+  const producer = createConveyor({ store: new RedisStore({ connection: url, prefix: "bench" }) });
+  const consumer = createConveyor({ store: new RedisStore({ connection: url, prefix: "bench" }) });
+  const queue = producer.queue("bench");
   return {
     addFlow: async (i) =>
-      void await conveyor.flow({
+      void await producer.flow({
         queue, job: parentJob, payload: { i },
         children: Array.from({ length: CHILDREN }, (_, k) => ({ queue, job: childJob, payload: { i, k } })),
       }),
@@ -82,7 +84,7 @@ async function conveyorHarness(url: string): Promise<Harness> {
       await chain.add();
     },
     work: async (concurrency, onEnd) => {
-      const worker = conveyor.worker(queue, { concurrency })
+      const worker = consumer.worker("bench", { concurrency })
         .handle(parentJob, () => onEnd())
         .handle(childJob, () => {})
         .handle(plainJob, () => {})
@@ -93,7 +95,10 @@ async function conveyorHarness(url: string): Promise<Harness> {
       await worker.ready();
     },
     completed: async () => (await queue.counts()).completed,
-    close: () => conveyor.close({ timeoutMs: 1_000 }),
+    close: async () => {
+      await consumer.close({ timeoutMs: 1_000 });
+      await producer.close({ timeoutMs: 1_000 });
+    },
   };
 }
 
