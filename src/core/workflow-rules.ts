@@ -2,7 +2,7 @@ import type { ConveyorEventData } from "./events.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { Job, NewJob } from "./job.ts";
 import { finalFailure, type JobPatch, requeue, settled, type Transition } from "./transitions.ts";
-import type { ChainRest, ChainStep, ChildOutcome, Family, JobFlow, JobRef, ParentLink, PreviousStep } from "./workflow.ts";
+import type { ChainRest, ChainStep, ChildOutcome, Family, FlowNode, JobFlow, JobRef, ParentLink, PreviousStep } from "./workflow.ts";
 
 /**
  * The rules of workflows, as pure functions beside the job state machine: what a job that
@@ -131,6 +131,27 @@ function endBatch(parent: Job, family: Family, flow: JobFlow, now: number, event
   const lastError: ErrorInfo = { name: "ConveyorError", code: "BATCH_FAILED", message: `${family.failed} of ${total} jobs of the batch failed` };
   events.push({ type: "failed", queue: parent.queue, at: now, jobId: parent.id, name: parent.name, attempt: 1, error: lastError, final: true });
   return finalFailure(parent, 1, "child-failed", { flow, lastError, attemptsMade: 1 }, now, events);
+}
+
+/**
+ * Each flow node's links once the store has given every node its id (`refs`, in node order):
+ * its parent, its children (a parent starts with all of them pending), and its chain.
+ */
+export function flowLinks(nodes: readonly FlowNode[], refs: readonly JobRef[]): JobFlow[] {
+  const children = nodes.map(() => [] as JobRef[]);
+  nodes.forEach((node, i) => {
+    if (node.parent !== null) children[node.parent]!.push(refs[i]!);
+  });
+  return nodes.map((node, i) => {
+    const parent = node.parent === null ? null : refs[node.parent]!;
+    const kids = children[i]!;
+    return {
+      chain: node.job.flow?.chain ?? null,
+      previous: null,
+      parent: parent && { queue: parent.queue, id: parent.id, onFailure: node.onFailure },
+      family: kids.length === 0 ? null : { children: kids, pending: kids.length, failed: 0, outcomes: [], batch: node.batch },
+    };
+  });
 }
 
 /** The results a parent's handler reads (`ctx.children`), by child. */

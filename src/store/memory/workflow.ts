@@ -1,8 +1,8 @@
 import type { ConveyorEventData } from "../../core/events.ts";
 import { FINISHED_STATES, type Job, type NewJob } from "../../core/job.ts";
 import * as machine from "../../core/transitions.ts";
-import { aftermath, type Effect, settleChild } from "../../core/workflow-rules.ts";
-import type { FlowNode, JobFlow, JobRef } from "../../core/workflow.ts";
+import { aftermath, type Effect, flowLinks, settleChild } from "../../core/workflow-rules.ts";
+import type { FlowNode, JobRef } from "../../core/workflow.ts";
 import { copyJob, type JobRecord, newJobRecord } from "./job-record.ts";
 import type { QueueData } from "./queue-data.ts";
 
@@ -70,27 +70,14 @@ export function applyEffects(queues: MemoryQueues, first: readonly Effect[], now
 
 /** A flow's jobs, parents before children: ids first (a parent lists its children), then the records. */
 export function enqueueFlow(queues: MemoryQueues, nodes: readonly FlowNode[], now: number): Job[] {
-  const refs: JobRef[] = nodes.map((node) => {
-    const q = queues.queue(node.queue);
-    return { queue: node.queue, id: String(++q.nextId) };
-  });
-  const children = nodes.map(() => [] as JobRef[]);
-  nodes.forEach((node, i) => {
-    if (node.parent !== null) children[node.parent]!.push(refs[i]!);
-  });
+  const refs: JobRef[] = nodes.map((node) => ({ queue: node.queue, id: String(++queues.queue(node.queue).nextId) }));
+  const flows = flowLinks(nodes, refs);
   const batch = new EventBatch();
   const jobs = nodes.map((node, i) => {
     const q = queues.queue(node.queue);
-    const parentRef = node.parent === null ? null : refs[node.parent]!;
-    const kids = children[i]!;
-    const flow: JobFlow = {
-      chain: node.job.flow?.chain ?? null,
-      previous: null,
-      parent: parentRef && { queue: parentRef.queue, id: parentRef.id, onFailure: node.onFailure },
-      family: kids.length === 0 ? null : { children: kids, pending: kids.length, failed: 0, outcomes: [], batch: node.batch },
-    };
+    const flow = flows[i]!;
     const input: NewJob = { ...node.job, flow };
-    if (kids.length === 0) return insertJob(q, input, refs[i]!.id, now, batch.for(q));
+    if (flow.family === null) return insertJob(q, input, refs[i]!.id, now, batch.for(q));
     const job = newJobRecord(input, refs[i]!.id, q.name);
     q.jobs.set(job.id, job);
     job.seq = q.nextSeq();

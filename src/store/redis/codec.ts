@@ -53,7 +53,7 @@ export type Snapshot = [flatHash: string[], logs: string[], id: string, steps?: 
 const num = (value: string | undefined) => (value === undefined || value === "" ? null : Number(value));
 const json = (value: string | undefined) => (value === undefined || value === "" ? undefined : JSON.parse(value));
 
-export function decodeJob(queue: string, [flat, logs, id, stepsFlat, outcomes]: Snapshot, parsed?: JobData): Job {
+export function decodeJob(queue: string, [flat, logs, id, stepsFlat, outcomes]: Snapshot, parsed?: JobData, links?: FlowFields): Job {
   // One pass over the flat reply into fixed locals: a keyed object here went to dictionary mode
   // and was a good share of a busy worker's garbage.
   let data = "", state = "", seq = "0", runAt = "", att = "0", prog: string | undefined, res: string | undefined;
@@ -114,7 +114,7 @@ export function decodeJob(queue: string, [flat, logs, id, stepsFlat, outcomes]: 
     createdBy: d.createdBy ?? null,
     changedBy: json(chg) ?? null,
     steps: stepsFlat && stepsFlat.length > 0 ? decodeSteps(stepsFlat) : NO_STEPS,
-    flow: flow === undefined ? null : decodeFlow(flow, outcomes),
+    flow: flow === undefined ? null : decodeFlow(links ? { ...flow, ...links } : flow, outcomes),
   };
 }
 
@@ -127,10 +127,15 @@ export function createdJob(queue: string, input: NewJob, id: string, seq: number
 
 /** A job the claim script sent as one JSON text (Lua's cjson writes an empty list as {}). */
 export function unpackClaimed(queue: string, text: string): Job {
-  // [data, [flat (its data field emptied), logs, id, steps?, outcomes?]]: the job's data JSON comes first, as it is stored.
-  const [data, [flat, logs, id, steps, outcomes]] = JSON.parse(text) as [JobData, [string[], string[] | Record<string, never>, string, unknown?, unknown?]];
+  // [data, links, [flat (those fields emptied), logs, id, steps?, outcomes?]]: the job's data and a
+  // workflow job's links come as the JSON they are stored as, not escaped into strings.
+  const [data, links, [flat, logs, id, steps, outcomes]] = JSON.parse(text) as [
+    JobData,
+    FlowFields,
+    [string[], string[] | Record<string, never>, string, unknown?, unknown?],
+  ];
   const snapshot: Snapshot = [flat, Array.isArray(logs) ? logs : [], id, Array.isArray(steps) ? steps : undefined, Array.isArray(outcomes) ? outcomes : undefined];
-  return decodeJob(queue, snapshot, data);
+  return decodeJob(queue, snapshot, data, links);
 }
 
 function decodeSteps(flat: readonly string[]): Record<string, unknown> {

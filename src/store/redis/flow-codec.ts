@@ -1,4 +1,4 @@
-import type { ChainRest, ChainStep, ChildOutcome, JobFlow } from "../../core/workflow.ts";
+import type { ChainRest, ChainStep, ChildOutcome, JobFlow, JobRef } from "../../core/workflow.ts";
 
 /**
  * Workflows in a job's hash. The scripts change chains and families with cjson, which rounds
@@ -57,31 +57,36 @@ export function encodeChain(chain: ChainRest | null | undefined): string {
   return JSON.stringify({ then: chain.then.map(encodeStep), catch: chain.catch && encodeStep(chain.catch), finally: chain.finally && encodeStep(chain.finally) });
 }
 
-function decodeChain(text: string | undefined): ChainRest | null {
-  if (!text) return null;
-  const stored = JSON.parse(text) as { then: StoredStep[] | Record<string, never>; catch: StoredStep | null; finally: StoredStep | null };
+type StoredChain = { then: StoredStep[] | Record<string, never>; catch: StoredStep | null; finally: StoredStep | null };
+
+/** A field as stored (JSON text, '' for none) or already parsed. */
+const parsed = <T>(value: string | T | undefined): T | null => (typeof value === "string" ? (value ? JSON.parse(value) as T : null) : value ?? null);
+
+function decodeChain(value: string | StoredChain | undefined): ChainRest | null {
+  const stored = parsed<StoredChain>(value);
+  if (!stored) return null;
   // cjson writes an empty list as {}.
   const then = Array.isArray(stored.then) ? stored.then.map((s) => decodeStep(s)!) : [];
   return { then, catch: decodeStep(stored.catch), finally: decodeStep(stored.finally) };
 }
 
-/** The workflow fields of a job's hash, as decodeJob collects them. */
+/** The workflow fields of a job's hash, as decodeJob collects them (links the claim script sent as JSON come parsed). */
 export interface FlowFields {
-  chain?: string;
-  prev?: string;
-  par?: string;
-  fkids?: string;
+  chain?: string | StoredChain;
+  prev?: string | object;
+  par?: string | object;
+  fkids?: string | object;
   fpend?: string;
   ffail?: string;
   fbatch?: string;
 }
 
 export function decodeFlow(fields: FlowFields, outcomes: readonly string[] | undefined): JobFlow {
-  const children = fields.fkids ? JSON.parse(fields.fkids) : null;
+  const children = parsed<JobRef[] | Record<string, never>>(fields.fkids as string | JobRef[] | undefined);
   return {
     chain: decodeChain(fields.chain),
-    previous: fields.prev ? JSON.parse(fields.prev) : null,
-    parent: fields.par ? JSON.parse(fields.par) : null,
+    previous: parsed(fields.prev) as JobFlow["previous"],
+    parent: parsed(fields.par) as JobFlow["parent"],
     family: children === null ? null : {
       children: Array.isArray(children) ? children : [],
       pending: Number(fields.fpend ?? 0),

@@ -1,7 +1,11 @@
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
 import type { Job, JobCounts, JobState } from "../../core/job.ts";
 import type { EnqueueFlowRequest } from "../../core/workflow.ts";
+import { flowLinks } from "../../core/workflow-rules.ts";
+import type { AuditEntry, NewAuditEntry } from "../../core/audit-entry.ts";
 import type {
+  AuditListRequest,
+  AuditTrimRequest,
   CancelResult,
   ChangeRequest,
   ClaimRequest,
@@ -33,10 +37,13 @@ import { closeClient, connect, type RedisClient } from "./connection.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import { reportError } from "../../util/report-error.ts";
 import { CallGuard } from "./availability.ts";
+import type { HealthProbe } from "../../core/health-types.ts";
+import { probeRedis } from "./health.ts";
 import { parseArgument } from "../../core/validation.ts";
 import { REDIS_STORE_DEFAULTS, type RedisStoreOptions, RedisStoreOptionsSchema } from "./options.ts";
 import { QUEUE_KEYS, type QueueScripts, SCRIPTS } from "./queue-scripts.ts";
 import { RedisRecords } from "./records.ts";
+import { RedisAudit } from "./audit.ts";
 
 export { type LeaseClock, REDIS_STORE_DEFAULTS, type RedisStoreOptions } from "./options.ts";
 
@@ -66,6 +73,7 @@ export class RedisStore implements QueueStore {
   #subscriber: Promise<RedisClient> | undefined;
   readonly #channels = new Map<string, Channel>();
   readonly #records: RedisRecords;
+  readonly #audit: RedisAudit;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -80,6 +88,7 @@ export class RedisStore implements QueueStore {
     this.#connection = connect(connection);
     this.#connection.catch(() => {}); // surfaced by the first call instead
     this.#records = new RedisRecords(() => this.client(), this.#prefix);
+    this.#audit = new RedisAudit(() => this.client(), this.#guard, this.#prefix);
   }
 
   /** The client the store runs its scripts on; after `close()`, a STORE_CLOSED error (every call goes through here). */
@@ -110,8 +119,13 @@ export class RedisStore implements QueueStore {
       const [, name, priority, runAt, , ret, data, chain] = encodeNewJob(node.job);
       args.push(node.queue, node.parent ?? "", node.onFailure, node.batch ? "1" : "0", name!, priority!, runAt!, ret!, data!, chain!);
     }
-    const snapshots = await this.#run<Snapshot[]>("enqueueFlow", nodes[0]!.queue, now, args);
-    return snapshots.map((snapshot, i) => decodeJob(nodes[i]!.queue, snapshot));
+    // Built from what was sent, as enqueue does: the script answers id, seq and state per job.
+    const placed = await this.#run<(string | number)[]>("enqueueFlow", nodes[0]!.queue, now, args);
+    const refs = nodes.map((node, i) => ({ queue: node.queue, id: String(placed[3 * i]) }));
+    const flows = flowLinks(nodes, refs);
+    return nodes.map((node, i) =>
+      createdJob(node.queue, { ...node.job, flow: flows[i]! }, refs[i]!.id, Number(placed[3 * i + 1]), placed[3 * i + 2] as JobState)
+    );
   }
 
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
@@ -284,6 +298,21 @@ export class RedisStore implements QueueStore {
   }
   compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
     return this.#records.compareAndSet(namespace, key, expected, value);
+  }
+
+  appendAudit(entries: readonly NewAuditEntry[]): Promise<string[]> {
+    return this.#audit.append(entries);
+  }
+  listAudit(request: AuditListRequest): Promise<AuditEntry[]> {
+    return this.#audit.list(request);
+  }
+  trimAudit(request: AuditTrimRequest): Promise<number> {
+    return this.#audit.trim(request);
+  }
+
+  /** Not part of the store contract: health reports look for it (check `store.connection`). */
+  async health(): Promise<HealthProbe> {
+    return await probeRedis(await this.client(), this.#guard);
   }
 
   async close(): Promise<void> {

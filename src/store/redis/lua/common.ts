@@ -211,15 +211,19 @@ local function claim(limit, leaseMs, workerId)
         -- (a buffer and a string per field) was most of a busy worker's garbage. The data field
         -- (already JSON) goes in as it is, ahead of the rest: escaping it into a string cost
         -- this script time and the client a second parse.
-        local data = '{}'
+        -- So do a workflow job's links (chain, prev, par, fkids: JSON too), in an object between.
+        local data, links = '{}', nil
         for i = 1, #flat, 2 do
-          if flat[i] == 'data' then
+          local f = flat[i]
+          if f == 'data' then
             data = flat[i + 1]
             flat[i + 1] = ''
-            break
+          elseif f == 'chain' or f == 'prev' or f == 'par' or f == 'fkids' then
+            links = (links and (links .. ',') or '') .. '"' .. f .. '":' .. flat[i + 1]
+            flat[i + 1] = ''
           end
         end
-        jobs[k] = '[' .. data .. ',' .. cjson.encode(s) .. ']'
+        jobs[k] = '[' .. data .. ',' .. (links and ('{' .. links .. '}') or '{}') .. ',' .. cjson.encode(s) .. ']'
       end
     end
   end

@@ -42,7 +42,7 @@ return out
  * KEYS: the common ten (of the first job's queue).  ARGV[1..3]: common.  ARGV[4] job count; then
  *   per job 10 fields: queue, parent index ('' = root), onFailure, batch ('1'/'0'), name, priority,
  *   runAt, ret, data JSON, chain ('' = none).
- * Returns each job's snapshot, in order.  Publishes: enqueued for each job not waiting for children.
+ * Returns id, seq, state of each job, in order, as one flat list.  Publishes: enqueued for each job not waiting for children.
  *
  * Ids and claim order are taken in node order, one HINCRBY per counter and queue; each queue's
  * sets get one ZADD per 500 jobs; and a job's snapshot is the hash just written (its key is new),
@@ -127,12 +127,8 @@ for _, q in ipairs(order) do
       flat[#flat + 1] = 'state'
       flat[#flat + 1] = state
       rcall('HSET', jobKey(id), unpack(flat))
-      if children then
-        out[i] = { flat, {}, id, {}, {} }
-      else
-        out[i] = { flat, {}, id }
-        emit('enqueued', id, name, ',"runAt":' .. runAt .. ',"priority":' .. prio)
-      end
+      out[3 * i - 2], out[3 * i - 1], out[3 * i] = id, seq, state
+      if not children then emit('enqueued', id, name, ',"runAt":' .. runAt .. ',"priority":' .. prio) end
     end
     zaddAll(K['waiting-children'], parents)
     zaddAll(K.waiting, waiting)
