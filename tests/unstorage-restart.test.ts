@@ -12,16 +12,19 @@ import { work } from "./fixtures/work-job.ts";
 import { waitUntil } from "./support/harness.ts";
 import { startScript } from "./support/processes.ts";
 
-const open = (dir: string) => UnstorageStore.open({ storage: createStorage({ driver: fsDriver({ base: dir }) }), heartbeatMs: 200 });
+// A heartbeat a second apart (a claim lapses after 3): a loaded machine can hold an event loop
+// back for a few hundred milliseconds, which must not look like a dead owner.
+const HEARTBEAT_MS = 1_000;
+const open = (dir: string) => UnstorageStore.open({ storage: createStorage({ driver: fsDriver({ base: dir }) }), heartbeatMs: HEARTBEAT_MS });
 
 test("jobs persisted with the fs driver survive a SIGKILL of their process; a second live process is refused", async () => {
   const dir = mkdtempSync(join(tmpdir(), "conveyor-unstorage-"));
-  const producer = startScript("tests/fixtures/unstorage-producer.ts", { DIR: dir, HEARTBEAT_MS: "200" });
+  const producer = startScript("tests/fixtures/unstorage-producer.ts", { DIR: dir, HEARTBEAT_MS: String(HEARTBEAT_MS) });
   try {
     await producer.waitFor("produced");
     await assert.rejects(open(dir), (e) => isConveyorError(e, "UNSAFE_SETUP") && /RedisStore or DenoKvStore/.test(e.message));
     await producer.kill("SIGKILL");
-    await new Promise((resolve) => setTimeout(resolve, 700)); // its claim goes stale after 3 heartbeats
+    await new Promise((resolve) => setTimeout(resolve, 3 * HEARTBEAT_MS + 200)); // its claim goes stale after 3 heartbeats
 
     const store = await open(dir);
     const conveyor = createConveyor({ store });
