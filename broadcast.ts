@@ -19,6 +19,7 @@ export {
   type PresenceMember,
 } from "./src/broadcast/backend.ts";
 export { type HeartbeatClock, RedisBroadcastBackend, type RedisBroadcastOptions } from "./src/broadcast/redis.ts";
+export { broadcastCheck } from "./src/broadcast/health.ts";
 export { broadcastJobEvents, jobChannel, type JobBroadcastOptions, queueChannel } from "./src/broadcast/job-events.ts";
 export type { SocketLike } from "./src/broadcast/connection.ts";
 export { CLOSE as PUSHER_CLOSE_CODES, ERROR as PUSHER_ERROR_CODES } from "./src/broadcast/protocol.ts";

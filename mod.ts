@@ -18,7 +18,7 @@
 export { Conveyor, type ConveyorOptions, createConveyor } from "./src/conveyor.ts";
 export { defineJob, type JobDefinition, type PayloadInput, type PayloadOutput } from "./src/core/define-job.ts";
 export { type BulkEntry, type EnqueuedJob, Queue } from "./src/core/queue.ts";
-export { type JobHandler, Worker, WorkerErrorEvent } from "./src/core/worker.ts";
+export { type AttemptResult, type JobHandler, type OutcomeListener, Worker, WorkerErrorEvent } from "./src/core/worker.ts";
 export { WORKER_DEFAULTS, type WorkerOptions, type WorkerOrder } from "./src/core/worker-options.ts";
 export type { JobContext } from "./src/core/job-context.ts";
 export { ChainBuilder, type ChainEntry, type StepOptions } from "./src/core/chain.ts";
@@ -143,3 +143,17 @@ export { MemoryRateLimitBackend } from "./src/core/rate-limit-memory.ts";
 export type { RateLimitDecision, RateLimitRule } from "./src/core/rate-limit-rules.ts";
 export type { WorkerRateLimit } from "./src/core/worker-options.ts";
 export type { RuntimeAdapter, Served, ServeOptions } from "./src/adapter/contract.ts";
+export { Health, type HealthHost, type HealthReport, type QueueHealth } from "./src/core/health.ts";
+export {
+  type CheckResult,
+  HEALTH_DEFAULTS,
+  type HealthCheck,
+  type HealthCheckOptions,
+  type HealthOptions,
+  type HealthProbe,
+  type HealthProbing,
+  type HealthStatus,
+} from "./src/core/health-types.ts";
+export type { JobInForce, QueueInForce, RateLimitInForce, WorkerInForce } from "./src/core/health-config.ts";
+export type { QueueFigures, StatsBucket } from "./src/core/health-buckets.ts";
+export { StatsRecorder, type StatsRecorderOptions } from "./src/core/health-stats.ts";

@@ -6,7 +6,7 @@ import * as v from "valibot";
 import type { UpgradeWebSocket } from "hono/ws";
 import { createConveyor, defineJob, every, RateLimiter } from "../mod.ts";
 import { createApp, createBroadcastApp } from "../http.ts";
-import { Broadcaster, broadcastJobEvents } from "../broadcast.ts";
+import { broadcastCheck, Broadcaster, broadcastJobEvents } from "../broadcast.ts";
 import { sendEmail } from "./demo-jobs.ts";
 
 export const heartbeat = defineJob("heartbeat", v.object({ note: v.string() }));
@@ -44,6 +44,7 @@ export async function demoServer(options: { secret?: string; edge?: boolean; upg
     },
   });
   broadcastJobEvents(broadcaster, conveyor.queue("emails"));
+  conveyor.health.register("broadcast", broadcastCheck(broadcaster)); // on /health beside the store
   const app = new Hono();
   app.get("/", (c) => c.text("Conveyor demo: the API is under /jobs (see /jobs/openapi.json); Pusher clients connect to /app/conveyor-demo\n"));
   app.route("/", createBroadcastApp(broadcaster, { auth, upgradeWebSocket: options.upgradeWebSocket }));
@@ -73,7 +74,7 @@ export function announce(port: number, token: string): void {
   console.log(`  curl -s -H "Authorization: Bearer $TOKEN" ${url}/queues`);
   console.log(`  curl -s -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\`);
   console.log(`    -d '{"name":"send-email","payload":{"to":"ada@example.com"}}' ${url}/queues/emails/jobs`);
-  console.log(`  curl -s -H "Authorization: Bearer $TOKEN" "${url}/health?format=text"`);
+  console.log(`  curl -s -H "Authorization: Bearer $TOKEN" "${url}/health?format=text"    # or: conveyor health --url ${url} --token $TOKEN`);
   console.log(`  curl -sN -H "Authorization: Bearer $TOKEN" ${url}/queues/emails/events`);
   console.log(`broadcasting (Pusher protocol 7): new Pusher("${PUSHER_APP.key}", { wsHost: "127.0.0.1", wsPort: ${port}, forceTLS: false,`);
   console.log(`  channelAuthorization: { endpoint: "http://127.0.0.1:${port}/broadcasting/auth", headers: { Authorization: "Bearer <token>" } } })`);

@@ -5,6 +5,8 @@ import { Queue } from "./core/queue.ts";
 import { Worker } from "./core/worker.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.ts";
 import type { WorkerOptions } from "./core/worker-options.ts";
+import { Health } from "./core/health.ts";
+import type { HealthOptions } from "./core/health-types.ts";
 import {
   addBatch, addFlow, type BatchEntry, type BatchOptions, type BatchProgress, batchProgress, type FlowJob, type FlowSpec, readFlow,
 } from "./core/flow.ts";
@@ -14,6 +16,8 @@ export interface ConveyorOptions {
   store?: QueueStore;
   /** Source of time for every queue and worker. @default systemClock */
   clock?: Clock;
+  /** Health checks, their time limits, and how often figures are written: see `HealthOptions`. @default HEALTH_DEFAULTS, no custom checks */
+  health?: HealthOptions;
 }
 
 /**
@@ -26,10 +30,13 @@ export class Conveyor {
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Set<Worker>();
   readonly #schedulers = new Set<Scheduler>();
+  /** Dependency checks, the configuration in force and the last 24 hours' figures: `conveyor.health.report()`. */
+  readonly health: Health;
 
   constructor(options: ConveyorOptions = {}) {
     this.store = options.store ?? new MemoryStore();
     this.clock = options.clock ?? systemClock;
+    this.health = new Health(this, options.health);
   }
 
   /** The queue with this name (the same object on every call). */
@@ -54,6 +61,7 @@ export class Conveyor {
     const named = (queue: string | Queue) => typeof queue === "string" ? this.queue(queue) : queue;
     const worker = new Worker(Array.isArray(queues) ? queues.map(named) : named(queues as string | Queue), options);
     this.#workers.add(worker);
+    this.health.watch(worker);
     return worker;
   }
 
@@ -104,10 +112,14 @@ export class Conveyor {
     await Promise.all([...this.#workers].map((worker) => worker.drain()));
   }
 
-  /** Closes every worker (waiting for running jobs up to `timeoutMs`), every queue, then the store. */
+  /**
+   * Closes every worker (waiting for running jobs up to `timeoutMs`), writes the health figures
+   * counted since the last flush (within the health deadline), closes every queue, then the store.
+   */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     for (const scheduler of this.#schedulers) scheduler.close();
     await Promise.all([...this.#workers].map((worker) => worker.close(options)));
+    await this.health.close();
     for (const queue of this.#queues.values()) queue.close();
     await this.store.close();
   }

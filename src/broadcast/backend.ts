@@ -1,4 +1,5 @@
 // Where broadcasts travel and presence lives: one process (memory) or every node (Redis).
+import type { HealthProbe } from "../core/health-types.ts";
 
 /** One event for one channel, as every node receives it. `data` is the frame's data, already a string. */
 export interface BroadcastMessage {
@@ -43,6 +44,8 @@ export interface BroadcastBackend {
   members(channel: string): Promise<readonly PresenceMember[]>;
   /** Removes members held by nodes that stopped (no-op in one process); returns the users that left. */
   sweep(): Promise<readonly { channel: string; member: PresenceMember }[]>;
+  /** Optional: whether the backend reaches what it needs (Redis: the connection and a PING); see `broadcastCheck`. */
+  health?(): Promise<HealthProbe>;
   close(): Promise<void>;
 }
 

@@ -4,6 +4,9 @@ import * as v from "valibot";
 import { type Clock, systemClock, type TimerHandle } from "../core/clock.ts";
 import { parseArgument } from "../core/validation.ts";
 import { closeClient, connect, type RedisClient, type RedisConnection } from "../store/redis/connection.ts";
+import { CallGuard } from "../store/redis/availability.ts";
+import { probeRedis } from "../store/redis/health.ts";
+import type { HealthProbe } from "../core/health-types.ts";
 import { reportError } from "../util/report-error.ts";
 import type { BroadcastBackend, BroadcastMessage, JoinResult, LeaveResult, PresenceMember } from "./backend.ts";
 import { uniqueMembers } from "./backend.ts";
@@ -45,6 +48,9 @@ const OptionsSchema = v.object({
   nodeTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(2))),
   heartbeatClock: v.optional(v.picklist(["server", "caller"])),
 });
+
+/** Calls of `health()`; the report bounds them too, this only keeps ioredis from holding them. */
+const HEALTH_GUARD = /* @__PURE__ */ new CallGuard(2_000, "Redis (broadcasting)");
 
 export class RedisBroadcastBackend implements BroadcastBackend {
   #nodeId: string | undefined;
@@ -134,6 +140,12 @@ export class RedisBroadcastBackend implements BroadcastBackend {
     const removed: { channel: string; member: PresenceMember }[] = [];
     for (let i = 0; i < flat.length; i += 2) removed.push({ channel: flat[i]!, member: JSON.parse(flat[i + 1]!) as PresenceMember });
     return removed;
+  }
+
+  /** The connection and a PING, bounded (a health check must not wait on ioredis's offline queue). */
+  async health(): Promise<HealthProbe> {
+    const { client } = await this.#connection;
+    return await probeRedis(client, HEALTH_GUARD);
   }
 
   async close(): Promise<void> {

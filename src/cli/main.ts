@@ -1,23 +1,19 @@
 // The `conveyor` command, runtime-agnostic: the entry scripts (bin/conveyor.mjs on Node and Bun,
 // cli.ts on Deno) hand it the arguments, the environment and where to write.
 import * as v from "valibot";
-import { type Clock, systemClock } from "../core/clock.ts";
+import { systemClock } from "../core/clock.ts";
 import { summarise, check } from "../core/validation.ts";
+import type { CliIo, Command } from "./command.ts";
+import { healthCommand } from "./health.ts";
 import { mintToken, SCOPES, TokenOptionsSchema } from "./token.ts";
 
-export interface CliIo {
-  readonly env: Readonly<Record<string, string | undefined>>;
-  out(text: string): void;
-  err(text: string): void;
-  readonly clock?: Clock;
-}
-
-/** Exit codes: 0 done, 1 failed, 2 the command was used wrongly. */
-type Command = { summary: string; usage: string; run(args: Map<string, string>, io: CliIo): Promise<number> };
+export type { CliIo } from "./command.ts";
 
 const COMMANDS: Record<string, Command> = {
+  health: healthCommand,
   token: {
     summary: "print a development JWT for the HTTP app",
+    values: ["secret", "scopes", "subject", "expires", "issuer", "audience"],
     usage: [
       "conveyor token --scopes <list> [--secret <s>] [--subject <sub>] [--expires <1h>] [--issuer <iss>] [--audience <aud>]",
       "",
@@ -53,8 +49,6 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-const FLAGS = new Set(["secret", "scopes", "subject", "expires", "issuer", "audience", "help"]);
-
 function help(): string {
   return ["conveyor <command> [flags]", "", ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`), "", "conveyor <command> --help for its flags"].join("\n");
 }
@@ -74,13 +68,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const args = new Map<string, string>();
   for (let i = 0; i < rest.length; i++) {
     const match = /^--([a-z]+)(?:=(.*))?$/.exec(rest[i]!);
-    if (!match || !FLAGS.has(match[1]!)) {
+    const flag = match?.[1] ?? "";
+    const isSwitch = command.switches?.includes(flag) ?? false;
+    if (!match || !(flag === "help" || isSwitch || command.values.includes(flag))) {
       io.err(`conveyor ${name}: unknown argument "${rest[i]}"\n\n${command.usage}`);
       return 2;
     }
-    if (match[1] === "help") {
+    if (flag === "help") {
       io.out(command.usage);
       return 0;
+    }
+    if (isSwitch) {
+      if (match[2] !== undefined) {
+        io.err(`conveyor ${name}: --${flag} takes no value`);
+        return 2;
+      }
+      args.set(flag, "true");
+      continue;
     }
     const value = match[2] ?? rest[++i];
     if (value === undefined) {

@@ -11,5 +11,10 @@ export interface RateLimitBackend {
    * backend without it keeps what it took when `RateLimiter.consumeAll` is refused further on.
    */
   refund?(key: string, rule: RateLimitRule, cost: number, at: number): Promise<void>;
+  /**
+   * Units `key` has in use at `now`, read without taking any (for health reports). Optional: a
+   * backend without it is reported with its limit and no current figure.
+   */
+  used?(key: string, rule: RateLimitRule, now: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -84,6 +84,18 @@ export class MemoryRateLimitBackend implements RateLimitBackend {
     }
   }
 
+  async used(key: string, rule: RateLimitRule, now: number): Promise<number> {
+    const entry = this.#states.get(key);
+    const state = entry && entry.expiresAt > now ? entry.state : undefined;
+    if (state?.kind === "window" && rule.algorithm === "fixed-window") return state.window === Math.floor(now / rule.windowMs) ? state.used : 0;
+    if (state?.kind === "log" && rule.algorithm === "sliding-window") return state.uses.filter((at) => at > now - rule.windowMs).length;
+    if (state?.kind === "bucket" && rule.algorithm === "token-bucket") {
+      const tokens = Math.min(rule.capacity, state.tokens + Math.max(0, now - state.at) * rule.refillPerSecond / 1_000);
+      return rule.capacity - Math.floor(tokens + 1e-9);
+    }
+    return 0;
+  }
+
   async close(): Promise<void> {
     this.#states.clear();
   }

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import { parseArgument } from "./validation.ts";
 import { MemoryRateLimitBackend } from "./rate-limit-memory.ts";
-import { type RateLimitDecision, type RateLimitRule, RateLimitRuleSchema } from "./rate-limit-rules.ts";
+import { type RateLimitDecision, type RateLimitRule, RateLimitRuleSchema, ruleLimit } from "./rate-limit-rules.ts";
 import type { RateLimitBackend } from "./rate-limit-backend.ts";
 
 export type { RateLimitBackend } from "./rate-limit-backend.ts";
@@ -44,6 +44,16 @@ export class RateLimiter {
   /** Takes `cost` units for `key` if they are there; says how many are left and when to retry. */
   async consume(key: string, cost = 1): Promise<RateLimitDecision> {
     return (await this.#take(key, cost)).decision;
+  }
+
+  /**
+   * How much of `key`'s allowance is in use now, without taking any: `null` when the backend
+   * cannot tell (it has no `used`).
+   */
+  async usage(key: string): Promise<{ used: number; limit: number } | null> {
+    if (!this.backend.used) return null;
+    const limit = ruleLimit(this.rule);
+    return { used: Math.min(limit, Math.max(0, await this.backend.used(key, this.rule, this.#clock.now()))), limit };
   }
 
   /**

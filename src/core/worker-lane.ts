@@ -11,6 +11,7 @@ import { type AttemptHost, type AttemptOutcome, type Registered, runAttempt, sto
 import { WorkerContextHost } from "./worker-context-host.ts";
 import { warnIfUnwatched } from "./worker-events.ts";
 import type { ResolvedWorkerOptions, WorkerRateLimit } from "./worker-options.ts";
+import type { OutcomeListeners } from "./worker-outcomes.ts";
 import { WorkerPump } from "./worker-pump.ts";
 import type { SlotBudget } from "./worker-slots.ts";
 import { WorkerUpkeep } from "./worker-upkeep.ts";
@@ -37,6 +38,7 @@ export interface LaneHost {
   reportError(error: unknown, queue: string): void;
   /** A handler ended or a store call came back: the worker's waiters may be answered. */
   settled(): void;
+  readonly outcomes: OutcomeListeners;
 }
 
 /**
@@ -101,6 +103,7 @@ export class WorkerLane {
       reportError,
       settled: () => host.settled(),
       failedForGood: (running, state) => warnIfUnwatched(queue, running, state),
+      outcomes: host.outcomes,
     });
     this.#upkeep = new WorkerUpkeep({
       workerId: host.workerId,

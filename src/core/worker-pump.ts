@@ -2,6 +2,7 @@ import type { ClaimResult, QueueStore } from "./store-contract.ts";
 import type { Clock } from "./clock.ts";
 import type { Job, JobState } from "./job.ts";
 import type { RunningJob } from "./job-context.ts";
+import type { OutcomeListeners } from "./worker-outcomes.ts";
 import type { SlotTaker } from "./worker-slots.ts";
 
 /** Store calls a worker keeps in flight: one being answered while the next is queued. */
@@ -37,6 +38,8 @@ export interface PumpHost {
   settled(): void;
   /** The store took this attempt's failure as final (the job is now `failed` or `dead`). */
   failedForGood(running: RunningJob, state: "failed" | "dead"): void;
+  /** The worker's outcome listeners (the health figures count attempts there). */
+  readonly outcomes: OutcomeListeners;
 }
 
 /**
@@ -148,11 +151,13 @@ export class WorkerPump implements SlotTaker {
       this.#releasing -= batch.length;
       this.#reserved -= limit;
     }
+    const counted = host.outcomes.size > 0;
     for (let i = 0; i < batch.length; i++) {
       const running = batch[i]!;
       host.running.delete(running.job.id);
       const state = finished[i];
       if (state === "dead" || state === "failed") host.failedForGood(running, state);
+      if (counted && state) host.outcomes.emit(host.queueName, running, state, sentAt);
       // A retry is a delayed job this worker knows the time of: wake for it even when this
       // batch claimed nothing (at concurrency > 1 a short claim had stopped the claiming).
       const outcome = running.outcome;

@@ -4,12 +4,14 @@ import type { Queue } from "./queue.ts";
 import type { JobHandler, Registered } from "./worker-attempt.ts";
 import { WorkerEventTarget } from "./worker-events.ts";
 import { type LaneHost, WorkerLane } from "./worker-lane.ts";
-import { resolveWorkerOptions, type WorkerOptions } from "./worker-options.ts";
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions, type WorkerRateLimit } from "./worker-options.ts";
+import { type OutcomeListener, OutcomeListeners } from "./worker-outcomes.ts";
 import { queueWeights, workerQueues } from "./worker-queues.ts";
 import { SlotBudget } from "./worker-slots.ts";
 import { Waiters } from "./waiters.ts";
 
 export type { JobHandler } from "./worker-attempt.ts";
+export type { AttemptResult, OutcomeListener } from "./worker-outcomes.ts";
 
 export { WorkerErrorEvent } from "./worker-events.ts";
 
@@ -32,6 +34,9 @@ export class Worker extends WorkerEventTarget {
   readonly #closeTimeoutMs: number;
   readonly #handlers = new Map<string, Registered>();
   readonly #lanes: WorkerLane[] = [];
+  readonly #outcomes = new OutcomeListeners();
+  readonly #settings: ResolvedWorkerOptions;
+  readonly #rateLimits: readonly WorkerRateLimit[];
   #state: WorkerState = "idle";
   #closing: Promise<void> | undefined;
   /** Callers of `whenIdle`: no handler running. */
@@ -49,6 +54,8 @@ export class Worker extends WorkerEventTarget {
     this.#clock = this.queue.context.clock;
     this.#id = id;
     this.#concurrency = settings.concurrency;
+    this.#settings = settings;
+    this.#rateLimits = rateLimits;
     this.#closeTimeoutMs = settings.closeTimeoutMs;
     const pumps: WorkerLane["pump"][] = [];
     const host: LaneHost = {
@@ -66,6 +73,7 @@ export class Worker extends WorkerEventTarget {
         this.#idle.notify();
         this.#quiet.notify();
       },
+      outcomes: this.#outcomes,
     };
     for (const queue of this.queues) this.#lanes.push(new WorkerLane(queue, host));
     for (const lane of this.#lanes) pumps.push(lane.pump);
@@ -90,6 +98,25 @@ export class Worker extends WorkerEventTarget {
 
   get concurrency(): number {
     return this.#concurrency;
+  }
+
+  /** The settings this worker runs with (defaults filled in), for health reports. */
+  get settings(): Readonly<ResolvedWorkerOptions> {
+    return this.#settings;
+  }
+
+  /** The rate limits jobs start within. */
+  get rateLimits(): readonly WorkerRateLimit[] {
+    return this.#rateLimits;
+  }
+
+  /**
+   * Calls `listener(queue, result, durationMs, at)` for each attempt this worker finished, once
+   * the store recorded it (`result`: completed, retried or failed for good). It runs on the hot
+   * path: keep it to counting. Returns a function that removes it.
+   */
+  onOutcome(listener: OutcomeListener): () => void {
+    return this.#outcomes.add(listener);
   }
 
   /** Jobs whose handlers are running now, in all queues. */

@@ -9,7 +9,7 @@ import { authenticate, AuthThrottle } from "./auth-throttle.ts";
 import { type TrustProxy, TrustProxySchema } from "./client-key.ts";
 import { errorResponse } from "./errors.ts";
 import { notFound, RouteTable, unmatched } from "./fallback.ts";
-import { type HttpRateLimit, rateLimitMiddleware, type RateLimitUsage } from "./rate-limit.ts";
+import { type HttpRateLimit, rateLimitMiddleware, type RateLimitUsage, requestKey } from "./rate-limit.ts";
 import { type AppEnv, openApi, register } from "./route.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { opsRoutes } from "./routes/ops.ts";
@@ -76,7 +76,9 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
       conveyor,
       stats,
       authEnabled: authenticator !== null,
-      rateLimit: options.rateLimit ? { rule: options.rateLimit.limiter.rule, shared: options.rateLimit.limiter.backend.sharedAcrossProcesses, usage } : null,
+      rateLimit: options.rateLimit
+        ? { limiter: options.rateLimit.limiter, keyOf: requestKey(options.rateLimit, trustProxy), shared: options.rateLimit.limiter.backend.sharedAcrossProcesses, usage }
+        : null,
     }),
   ];
   const document = openApi(routes, { title: "Conveyor", version: "0.1.0" }, options.basePath ?? "");

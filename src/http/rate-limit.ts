@@ -24,14 +24,20 @@ export function defaultKey(c: Context<AppEnv>, caller: Caller, trustProxy: Trust
   return caller.subject ? `user:${caller.subject}` : clientKey(c, trustProxy);
 }
 
+/** Whom a request counts against, as the middleware decides it (health reports the caller's own use). */
+export function requestKey(options: HttpRateLimit, trustProxy: TrustProxy): (c: Context<AppEnv>, caller: Caller) => string {
+  return (c, caller) => options.key ? options.key(c, caller) : defaultKey(c, caller, trustProxy);
+}
+
 /**
  * Answers 429 with `Retry-After` once a caller is over the limit; every answer carries the
  * `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers (seconds).
  */
 export function rateLimitMiddleware(options: HttpRateLimit, usage: RateLimitUsage, trustProxy: TrustProxy): MiddlewareHandler<AppEnv> {
+  const keyOf = requestKey(options, trustProxy);
   return async (c, next) => {
     const caller = c.get("caller");
-    const decision = await options.limiter.consume(options.key ? options.key(c, caller) : defaultKey(c, caller, trustProxy));
+    const decision = await options.limiter.consume(keyOf(c, caller));
     const headers = {
       "RateLimit-Limit": String(decision.limit),
       "RateLimit-Remaining": String(decision.remaining),

@@ -150,6 +150,22 @@ export class RedisRateLimitBackend implements RateLimitBackend {
     await this.#guard.run(client, () => REFUND_SCRIPTS[rule.algorithm].run(client, [this.#key(key, rule)], args));
   }
 
+  /** Read as the consume scripts count, without writing (plain reads: nothing to make atomic). */
+  async used(key: string, rule: RateLimitRule, now: number): Promise<number> {
+    const { client } = await this.#connection;
+    const redisKey = this.#key(key, rule);
+    if (rule.algorithm === "fixed-window") {
+      return Number(await this.#guard.run(client, () => client.call("GET", `${redisKey}:${Math.floor(now / rule.windowMs)}`)) ?? 0);
+    }
+    if (rule.algorithm === "sliding-window") {
+      return Number(await this.#guard.run(client, () => client.call("ZCOUNT", redisKey, `(${now - rule.windowMs}`, `(${now + rule.windowMs}`)));
+    }
+    const [tokens, at] = await this.#guard.run(client, () => client.call("HMGET", redisKey, "tokens", "at")) as [string | null, string | null];
+    if (tokens === null) return 0;
+    const refilled = Math.min(rule.capacity, Number(tokens) + Math.max(0, now - Number(at ?? now)) * rule.refillPerSecond / 1_000);
+    return rule.capacity - Math.floor(refilled + 1e-9);
+  }
+
   async close(): Promise<void> {
     const { client, owned } = await this.#connection.catch(() => ({ client: undefined, owned: false }));
     if (owned && client) await closeClient(client);

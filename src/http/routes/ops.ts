@@ -1,63 +1,52 @@
+import type { Context } from "hono";
 import * as v from "valibot";
 import type { Conveyor } from "../../conveyor.ts";
-import { JOB_STATES } from "../../core/job.ts";
-import type { RateLimitRule } from "../../core/rate-limit-rules.ts";
+import { NameSchema } from "../../core/names.ts";
+import { valueOr, within } from "../../core/health-deadline.ts";
+import type { RateLimiter } from "../../core/rate-limiter.ts";
+import { ruleLimit } from "../../core/rate-limit-rules.ts";
+import type { Caller } from "../auth.ts";
+import { type HealthDocument, healthText } from "../health-text.ts";
+import { declaredQueue } from "../queues.ts";
 import type { RateLimitUsage } from "../rate-limit.ts";
-import { type Route, route } from "../route.ts";
+import { type AppEnv, type Route, route } from "../route.ts";
 import type { ExecutionStats } from "../stats.ts";
 
 export interface OpsContext {
   readonly conveyor: Conveyor;
   readonly stats: ExecutionStats;
   readonly authEnabled: boolean;
-  readonly rateLimit: { readonly rule: RateLimitRule; readonly shared: boolean; readonly usage: RateLimitUsage } | null;
+  readonly rateLimit: {
+    readonly limiter: RateLimiter;
+    /** Whom a request counts against: health shows the caller its own use. */
+    readonly keyOf: (c: Context<AppEnv>, caller: Caller) => string;
+    readonly shared: boolean;
+    readonly usage: RateLimitUsage;
+  } | null;
 }
 
-async function health({ conveyor, stats, authEnabled, rateLimit }: OpsContext) {
-  const queues = await Promise.all([...conveyor.queues.values()].map(async (queue) => {
-    stats.watch(queue);
-    return { name: queue.name, paused: await queue.isPaused(), counts: await queue.counts(), last24h: stats.last24h(queue.name) };
-  }));
+/**
+ * The conveyor's report with what only the app knows: whether auth is on, and the HTTP rate
+ * limit (the caller's own use of it, read within the health deadline beside the report).
+ */
+async function health({ conveyor, authEnabled, rateLimit }: OpsContext, c: Context<AppEnv>, caller: Caller, queue: string | undefined): Promise<HealthDocument> {
+  if (queue !== undefined) declaredQueue(conveyor, queue); // 404, as every route naming a queue
+  const yours = rateLimit && within(conveyor.clock, () => rateLimit.limiter.usage(rateLimit.keyOf(c, caller)), conveyor.health.deadlineMs);
+  const [report, use] = await Promise.all([conveyor.health.report({ queue }), yours]);
+  const read = use ? valueOr(use, null) : null;
   return {
-    status: "ok",
-    time: new Date(conveyor.clock.now()).toISOString(),
-    configuration: {
-      store: conveyor.store.constructor.name,
-      capabilities: conveyor.store.capabilities,
-      auth: authEnabled,
-      workers: [...conveyor.workers].map((w) => ({
-        id: w.id,
-        queue: w.queue.name,
-        queues: w.queues.map((q) => q.name),
-        concurrency: w.concurrency,
-        active: w.activeCount,
-        running: w.isRunning,
-      })),
+    ...report,
+    configuration: { ...report.configuration, auth: authEnabled },
+    rateLimit: rateLimit && {
+      rule: rateLimit.limiter.rule,
+      sharedAcrossProcesses: rateLimit.shared,
+      allowed: rateLimit.usage.allowed,
+      limited: rateLimit.usage.limited,
+      current: read?.used ?? null,
+      max: ruleLimit(rateLimit.limiter.rule),
+      percent: read ? Math.round((read.used / read.limit) * 1000) / 10 : null,
     },
-    rateLimit: rateLimit && { rule: rateLimit.rule, sharedAcrossProcesses: rateLimit.shared, allowed: rateLimit.usage.allowed, limited: rateLimit.usage.limited },
-    queues,
   };
-}
-
-function asText(report: Awaited<ReturnType<typeof health>>): string {
-  const lines = [
-    `status: ${report.status} at ${report.time}`,
-    `store: ${report.configuration.store} (${Object.entries(report.configuration.capabilities).map(([k, v]) => `${k}=${v}`).join(", ")})`,
-    `auth: ${report.configuration.auth ? "on" : "OFF"}`,
-    `workers: ${report.configuration.workers.map((w) => `${w.queues.join("+")}×${w.concurrency} (${w.active} active)`).join(", ") || "none in this process"}`,
-    `rate limit: ${report.rateLimit ? `${JSON.stringify(report.rateLimit.rule)}, ${report.rateLimit.allowed} allowed, ${report.rateLimit.limited} limited` : "none"}`,
-    "",
-  ];
-  for (const q of report.queues) {
-    const c = q.counts;
-    const day = q.last24h;
-    lines.push(`queue ${q.name}${q.paused ? " (paused)" : ""}: ${JOB_STATES.map((s) => `${s} ${c[s]}`).join(", ")}`);
-    lines.push(
-      `  last 24 h: ${day.completed} completed, ${day.failed} failed, success ${day.successRate === null ? "n/a" : `${(day.successRate * 100).toFixed(1)}%`}, ` +
-        `average ${day.averageDurationMs === null ? "n/a" : `${day.averageDurationMs} ms`}`,
-    );
-  }
-  return lines.join("\n") + "\n";
 }
 
 const label = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -87,15 +76,20 @@ async function metrics({ conveyor, stats, rateLimit }: OpsContext): Promise<stri
   return out.join("\n") + "\n";
 }
 
-/** Health (JSON, or text with ?format=text) and Prometheus metrics. */
+/**
+ * Health (JSON, or text with ?format=text; 503 when down, answered within the health deadline
+ * whatever hangs) and Prometheus metrics.
+ */
 export function opsRoutes(ops: OpsContext): Route[] {
   return [
     route({
-      method: "get", path: "/health", tag: "operations", scope: "ops:read", summary: "Configuration, queues, rate-limit usage and the last 24 hours",
-      query: v.strictObject({ format: v.optional(v.picklist(["json", "text"])) }),
-      handle: async ({ c, query }) => {
-        const report = await health(ops);
-        return query.format === "text" ? c.text(asText(report)) : report;
+      method: "get", path: "/health", tag: "operations", scope: "ops:read",
+      summary: "Dependency checks (503 when down), configuration in force, queues and the last 24 hours; ?queue= for one",
+      query: v.strictObject({ format: v.optional(v.picklist(["json", "text"])), queue: v.optional(NameSchema) }),
+      handle: async ({ c, query, caller }) => {
+        const report = await health(ops, c, caller, query.queue);
+        const status = report.status === "down" ? 503 : 200;
+        return query.format === "text" ? c.text(healthText(report), status) : c.json(report, status);
       },
     }),
     route({
