@@ -74,6 +74,15 @@ export {
   UnrecoverableError,
   type ValidationIssue,
 } from "./src/core/errors.ts";
+export {
+  createRedactor,
+  type ReaderAccess,
+  REDACTION_DEFAULTS,
+  type RedactionDefaults,
+  type RedactionOptions,
+  type RedactionRule,
+  Redactor,
+} from "./src/core/redaction.ts";
 export { type Clock, MAX_TIMER_DELAY_MS, systemClock, type TimerHandle } from "./src/core/clock.ts";
 export { FakeClock, type FakeClockOptions } from "./src/core/fake-clock.ts";
 export type {

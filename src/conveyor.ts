@@ -5,6 +5,7 @@ import { Queue } from "./core/queue.ts";
 import { Worker } from "./core/worker.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.ts";
 import type { WorkerOptions } from "./core/worker-options.ts";
+import { type RedactionOptions, Redactor } from "./core/redaction.ts";
 import { Health } from "./core/health.ts";
 import type { HealthOptions } from "./core/health-types.ts";
 import {
@@ -16,6 +17,11 @@ export interface ConveyorOptions {
   store?: QueueStore;
   /** Source of time for every queue and worker. @default systemClock */
   clock?: Clock;
+  /**
+   * How secrets are kept out of logs, errors, events, console lines and HTTP answers: see
+   * `RedactionOptions`. @default on, with the built-in rules
+   */
+  redaction?: RedactionOptions;
   /** Health checks, their time limits, and how often figures are written: see `HealthOptions`. @default HEALTH_DEFAULTS, no custom checks */
   health?: HealthOptions;
 }
@@ -27,6 +33,8 @@ export interface ConveyorOptions {
 export class Conveyor {
   readonly store: QueueStore;
   readonly clock: Clock;
+  /** Redacts what this conveyor's workers store and what its HTTP app and broadcasts send. */
+  readonly redactor: Redactor;
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Set<Worker>();
   readonly #schedulers = new Set<Scheduler>();
@@ -36,6 +44,7 @@ export class Conveyor {
   constructor(options: ConveyorOptions = {}) {
     this.store = options.store ?? new MemoryStore();
     this.clock = options.clock ?? systemClock;
+    this.redactor = new Redactor(options.redaction);
     this.health = new Health(this, options.health);
   }
 
@@ -43,7 +52,7 @@ export class Conveyor {
   queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { store: this.store, clock: this.clock });
+      queue = new Queue(name, { store: this.store, clock: this.clock, redactor: this.redactor });
       this.#queues.set(name, queue);
     }
     return queue;

@@ -9,6 +9,11 @@ export interface JobBroadcastOptions {
   types?: readonly ConveyorEventType[];
   /** The channels of one event. @default the queue's and the job's: see `queueChannel` and `jobChannel` */
   channels?: (event: ConveyorEventData) => readonly string[];
+  /**
+   * Send results and progress as stored, for when your channel authoriser admits only those who
+   * may read payloads. Errors are redacted and stacks left out either way. @default false (redacted)
+   */
+  payloads?: boolean;
 }
 
 /** Every event about a job: its own lifecycle, and a parent's (a flow's or a batch's) as its children end. */
@@ -27,14 +32,18 @@ export const jobChannel = (queue: string, id: string): string => `private-convey
 /**
  * Broadcasts `queue`'s job events (as `job.<type>`, the event's data as the message) until the
  * returned function is called. Private channels by default: the authoriser decides who may listen.
+ * Every subscriber of a channel gets the same message, so it goes out as a reader without a
+ * payload scope sees it (the queue's redactor), unless `payloads: true`.
  */
 export function broadcastJobEvents(broadcaster: Broadcaster, queue: Queue, options: JobBroadcastOptions = {}): () => void {
   const channels = options.channels ?? ((event: ConveyorEventData) => "jobId" in event ? [queueChannel(event.queue), jobChannel(event.queue, event.jobId)] : [queueChannel(event.queue)]);
+  const redactor = queue.context.redactor;
+  const access = { payloads: options.payloads === true, stacks: false };
   const reader = queue.events.stream({ types: [...(options.types ?? JOB_EVENT_TYPES)] }).getReader();
   void (async () => {
     for (let next = await reader.read(); !next.done; next = await reader.read()) {
       const event = next.value;
-      await broadcaster.publish(channels(event), `job.${event.type}`, event).catch((error) => reportError(error, `broadcasting ${event.type} of queue "${queue.name}"`));
+      await broadcaster.publish(channels(event), `job.${event.type}`, redactor.forReader(event, access)).catch((error) => reportError(error, `broadcasting ${event.type} of queue "${queue.name}"`));
     }
   })().catch((error) => reportError(error, `job event broadcast of queue "${queue.name}"`));
   return () => void reader.cancel();

@@ -12,6 +12,7 @@ import { NameSchema } from "./names.ts";
 import { parseArgument, parseData } from "./validation.ts";
 import { ChainBuilder, type ChainEntry, signedBy } from "./chain.ts";
 import type { ChainRest } from "./workflow.ts";
+import { DEFAULT_REDACTOR, type Redactor } from "./redaction.ts";
 
 export type { EnqueuedJob } from "./job.ts";
 
@@ -51,22 +52,24 @@ export class Queue {
   readonly events: QueueEvents = new QueueEvents();
   readonly #store: QueueStore;
   readonly #clock: Clock;
+  readonly #redactor: Redactor;
   readonly #definitions = new Map<string, JobDefinition>();
   #subscription: Subscription | undefined;
   #subscribedTo = "";
   #closed = false;
 
-  constructor(name: string, context: { store: QueueStore; clock: Clock }) {
+  constructor(name: string, context: { store: QueueStore; clock: Clock; redactor?: Redactor }) {
     this.name = parseArgument(NameSchema, name, "queue name");
     this.#store = context.store;
     this.#clock = context.clock;
+    this.#redactor = context.redactor ?? DEFAULT_REDACTOR;
     this.events.onDemandChange = () => this.#follow();
     this.events.whenReady = () => this.#subscription?.ready ?? Promise.resolve();
   }
 
-  /** @internal The store and clock, for workers of this queue. */
-  get context(): { readonly store: QueueStore; readonly clock: Clock } {
-    return { store: this.#store, clock: this.#clock };
+  /** @internal The store, clock and redactor, for workers of this queue and what broadcasts its events. */
+  get context(): { readonly store: QueueStore; readonly clock: Clock; readonly redactor: Redactor } {
+    return { store: this.#store, clock: this.#clock, redactor: this.#redactor };
   }
 
   /** Definitions this queue has seen, by name. */

@@ -4,6 +4,7 @@ import type { Clock } from "./clock.ts";
 import type { JobDefinition, PayloadOutput } from "./define-job.ts";
 import { ConveyorError, toErrorInfo, UnrecoverableError } from "./errors.ts";
 import type { JobContext, RunningJob } from "./job-context.ts";
+import type { Redactor } from "./redaction.ts";
 import { jobDataError } from "./job-data.ts";
 import { check } from "./validation.ts";
 
@@ -79,12 +80,17 @@ export function runAttempt(running: RunningJob, registered: Registered | undefin
   }
 }
 
-/** The outcome as the store records it: a failure carries its retry time, or none when final. */
+/**
+ * The outcome as the store records it: a failure carries its retry time, or none when final, and
+ * its error redacted (message and stack), as every copy of it (the job, its dead-letter info, the
+ * failed event, a catch step's payload) starts here.
+ */
 export function storeOutcome(
   { job, token }: RunningJob,
   outcome: Exclude<AttemptOutcome, { kind: "dropped" }>,
   now: number,
   custom: BackoffFunction | undefined,
+  redactor: Redactor,
 ): StoreOutcome {
   if (outcome.kind === "completed") {
     // A result no store could keep fails this attempt, rather than the store call for the whole batch.
@@ -98,7 +104,7 @@ export function storeOutcome(
     id: job.id,
     token,
     kind: "failed",
-    error: toErrorInfo(outcome.error),
+    error: redactor.error(toErrorInfo(outcome.error)),
     retryAt: final ? null : now + backoffDelay(job.backoff, attempt, outcome.error, custom),
     reason: outcome.unrecoverable ? "unrecoverable" : "attempts-exhausted",
   };

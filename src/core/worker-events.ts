@@ -2,6 +2,7 @@ import type { EventHandler, ListenOptions } from "./listener-types.ts";
 import type { RunningJob } from "./job-context.ts";
 import { ListenerSet } from "./listener-set.ts";
 import type { Queue } from "./queue.ts";
+import { DEFAULT_REDACTOR, type Redactor } from "./redaction.ts";
 
 /** An error the worker survived (a store call failed); the worker goes on. */
 export class WorkerErrorEvent extends Event {
@@ -22,6 +23,8 @@ export class WorkerErrorEvent extends Event {
  */
 export class WorkerEventTarget extends EventTarget {
   readonly #errorListeners = new ListenerSet();
+  /** Redacts what goes to the console (a store's error may quote a connection URL or a command). */
+  protected redactor: Redactor = DEFAULT_REDACTOR;
 
   override addEventListener(
     type: "error",
@@ -48,7 +51,7 @@ export class WorkerEventTarget extends EventTarget {
     if (this.#errorListeners.size > 0) {
       this.dispatchEvent(new WorkerErrorEvent(error, queue));
       this.#errorListeners.dispatched();
-    } else console.error(`conveyor: ${label}:`, error);
+    } else console.error(`conveyor: ${label}: ${this.redactor.errorText(error)}`);
   }
 }
 
@@ -59,6 +62,7 @@ export class WorkerEventTarget extends EventTarget {
 export function warnIfUnwatched(queue: Queue, { job, outcome }: RunningJob, state: "failed" | "dead"): void {
   const demand = queue.events.demand;
   if (demand.includes("failed") || demand.includes("dead")) return;
+  // The error was redacted when the outcome was made (storeOutcome).
   const error = outcome?.kind === "failed" ? `${outcome.error.name}: ${outcome.error.message}` : "unknown error";
   console.warn(`conveyor: job ${job.id} (${job.name}) on queue "${queue.name}" failed for good and is now ${state}: ${error}`);
 }

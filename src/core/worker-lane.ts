@@ -5,6 +5,7 @@ import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
 import type { Job } from "./job.ts";
 import { RunningJob } from "./job-context.ts";
 import type { Queue } from "./queue.ts";
+import type { Redactor } from "./redaction.ts";
 import { assertSafeForWorkers } from "./safety.ts";
 import { admitOrHold } from "./worker-admission.ts";
 import { type AttemptHost, type AttemptOutcome, type Registered, runAttempt, storeOutcome } from "./worker-attempt.ts";
@@ -63,6 +64,7 @@ export class WorkerLane {
   readonly #upkeep: WorkerUpkeep;
   readonly #attemptHost: AttemptHost;
   readonly #contextHost: WorkerContextHost;
+  readonly #redactor: Redactor;
   #subscription: Subscription | undefined;
 
   constructor(queue: Queue, host: LaneHost) {
@@ -72,12 +74,13 @@ export class WorkerLane {
     this.#limits = host.limits;
     this.#budget = host.budget;
     this.#store = queue.context.store;
+    this.#redactor = queue.context.redactor;
     assertSafeForWorkers(this.#store, queue.name);
     this.#clock = host.clock;
     const { settings } = host;
     const tracked = <T>(work: Promise<T>) => host.tracked(work);
     const reportError = (error: unknown) => host.reportError(error, queue.name);
-    this.#contextHost = new WorkerContextHost(this.#store, queue.name, this.#clock, host.workerId);
+    this.#contextHost = new WorkerContextHost(this.#store, queue.name, this.#clock, host.workerId, this.#redactor);
     this.#wakeups = new WorkerWakeups(this.#clock, () => this.wake());
     this.#attemptHost = {
       workerId: host.workerId,
@@ -239,7 +242,7 @@ export class WorkerLane {
       this.#host.settled();
     } else {
       const custom = this.#handlers.get(running.job.name)?.definition.backoffFunction;
-      running.outcome = storeOutcome(running, outcome, this.#clock.now(), custom);
+      running.outcome = storeOutcome(running, outcome, this.#clock.now(), custom, this.#redactor);
       // Straight to the pump: if it has calls under way, this outcome joins the next batch.
       this.pump.report(running);
     }

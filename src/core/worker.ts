@@ -52,6 +52,7 @@ export class Worker extends WorkerEventTarget {
     this.queues = workerQueues(queues);
     this.queue = this.queues[0]!;
     this.#clock = this.queue.context.clock;
+    this.redactor = this.queue.context.redactor;
     this.#id = id;
     this.#concurrency = settings.concurrency;
     this.#settings = settings;

@@ -100,6 +100,6 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   app.use("*", unmatched(table));
   table.add("get", "/openapi.json");
   app.get("/openapi.json", (c) => c.json(document));
-  register(app, routes, guards, table);
+  register(app, routes, guards, table, conveyor.redactor);
   return app;
 }

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ConveyorErrorCode, isConveyorError, type ValidationIssue } from "../core/errors.ts";
+import { DEFAULT_REDACTOR } from "../core/redaction.ts";
 
 /** Every error answer: `{ "error": { "code", "message", "issues" } }`. */
 export interface ErrorBody {
@@ -43,10 +44,11 @@ export function errorResponse(error: unknown, c: Context): Response {
     const code = error.status === 413 ? "PAYLOAD_TOO_LARGE" : error.status === 401 ? "UNAUTHENTICATED" : "HTTP_ERROR";
     return c.json(body(code, error.message || "Request refused"), error.status as ContentfulStatusCode);
   }
-  console.error("conveyor http: unexpected error:", error);
+  console.error(`conveyor http: unexpected error: ${DEFAULT_REDACTOR.errorText(error)}`);
   return c.json(body("INTERNAL", "Something went wrong on the server"), 500);
 }
 
+/** The envelope, redacted: a message may quote what a store or a schema library said. */
 export function body(code: string, message: string, issues: readonly ValidationIssue[] = []): ErrorBody {
-  return { error: { code, message, issues } };
+  return { error: { code, message: DEFAULT_REDACTOR.string(message), issues: DEFAULT_REDACTOR.json(issues) } };
 }

@@ -2,10 +2,12 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import { check, summarise } from "../core/validation.ts";
+import { DEFAULT_REDACTOR, type ReaderAccess, type Redactor } from "../core/redaction.ts";
 import type { StandardSchemaV1 } from "../core/standard-schema.ts";
 import { type Caller, requireScope } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 import type { RouteTable } from "./fallback.ts";
+import { readerAccess } from "./reader-access.ts";
 
 type Schema = v.GenericSchema;
 
@@ -16,6 +18,8 @@ export interface RouteInput<P, Q, B> {
   readonly query: Q;
   readonly body: B;
   readonly caller: Caller;
+  /** What the caller may see of job data (payload scope, `?stacks=true`): for answers a route streams itself. */
+  readonly access: ReaderAccess;
 }
 
 export interface AppEnv {
@@ -80,8 +84,15 @@ async function readJson(c: Context): Promise<unknown> {
  * Registers routes on an app: `guards` (size limit, authentication, rate limit), then parse,
  * authorise, run, answer JSON (or the Response a handler made). The guards go on each route,
  * not on "*": a mounted app's "*" middleware would run for every other route of the host.
+ * Every JSON answer goes out through `redactor.forReader`, so no route can forget it.
  */
-export function register(app: Hono<AppEnv>, routes: readonly Route[], guards: readonly MiddlewareHandler<AppEnv>[], table: RouteTable): void {
+export function register(
+  app: Hono<AppEnv>,
+  routes: readonly Route[],
+  guards: readonly MiddlewareHandler<AppEnv>[],
+  table: RouteTable,
+  redactor: Redactor = DEFAULT_REDACTOR,
+): void {
   for (const r of routes) {
     const method = r.method.toUpperCase();
     table.add(method, r.path);
@@ -91,10 +102,12 @@ export function register(app: Hono<AppEnv>, routes: readonly Route[], guards: re
       const query = parsed(r.query, c.req.query(), "query");
       const body = r.body ? parsed(r.body, await readJson(c), "body") : undefined;
       const caller = c.get("caller");
-      if (r.scope) requireScope(caller, r.scope, (params as { queue?: string } | undefined)?.queue);
-      const result = await r.handle({ c, params, query, body, caller });
+      const queue = (params as { queue?: string } | undefined)?.queue;
+      if (r.scope) requireScope(caller, r.scope, queue);
+      const access = readerAccess(caller, queue, (query as { stacks?: boolean } | undefined)?.stacks === true);
+      const result = await r.handle({ c, params, query, body, caller, access });
       if (result instanceof Response) return result;
-      return c.json(result as object, r.status ?? 200);
+      return c.json(redactor.forReader(result, access) as object, r.status ?? 200);
     });
   }
 }

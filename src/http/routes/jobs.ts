@@ -9,6 +9,7 @@ import { NameSchema } from "../../core/names.ts";
 import type { Caller } from "../auth.ts";
 import { HttpError } from "../errors.ts";
 import { declaredQueue } from "../queues.ts";
+import { StacksQuery } from "../reader-access.ts";
 import { type Route, route, validated } from "../route.ts";
 
 const QueueParams = v.object({ queue: NameSchema });
@@ -74,12 +75,12 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     }),
     route({
       method: "get", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:read", summary: "Jobs in one state, a page at a time",
-      params: QueueParams, query: v.strictObject({ state: v.picklist(JOB_STATES), ...Page }),
+      params: QueueParams, query: v.strictObject({ state: v.picklist(JOB_STATES), ...Page, ...StacksQuery }),
       handle: async ({ params, query }) => ({ jobs: await declared(params.queue).list(query.state, { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
     }),
     route({
       method: "get", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:read", summary: "One job",
-      params: JobParams,
+      params: JobParams, query: v.strictObject(StacksQuery),
       handle: async ({ params }) => ({ job: found(await declared(params.queue).get(params.id), `job ${params.id} in queue "${params.queue}"`) }),
     }),
     route({
@@ -118,7 +119,7 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     }),
     route({
       method: "get", path: "/queues/:queue/dead", tag: "dead letters", scope: "jobs:read", summary: "The dead-letter store, newest first",
-      params: QueueParams, query: v.strictObject(Page),
+      params: QueueParams, query: v.strictObject({ ...Page, ...StacksQuery }),
       handle: async ({ params, query }) => ({ jobs: await declared(params.queue).list("dead", { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
     }),
     route({
@@ -139,8 +140,8 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     }),
     route({
       method: "get", path: "/queues/:queue/events", tag: "queues", scope: "jobs:read", summary: "Live lifecycle events as Server-Sent Events",
-      params: QueueParams, query: v.strictObject({ types: v.optional(v.pipe(v.string(), v.transform((s) => s.split(",")), v.array(v.picklist(EVENT_TYPES)))) }),
-      handle: ({ c, params, query }) => {
+      params: QueueParams, query: v.strictObject({ types: v.optional(v.pipe(v.string(), v.transform((s) => s.split(",")), v.array(v.picklist(EVENT_TYPES)))), ...StacksQuery }),
+      handle: ({ c, params, query, access }) => {
         const queue = declared(params.queue);
         return streamSSE(c, async (sse) => {
           const reader = queue.events.stream({ types: query.types }).getReader();
@@ -148,7 +149,7 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
           await queue.events.ready();
           await sse.writeSSE({ event: "ready", data: "{}" });
           for (let next = await reader.read(); !next.done; next = await reader.read()) {
-            await sse.writeSSE({ event: next.value.type, data: JSON.stringify(next.value) });
+            await sse.writeSSE({ event: next.value.type, data: JSON.stringify(conveyor.redactor.forReader(next.value, access)) });
           }
         });
       },

@@ -18,6 +18,7 @@ import {
 import { type Caller, requireScope } from "../auth.ts";
 import { HttpError } from "../errors.ts";
 import { declaredQueue } from "../queues.ts";
+import { StacksQuery } from "../reader-access.ts";
 import { type Route, route } from "../route.ts";
 import { actor } from "./jobs.ts";
 
@@ -61,7 +62,7 @@ export function workflowRoutes(conveyor: Conveyor): Route[] {
     }),
     route({
       method: "get", path: "/queues/:queue/flows/:id", tag: "workflows", scope: "jobs:read", summary: "A flow's jobs as they are now, from this job down",
-      params: JobParams,
+      params: JobParams, query: v.strictObject(StacksQuery),
       handle: async ({ params }) => {
         declaredQueue(conveyor, params.queue);
         const flow = await conveyor.getFlow(params.queue, params.id);
