@@ -83,9 +83,38 @@ export {
   type RedactionRule,
   Redactor,
 } from "./src/core/redaction.ts";
+export { AuditLog } from "./src/core/audit.ts";
+export { AUDIT_DEFAULTS, type AuditOptions } from "./src/core/audit-options.ts";
+export {
+  type AuditAction,
+  type AuditActorType,
+  type AuditEntry,
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditSink,
+  LIFECYCLE_CATEGORIES,
+  type LifecycleCategory,
+  MAX_AUDIT_DETAIL_CHARS,
+  type NewAuditEntry,
+  OPERATOR_ACTIONS,
+  type OperatorAction,
+} from "./src/core/audit-entry.ts";
+export { type AuditFilter, type AuditPage, type AuditQuery, MAX_AUDIT_SCAN } from "./src/core/audit-query.ts";
+export {
+  auditRange,
+  type AuditRange,
+  checkTrim,
+  compareCursors,
+  type CursorParts,
+  formatCursor,
+  nextCursor,
+  parseCursor,
+} from "./src/core/audit-cursor.ts";
 export { type Clock, MAX_TIMER_DELAY_MS, systemClock, type TimerHandle } from "./src/core/clock.ts";
 export { FakeClock, type FakeClockOptions } from "./src/core/fake-clock.ts";
 export type {
+  AuditListRequest,
+  AuditTrimRequest,
   CancelResult,
   RemoveResult,
   RetryResult,

@@ -1,5 +1,6 @@
 // One server for bench/http.ts, in its own process so the load generator does not share its CPU.
 //   VARIANT=full   the app with HS256 JWT auth and valibot validation of every request
+//   VARIANT=audited  the same with the audit log on (every enqueue an entry, batched into the store)
 //   VARIANT=open   the same app with auth: false (validation still on: it cannot be turned off)
 //   VARIANT=bare   a hand-written Hono route calling queue.add: no auth, no request validation
 import process from "node:process";
@@ -11,11 +12,11 @@ import { createApp } from "../http.ts";
 
 export const SECRET = "bench-secret-that-is-long-enough-for-hs256!";
 const email = defineJob("email", v.object({ to: v.pipe(v.string(), v.email()), subject: v.string() }));
-const conveyor = createConveyor();
+const variant = process.env.VARIANT ?? "full";
+const conveyor = createConveyor({ audit: variant === "audited" });
 const queue = conveyor.queue("emails").register(email);
 console.warn = () => {};
 
-const variant = process.env.VARIANT ?? "full";
 let app: Hono;
 if (variant === "bare") {
   app = new Hono().post("/queues/:queue/jobs", async (c) => {
@@ -23,6 +24,7 @@ if (variant === "bare") {
     return c.json({ job: await queue.add(email, body.payload) }, 201);
   });
 } else {
-  app = createApp(conveyor, variant === "full" ? { auth: { secret: SECRET, audience: "conveyor" } } : { auth: false }) as unknown as Hono;
+  const authed = variant === "full" || variant === "audited";
+  app = createApp(conveyor, authed ? { auth: { secret: SECRET, audience: "conveyor" } } : { auth: false }) as unknown as Hono;
 }
 serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => console.log(`listening ${info.port}`));

@@ -15,7 +15,8 @@ import { SignJWT } from "jose";
 const DURATION_MS = Number(process.env.DURATION_MS ?? 5_000);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const VARIANTS = ["full", "open", "bare"] as const;
+/** VARIANTS=full,audited runs just those. */
+const VARIANTS = (["full", "audited", "open", "bare"] as const).filter((v) => !process.env.VARIANTS || process.env.VARIANTS.split(",").includes(v));
 const SECRET = "bench-secret-that-is-long-enough-for-hs256!";
 const server = fileURLToPath(new URL("./http-server.ts", import.meta.url));
 
@@ -69,12 +70,12 @@ async function load(port: number, token: string | null): Promise<{ perSecond: nu
 
 const token = await new SignJWT({ scope: "jobs:write" }).setProtectedHeader({ alg: "HS256" }).setSubject("bench")
   .setAudience("conveyor").setExpirationTime("1h").sign(new TextEncoder().encode(SECRET));
-const results: Record<string, { perSecond: number; p50: number; p99: number }[]> = { full: [], open: [], bare: [] };
+const results: Record<string, { perSecond: number; p50: number; p99: number }[]> = { full: [], audited: [], open: [], bare: [] };
 for (let round = 0; round < ROUNDS; round++) {
   for (const variant of VARIANTS) {
     const { port, stop } = await start(variant);
     try {
-      results[variant]!.push(await load(port, variant === "full" ? token : null));
+      results[variant]!.push(await load(port, variant === "full" || variant === "audited" ? token : null));
     } finally {
       stop();
     }
@@ -82,11 +83,11 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const label = { full: "app, JWT auth + validation", open: "app, auth off (validation on)", bare: "bare Hono route, neither" };
+const label = { full: "app, JWT auth + validation", audited: "app, JWT auth + validation + audit log", open: "app, auth off (validation on)", bare: "bare Hono route, neither" };
 console.log(`\nPOST /queues/emails/jobs on Node ${process.version}, ${CONNECTIONS} connections, ${DURATION_MS} ms × ${ROUNDS} rounds (median)\n`);
 console.log("| variant | requests/s | p50 ms | p99 ms | vs bare |");
 console.log("| --- | --- | --- | --- | --- |");
-const bare = median(results.bare!.map((r) => r.perSecond));
+const bare = results.bare!.length ? median(results.bare!.map((r) => r.perSecond)) : NaN;
 for (const variant of VARIANTS) {
   const rs = results[variant]!;
   const perSecond = median(rs.map((r) => r.perSecond));

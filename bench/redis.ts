@@ -1,7 +1,8 @@
 // Conveyor's Redis store against BullMQ on one local redis-server (at its defaults, RDB
 // snapshots off so no fork lands inside a measurement).
 //
-//   npm run bench:redis            (JOBS=10000 ROUNDS=3 by default; PHASES=a,b for some of them)
+//   npm run bench:redis            (JOBS=10000 ROUNDS=3 by default; PHASES=a,b for some of them;
+//                                   AUDIT=1 runs Conveyor with its audit log of operator actions on)
 //
 // Each (system, phase) runs in a fresh child process, alternating which system goes first,
 // with FLUSHALL between runs; the median of ROUNDS runs is printed with the ratio
@@ -44,7 +45,7 @@ interface Harness {
 
 async function conveyorHarness(url: string): Promise<Harness> {
   const store = new RedisStore({ connection: url, prefix: "bench" });
-  const conveyor = createConveyor({ store });
+  const conveyor = createConveyor({ store, audit: process.env.AUDIT === "1" });
   const queue = conveyor.queue("bench");
   const keep = { removeOnComplete: false } as const;
   return {

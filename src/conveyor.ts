@@ -6,6 +6,8 @@ import { Worker } from "./core/worker.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler/scheduler.ts";
 import type { WorkerOptions } from "./core/worker-options.ts";
 import { type RedactionOptions, Redactor } from "./core/redaction.ts";
+import { AuditLog } from "./core/audit.ts";
+import type { AuditOptions } from "./core/audit-options.ts";
 import { Health } from "./core/health.ts";
 import type { HealthOptions } from "./core/health-types.ts";
 import {
@@ -22,6 +24,8 @@ export interface ConveyorOptions {
    * `RedactionOptions`. @default on, with the built-in rules
    */
   redaction?: RedactionOptions;
+  /** The audit log: `true` for `AUDIT_DEFAULTS`, or what to change of them. @default false (nothing recorded) */
+  audit?: AuditOptions | boolean;
   /** Health checks, their time limits, and how often figures are written: see `HealthOptions`. @default HEALTH_DEFAULTS, no custom checks */
   health?: HealthOptions;
 }
@@ -38,6 +42,8 @@ export class Conveyor {
   readonly #queues = new Map<string, Queue>();
   readonly #workers = new Set<Worker>();
   readonly #schedulers = new Set<Scheduler>();
+  /** Who did what, when and from where: `conveyor.audit.query({ queue, action })`. */
+  readonly audit: AuditLog;
   /** Dependency checks, the configuration in force and the last 24 hours' figures: `conveyor.health.report()`. */
   readonly health: Health;
 
@@ -45,6 +51,7 @@ export class Conveyor {
     this.store = options.store ?? new MemoryStore();
     this.clock = options.clock ?? systemClock;
     this.redactor = new Redactor(options.redaction);
+    this.audit = new AuditLog(this.store, this.clock, options.audit, (value) => this.redactor.json(value));
     this.health = new Health(this, options.health);
   }
 
@@ -52,8 +59,9 @@ export class Conveyor {
   queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { store: this.store, clock: this.clock, redactor: this.redactor });
+      queue = new Queue(name, { store: this.store, clock: this.clock, redactor: this.redactor, audit: this.audit });
       this.#queues.set(name, queue);
+      this.audit.watch(queue);
     }
     return queue;
   }
@@ -123,12 +131,14 @@ export class Conveyor {
 
   /**
    * Closes every worker (waiting for running jobs up to `timeoutMs`), writes the health figures
-   * counted since the last flush (within the health deadline), closes every queue, then the store.
+   * counted since the last flush (within the health deadline) and the audit entries still
+   * buffered, closes every queue, then the store.
    */
   async close(options: { timeoutMs?: number } = {}): Promise<void> {
     for (const scheduler of this.#schedulers) scheduler.close();
     await Promise.all([...this.#workers].map((worker) => worker.close(options)));
     await this.health.close();
+    await this.audit.close();
     for (const queue of this.#queues.values()) queue.close();
     await this.store.close();
   }

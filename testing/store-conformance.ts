@@ -3,6 +3,7 @@
 // runs it the same way (see README, "Writing a store").
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { auditCases } from "./audit.ts";
 import { basicCases } from "./basics.ts";
 import { durabilityCases } from "./durability.ts";
 import { queueCases } from "./queue-cases.ts";
@@ -49,6 +50,7 @@ export function storeConformance(target: StoreUnderTest): void {
     queueCases(target);
     stepCases(target);
     workflowCases(target);
+    auditCases(target);
     if (target.sibling) sharingCases(target);
     if (target.reopen) durabilityCases(target);
     if (target.processes) processCases(target);

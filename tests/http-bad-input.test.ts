@@ -190,6 +190,30 @@ const ROWS: Row[] = [
   ["a scheduled flow too deep", "POST", "/schedules", "admin", { body: { ...bare, flow: deepFlow(MAX_FLOW_DEPTH + 1) } }, 400, "VALIDATION_FAILED"],
   ["a scheduled batch on an undeclared queue", "POST", "/schedules", "admin", { body: { ...bare, batch: { jobs: [{ ...good, queue: "nope" }] } } }, 400, "UNKNOWN_JOB"],
   ["a scheduled flow with a bad payload", "POST", "/schedules", "admin", { body: { ...bare, flow: { ...flow, payload: { to: 1 } } } }, 400, "VALIDATION_FAILED"],
+  // The audit log
+  ["the audit log without a token", "GET", "/audit", null, {}, 401, "UNAUTHENTICATED"],
+  ["the audit log with jobs:read", "GET", "/audit", "reader", {}, 403, "FORBIDDEN"],
+  ["the audit export with jobs:read", "GET", "/audit/export", "reader", {}, 403, "FORBIDDEN"],
+  ["the audit log with a schedule scope", "GET", "/audit?limit=5", "scheduleReader", {}, 403, "FORBIDDEN"],
+  ["audit limit 0", "GET", "/audit?limit=0", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit limit over 1,000", "GET", "/audit?limit=1001", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit limit not a number", "GET", "/audit?limit=lots", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit from not a time", "GET", "/audit?from=yesterday", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit to an impossible date", "GET", "/audit?to=2026-13-45", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit from a negative time", "GET", "/audit?from=-5", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit before not a cursor", "GET", "/audit?before=abc", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit after a cursor with junk", "GET", "/audit?after=1-0%20OR%201", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit before and after", "GET", "/audit?before=1-0&after=1-0", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit by an unknown filter", "GET", "/audit?debug=1", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit by jobId (the filter is job)", "GET", "/audit?jobId=1", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit by an unknown outcome", "GET", "/audit?outcome=maybe", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit by an empty actor", "GET", "/audit?actor=", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["audit by a 101-character action", "GET", `/audit?action=${"a".repeat(101)}`, "admin", {}, 400, "VALIDATION_FAILED"],
+  ["export as XML", "GET", "/audit/export?format=xml", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["export from a cursor", "GET", "/audit/export?before=1-0", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["export with a limit", "GET", "/audit/export?limit=5", "admin", {}, 400, "VALIDATION_FAILED"],
+  ["POST to the audit log", "POST", "/audit", "admin", { body: {} }, 405, "METHOD_NOT_ALLOWED"],
+  ["DELETE the audit log", "DELETE", "/audit", "admin", {}, 405, "METHOD_NOT_ALLOWED"],
 ];
 
 describe("HTTP app: a table of bad requests", () => {
@@ -205,6 +229,7 @@ describe("HTTP app: a table of bad requests", () => {
   for (const [where, prefix, pick] of variants) {
     test(`${ROWS.length} bad requests, ${where}: typed 4xx JSON, nothing stored, no queue made`, async () => {
       const app = pick(apps);
+      let newest = (await apps.conveyor.audit.query({ limit: 1 })).entries[0]?.cursor;
       for (const [what, method, path, who, request, status, code] of ROWS) {
         const auth = who === null ? {} : typeof who === "string" ? bearer(apps.tokens[who]) : who;
         const res = await apps.send(app, method, prefix + path, { ...request, headers: { ...auth, ...request.headers } });
@@ -217,6 +242,12 @@ describe("HTTP app: a table of bad requests", () => {
         assert.deepEqual(apps.spy.changes(), [], `${what}: nothing changed in the store`);
         assert.deepEqual([...apps.conveyor.queues.keys()], ["emails"], `${what}: no queue made`);
         assert.deepEqual([...apps.spy.queuesNamed].filter((q) => q !== "emails"), [], `${what}: the store never heard of another queue`);
+        const [entry] = (await apps.conveyor.audit.query({ limit: 1 })).entries;
+        if (status === 401 || status === 403) {
+          assert.notEqual(entry?.cursor, newest, `${what}: the refusal is in the audit log`);
+          assert.equal(entry!.action, status === 401 ? "auth.refused" : "auth.forbidden", `${what}: recorded as a refusal`);
+        }
+        newest = entry?.cursor;
       }
       assert.deepEqual(await apps.conveyor.queue("emails").counts(), { waiting: 0, paused: 0, delayed: 0, active: 0, "waiting-children": 0, completed: 0, failed: 0, dead: 0, cancelled: 0 });
       assert.deepEqual(await apps.conveyor.store.listRecords("schedules"), []);

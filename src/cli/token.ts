@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { Clock } from "../core/clock.ts";
 
 /** The scopes the HTTP app checks; jobs:read and jobs:write also come per queue (`jobs:write:emails`). */
-export const SCOPES = ["admin", "jobs:read", "jobs:write", "schedules:read", "schedules:write", "ops:read"] as const;
+export const SCOPES = ["admin", "jobs:read", "jobs:write", "schedules:read", "schedules:write", "ops:read", "audit:read"] as const;
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
 

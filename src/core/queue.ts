@@ -12,6 +12,7 @@ import { NameSchema } from "./names.ts";
 import { parseArgument, parseData } from "./validation.ts";
 import { ChainBuilder, type ChainEntry, signedBy } from "./chain.ts";
 import type { ChainRest } from "./workflow.ts";
+import type { AuditSink } from "./audit-entry.ts";
 import { DEFAULT_REDACTOR, type Redactor } from "./redaction.ts";
 
 export type { EnqueuedJob } from "./job.ts";
@@ -54,14 +55,17 @@ export class Queue {
   readonly #clock: Clock;
   readonly #redactor: Redactor;
   readonly #definitions = new Map<string, JobDefinition>();
+  readonly #audit: AuditSink | null;
   #subscription: Subscription | undefined;
   #subscribedTo = "";
   #closed = false;
 
-  constructor(name: string, context: { store: QueueStore; clock: Clock; redactor?: Redactor }) {
+  /** `audit`: where `cancel` and `retry` record who made them (the conveyor's audit log). */
+  constructor(name: string, context: { store: QueueStore; clock: Clock; redactor?: Redactor; audit?: AuditSink }) {
     this.name = parseArgument(NameSchema, name, "queue name");
     this.#store = context.store;
     this.#clock = context.clock;
+    this.#audit = context.audit ?? null;
     this.#redactor = context.redactor ?? DEFAULT_REDACTOR;
     this.events.onDemandChange = () => this.#follow();
     this.events.whenReady = () => this.#subscription?.ready ?? Promise.resolve();
@@ -183,26 +187,44 @@ export class Queue {
    * Cancels a waiting, delayed or active job (an active job's signal is aborted). Returns the
    * state it was in.
    */
-  async cancel(id: string, options: ChangeOptions = {}): Promise<JobState> {
-    const result = await this.#store.cancel(this.name, { id, now: this.#clock.now(), by: changer(options) });
-    if (result.status === "cancelled") return result.previous;
-    if (result.status === "not-found") throw this.#notFound(id);
-    throw new ConveyorError("INVALID_STATE", `Job ${id} is already ${result.state}; only waiting, delayed or active jobs can be cancelled`);
+  async cancel(id: string, options: ChangeOptions = {}, /** @internal null when the caller writes its own audit entry */ audit: AuditSink | null = this.#audit): Promise<JobState> {
+    const by = changer(options);
+    const result = await this.#store.cancel(this.name, { id, now: this.#clock.now(), by });
+    const note = (error: ConveyorError | null) => this.#note(audit, "job.cancel", id, by, error);
+    if (result.status === "cancelled") {
+      note(null);
+      return result.previous;
+    }
+    throw note(result.status === "not-found"
+      ? this.#notFound(id)
+      : new ConveyorError("INVALID_STATE", `Job ${id} is already ${result.state}; only waiting, delayed or active jobs can be cancelled`));
   }
 
   /** Sends a failed, dead or cancelled job back to waiting with a fresh set of attempts. */
-  async retry(id: string, options: ChangeOptions = {}): Promise<Job> {
-    const result = await this.#store.retry(this.name, { id, now: this.#clock.now(), by: changer(options) });
+  async retry(id: string, options: ChangeOptions = {}, /** @internal null when the caller writes its own audit entry */ audit: AuditSink | null = this.#audit): Promise<Job> {
+    const by = changer(options);
+    const result = await this.#store.retry(this.name, { id, now: this.#clock.now(), by });
+    const note = (error: ConveyorError | null) => this.#note(audit, "job.retry", id, by, error);
     switch (result.status) {
       case "retried":
+        note(null);
         return result.job;
       case "not-found":
-        throw this.#notFound(id);
+        throw note(this.#notFound(id));
       case "dedup-taken":
-        throw new ConveyorError("INVALID_STATE", `Job ${id} cannot be retried while another job with its dedup key is pending`);
+        throw note(new ConveyorError("INVALID_STATE", `Job ${id} cannot be retried while another job with its dedup key is pending`));
       case "not-retryable":
-        throw new ConveyorError("INVALID_STATE", `Job ${id} is ${result.state}; only failed, dead or cancelled jobs can be retried`);
+        throw note(new ConveyorError("INVALID_STATE", `Job ${id} is ${result.state}; only failed, dead or cancelled jobs can be retried`));
     }
+  }
+
+  /** The audit entry of a change made through this API: by `by`, or the system when nobody is named. Returns the error, to throw. */
+  #note<E extends ConveyorError | null>(audit: AuditSink | null, action: string, jobId: string, by: string | null, error: E): E {
+    audit?.record({
+      action, queue: this.name, jobId, actor: by ?? "system", actorType: by === null ? "system" : "user",
+      outcome: error ? "failed" : "ok", details: error ? { code: error.code } : null,
+    });
+    return error;
   }
 
   /** Deletes a job that is not active. */

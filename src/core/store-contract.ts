@@ -1,3 +1,4 @@
+import type { AuditEntry, NewAuditEntry } from "./audit-entry.ts";
 import type { ConveyorEventData, ConveyorEventType } from "./events.ts";
 import type { ErrorInfo } from "./errors.ts";
 import type { DeadLetterInfo, Job, JobCounts, JobState, NewJob } from "./job.ts";
@@ -166,6 +167,28 @@ export interface PauseRequest {
   readonly now: number;
 }
 
+/**
+ * A page of the audit log, newest first. `from` and `to` bound the cursors' time (an entry's
+ * `at`, or later: see core/audit-cursor.ts), both inclusive.
+ */
+export interface AuditListRequest {
+  /** Entries with a cursor below this one: the next page back. Not together with `after`. */
+  readonly before?: string;
+  /** Entries with a cursor above this one, the `limit` closest to it (the next page forward), still newest first. */
+  readonly after?: string;
+  readonly limit: number;
+  readonly from?: number;
+  readonly to?: number;
+}
+
+/** What `trimAudit` deletes: both rules apply when both are given. */
+export interface AuditTrimRequest {
+  /** Entries whose cursor time is before this (epoch ms). */
+  readonly olderThan?: number;
+  /** All but the newest `keep` entries. */
+  readonly keep?: number;
+}
+
 export type StoreEventListener = (event: ConveyorEventData) => void;
 
 /** A live subscription: `ready` settles once events are flowing (at once for in-process stores). */
@@ -262,6 +285,19 @@ export interface QueueStore {
    * `false` read again.
    */
   compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean>;
+
+  /**
+   * The audit log: append-only entries beside the queues and apart from them (no job's
+   * retention touches them). `appendAudit` stores entries in the order given and returns the
+   * cursor it gave each: formed as core/audit-cursor.ts's `nextCursor` says, from the greatest
+   * cursor the log has ever held (trimmed ones included), so every cursor is greater than every
+   * one before it, across all processes sharing the store. Nothing else changes an entry.
+   */
+  appendAudit(entries: readonly NewAuditEntry[]): Promise<string[]>;
+  /** Up to `limit` entries, newest (greatest cursor) first. */
+  listAudit(request: AuditListRequest): Promise<AuditEntry[]>;
+  /** Deletes the oldest entries the request names; returns how many. */
+  trimAudit(request: AuditTrimRequest): Promise<number>;
 
   /** Publishes an event that is not a store transition (a worker's `drained`). */
   publish(queue: string, event: ConveyorEventData): void;

@@ -6,11 +6,14 @@ import { parseArgument } from "../core/validation.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { Authenticator, type AuthOptions } from "./auth.ts";
 import { authenticate, AuthThrottle } from "./auth-throttle.ts";
+import { auditedRoutes, HttpAuditTrail } from "./audit-trail.ts";
 import { type TrustProxy, TrustProxySchema } from "./client-key.ts";
 import { errorResponse } from "./errors.ts";
 import { notFound, RouteTable, unmatched } from "./fallback.ts";
 import { type HttpRateLimit, rateLimitMiddleware, type RateLimitUsage, requestKey } from "./rate-limit.ts";
+import { requestId } from "./request-id.ts";
 import { type AppEnv, openApi, register } from "./route.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { scheduleRoutes } from "./routes/schedules.ts";
@@ -68,10 +71,12 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   const stats = new ExecutionStats(conveyor.clock);
   for (const queue of conveyor.queues.values()) stats.watch(queue);
   const usage: RateLimitUsage = { allowed: 0, limited: 0 };
-  const routes = [
+  const trail = conveyor.audit.options?.operator ? new HttpAuditTrail(conveyor.audit, trustProxy) : null;
+  const routes = auditedRoutes([
     ...jobRoutes(conveyor),
     ...workflowRoutes(conveyor),
     ...scheduleRoutes(conveyor, scheduler),
+    ...auditRoutes(conveyor),
     ...opsRoutes({
       conveyor,
       stats,
@@ -80,14 +85,20 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
         ? { limiter: options.rateLimit.limiter, keyOf: requestKey(options.rateLimit, trustProxy), shared: options.rateLimit.limiter.backend.sharedAcrossProcesses, usage }
         : null,
     }),
-  ];
+  ], trail);
   const document = openApi(routes, { title: "Conveyor", version: "0.1.0" }, options.basePath ?? "");
 
   const authenticated: MiddlewareHandler<AppEnv> = async (c, next) => {
-    c.set("caller", await authenticate(c, authenticator, throttle, trustProxy));
+    try {
+      c.set("caller", await authenticate(c, authenticator, throttle, trustProxy));
+    } catch (error) {
+      trail?.refused(c, error);
+      throw error;
+    }
     await next();
   };
   const guards = [
+    requestId((id) => conveyor.redactor.string(id) === id),
     sizeLimit(options.bodyLimitBytes ?? 1024 * 1024),
     authenticated,
     ...(options.rateLimit ? [rateLimitMiddleware(options.rateLimit, usage, trustProxy)] : []),
@@ -95,7 +106,10 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
 
   const table = new RouteTable();
   const app = new Hono<AppEnv>();
-  app.onError(errorResponse);
+  app.onError((error, c) => {
+    trail?.forbidden(c, error);
+    return errorResponse(error, c);
+  });
   app.notFound(notFound);
   app.use("*", unmatched(table));
   table.add("get", "/openapi.json");

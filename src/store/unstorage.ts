@@ -3,8 +3,11 @@ import { systemClock } from "../core/clock.ts";
 import { ConveyorError } from "../core/errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "../core/events.ts";
 import type { Job, JobCounts, JobState } from "../core/job.ts";
+import type { AuditEntry, NewAuditEntry } from "../core/audit-entry.ts";
 import type { EnqueueFlowRequest } from "../core/workflow.ts";
 import type {
+  AuditListRequest,
+  AuditTrimRequest,
   CancelResult,
   ChangeRequest,
   ClaimRequest,
@@ -35,6 +38,8 @@ import { type JournalEntry, MemoryStore } from "./memory/store.ts";
 import { type KeyValueStorage, OwnerClaim } from "./unstorage-claim.ts";
 import { WriteQueue } from "./unstorage-writes.ts";
 import { sameRecord } from "./same-record.ts";
+import { UnstorageAudit } from "./unstorage-audit.ts";
+import type { AuditChanges } from "./memory/audit.ts";
 
 export type { KeyValueStorage } from "./unstorage-claim.ts";
 
@@ -91,6 +96,7 @@ export class UnstorageStore implements QueueStore {
   readonly #heartbeatMs: number;
   readonly #claim: OwnerClaim;
   readonly #writes: WriteQueue;
+  readonly #audit: UnstorageAudit;
   #closed = false;
 
   private constructor(options: UnstorageStoreOptions) {
@@ -108,6 +114,7 @@ export class UnstorageStore implements QueueStore {
       onLost: (error) => this.#writes.fail(error),
     });
     this.#writes = new WriteQueue({ clock: this.#clock, guard: () => this.#claim.ensure(), label: "UnstorageStore" });
+    this.#audit = new UnstorageAudit(this.#storage, this.#prefix);
   }
 
   /** Claims the stored queues for this process and loads them. */
@@ -170,6 +177,17 @@ export class UnstorageStore implements QueueStore {
   }
   async setPaused(queue: string, request: PauseRequest): Promise<void> {
     return await this.#write(() => this.#memory.setPaused(queue, request));
+  }
+
+  // The audit log lives in memory like the jobs and is written through with them, in order.
+  async appendAudit(entries: readonly NewAuditEntry[]): Promise<string[]> {
+    return await this.#write(() => this.#memory.appendAudit(entries));
+  }
+  async trimAudit(request: AuditTrimRequest): Promise<number> {
+    return await this.#write(() => this.#memory.trimAudit(request));
+  }
+  listAudit(request: AuditListRequest): Promise<AuditEntry[]> {
+    return this.#memory.listAudit(request);
   }
 
   get(queue: string, id: string): Promise<Job | null> {
@@ -258,25 +276,28 @@ export class UnstorageStore implements QueueStore {
     await this.#claim.ensure();
     const result = await transition();
     const changes = this.#memory.drainChanges();
-    if (changes.length > 0) await this.#writes.push(this.#batch(changes));
+    const audit = this.#memory.auditLog.drain();
+    if (changes.length > 0 || audit) await this.#writes.push(this.#batch(changes, audit));
     // Another call's batch may hold this one's changes (it drained them first): wait for it too.
     else await this.#writes.settled();
     return result;
   }
 
   /** A transition's changes, encoded now: a retry writes this state, whatever memory holds by then. */
-  #batch(entries: readonly JournalEntry[]): () => Promise<void> {
+  #batch(entries: readonly JournalEntry[], audit: AuditChanges | null): () => Promise<void> {
     const writes = entries.map(({ queue, upserts, deletes, paused }) => ({
       upserts: upserts.map((job) => ({ key: this.#jobKey(queue, job.id), value: JSON_TEXT + JSON.stringify(job) })),
       deletes: deletes.map((id) => this.#jobKey(queue, id)),
       paused: paused === undefined ? undefined : { key: this.#queueKey(queue, "paused"), value: paused },
     }));
+    const auditWrites = audit ? this.#audit.batch(audit) : null;
     return async () => {
       for (const { upserts, deletes, paused } of writes) {
         if (upserts.length > 0) await this.#storage.setItems(upserts);
         for (const key of deletes) await this.#storage.removeItem(key);
         if (paused) await this.#storage.setItem(paused.key, paused.value);
       }
+      await auditWrites?.();
     };
   }
 
@@ -297,6 +318,8 @@ export class UnstorageStore implements QueueStore {
     for (const queue of new Set([...jobs.keys(), ...paused.keys()])) {
       this.#memory.restore(queue, jobs.get(queue) ?? [], paused.get(queue) ?? false);
     }
+    const audit = await this.#audit.load();
+    this.#memory.auditLog.restore(audit.entries, audit.last);
   }
 
   #recordKey(namespace: string, key: string): string {

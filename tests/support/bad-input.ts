@@ -61,7 +61,8 @@ export interface Request {
 export async function badInputApps() {
   const clock = new FakeClock();
   const spy = spyStore();
-  const conveyor = createConveyor({ store: spy.store, clock });
+  // The audit log on: refusals are recorded (entries are not jobs or records, so `changes` ignores them).
+  const conveyor = createConveyor({ store: spy.store, clock, audit: true });
   conveyor.queue("emails").register(email, note);
   // Guessing is throttled by default; these tables send many bad tokens from one client on purpose.
   const jobs = createApp(conveyor, { auth: { secret: SECRET, audience: "conveyor" }, authFailureLimit: false });

@@ -29,7 +29,10 @@ export const NewJobBody = v.strictObject({
 export const actor = (caller: Caller) => (caller.subject === null ? {} : { createdBy: caller.subject.slice(0, 256) });
 const by = (caller: Caller) => (caller.subject === null ? {} : { by: caller.subject.slice(0, 256) });
 
-/** Jobs, queues and the dead-letter store. */
+/**
+ * Jobs, queues and the dead-letter store. Cancel and retry pass no audit sink to the queue: the
+ * app records them itself (audit-trail.ts), with the request's address and id.
+ */
 export function jobRoutes(conveyor: Conveyor): Route[] {
   const declared = (name: string) => declaredQueue(conveyor, name);
   /** The job's definition, with the payload checked against its schema here, before the core sees it. */
@@ -86,12 +89,12 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     route({
       method: "post", path: "/queues/:queue/jobs/:id/cancel", tag: "jobs", scope: "jobs:write", summary: "Cancel a waiting, delayed or active job",
       params: JobParams,
-      handle: async ({ params, caller }) => ({ previous: await declared(params.queue).cancel(params.id, by(caller)) }),
+      handle: async ({ params, caller }) => ({ previous: await declared(params.queue).cancel(params.id, by(caller), null) }),
     }),
     route({
       method: "post", path: "/queues/:queue/jobs/:id/retry", tag: "jobs", scope: "jobs:write", summary: "Retry a failed, dead or cancelled job",
       params: JobParams,
-      handle: async ({ params, caller }) => ({ job: await declared(params.queue).retry(params.id, by(caller)) }),
+      handle: async ({ params, caller }) => ({ job: await declared(params.queue).retry(params.id, by(caller), null) }),
     }),
     route({
       method: "delete", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:write", summary: "Remove a job that is not active",
@@ -129,7 +132,7 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
         const queue = declared(params.queue);
         const ids = body.ids ?? (await queue.list("dead", { limit: 1_000 })).map((j) => j.id);
         const retried: string[] = [];
-        for (const id of ids) retried.push((await queue.retry(id, by(caller))).id);
+        for (const id of ids) retried.push((await queue.retry(id, by(caller), null)).id);
         return { retried };
       },
     }),

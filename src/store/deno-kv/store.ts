@@ -2,7 +2,10 @@ import { systemClock } from "../../core/clock.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import type { ConveyorEventData, ConveyorEventType } from "../../core/events.ts";
 import { FINISHED_STATES, type Job, type JobCounts, type JobState, withStep } from "../../core/job.ts";
+import type { AuditEntry, NewAuditEntry } from "../../core/audit-entry.ts";
 import type {
+  AuditListRequest,
+  AuditTrimRequest,
   CancelResult,
   ChangeRequest,
   ClaimRequest,
@@ -37,6 +40,7 @@ import { KvQueueAccess } from "./access.ts";
 import type { DenoKvStoreOptions } from "./options.ts";
 import { KvRecords } from "./records.ts";
 import { KvWorkflows } from "./workflow.ts";
+import { KvAudit } from "./audit.ts";
 
 export type { DenoKvStoreOptions } from "./options.ts";
 
@@ -57,6 +61,7 @@ export class DenoKvStore implements QueueStore {
   readonly #db: KvQueueAccess;
   readonly #records: KvRecords;
   readonly #flows: KvWorkflows;
+  readonly #audit: KvAudit;
   #closed = false;
 
   constructor(options: DenoKvStoreOptions) {
@@ -69,6 +74,7 @@ export class DenoKvStore implements QueueStore {
     this.#db = new KvQueueAccess(kv, options.prefix ?? "conveyor", clock, hub, () => this.#open());
     this.#records = new KvRecords(this.#db.kv, this.#db.prefix);
     this.#flows = new KvWorkflows(this.#db);
+    this.#audit = new KvAudit(this.#db.kv, this.#db.prefix);
   }
 
   async enqueue(queue: string, { jobs, now }: EnqueueRequest): Promise<EnqueueResult[]> {
@@ -324,6 +330,19 @@ export class DenoKvStore implements QueueStore {
   async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
     this.#open();
     return await this.#records.compareAndSet(namespace, key, expected, value);
+  }
+
+  async appendAudit(entries: readonly NewAuditEntry[]): Promise<string[]> {
+    this.#open();
+    return await this.#audit.append(entries);
+  }
+  async listAudit(request: AuditListRequest): Promise<AuditEntry[]> {
+    this.#open();
+    return await this.#audit.list(request);
+  }
+  async trimAudit(request: AuditTrimRequest): Promise<number> {
+    this.#open();
+    return await this.#audit.trim(request);
   }
 
   publish(queue: string, event: ConveyorEventData): void {

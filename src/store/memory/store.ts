@@ -2,7 +2,10 @@ import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../
 import { FINISHED_STATES, type Job, type JobCounts, type JobState } from "../../core/job.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import * as machine from "../../core/transitions.ts";
+import type { AuditEntry, NewAuditEntry } from "../../core/audit-entry.ts";
 import type {
+  AuditListRequest,
+  AuditTrimRequest,
   CancelResult,
   ChangeRequest,
   ClaimRequest,
@@ -32,6 +35,7 @@ import type {
 import { copyJob, type JobRecord } from "./job-record.ts";
 import { drainJournal, restoreQueue } from "./journal.ts";
 import { LocalRecords } from "../kit/local-records.ts";
+import { MemoryAudit } from "./audit.ts";
 import { type IndexedState, type JournalEntry, QueueData } from "./queue-data.ts";
 import { countJobs, listJobs } from "./queue-reads.ts";
 import * as held from "./held-updates.ts";
@@ -61,10 +65,13 @@ export class MemoryStore implements QueueStore {
   readonly #nextToken = () => String(++this.#leases);
   #closed = false;
   readonly #journal: boolean;
+  /** The audit log; with `journal: true`, its `drain()` and `restore()` are how persistent stores keep it. */
+  readonly auditLog: MemoryAudit;
 
   /** `journal: true` records every change for `drainChanges()`: how persistent stores build on this one. */
   constructor(options: { journal?: boolean } = {}) {
     this.#journal = options.journal ?? false;
+    this.auditLog = new MemoryAudit(this.#journal);
   }
 
   /** Jobs changed and deleted, and pause flags changed, since the last call (with `journal: true`). */
@@ -303,6 +310,19 @@ export class MemoryStore implements QueueStore {
   async compareAndSetRecord(namespace: string, key: string, expected: unknown, value: unknown): Promise<boolean> {
     this.#open();
     return this.#records.compareAndSet(namespace, key, expected, value);
+  }
+
+  async appendAudit(entries: readonly NewAuditEntry[]): Promise<string[]> {
+    this.#open();
+    return this.auditLog.append(entries);
+  }
+  async listAudit(request: AuditListRequest): Promise<AuditEntry[]> {
+    this.#open();
+    return this.auditLog.list(request);
+  }
+  async trimAudit(request: AuditTrimRequest): Promise<number> {
+    this.#open();
+    return this.auditLog.trim(request);
   }
 
   publish(queue: string, event: ConveyorEventData): void {
