@@ -1,5 +1,8 @@
 import { initialJob, type Job, type JobState, type NewJob, NO_STEPS, withStep } from "../../core/job.ts";
 import { decodeFlow, encodeChain, type FlowFields, retentionField } from "./flow-codec.ts";
+import type { FinishRequest } from "../../core/store-contract.ts";
+import type { FlowNode } from "../../core/workflow.ts";
+import { flowLinks } from "../../core/workflow-rules.ts";
 
 /** Fields of one job in the enqueue script's ARGV. */
 export const NEW_JOB_WIDTH = 8;
@@ -142,4 +145,33 @@ function decodeSteps(flat: readonly string[]): Record<string, unknown> {
   let steps: Record<string, unknown> = {};
   for (let i = 0; i < flat.length; i += 2) steps = withStep(steps, flat[i]!, json(flat[i + 1]));
   return steps;
+}
+
+/** The finish script's ARGV after the common three: the claim asked for, then 7 fields per outcome. */
+export function finishArgs(request: FinishRequest): (string | number)[] {
+  const args: (string | number)[] = [request.claim?.limit ?? 0, request.claim?.leaseMs ?? 0, request.claim?.workerId ?? "", request.outcomes.length];
+  for (const o of request.outcomes) {
+    if (o.kind === "completed") args.push(o.id, o.token, "completed", toJson(o.result), "", "", "");
+    else args.push(o.id, o.token, "failed", "", JSON.stringify(o.error), o.retryAt === null ? "" : o.retryAt, o.reason ?? "attempts-exhausted");
+  }
+  return args;
+}
+
+/** The enqueue-flow script's ARGV after the common three: the node count, then 10 fields per node. */
+export function flowArgs(nodes: readonly FlowNode[]): (string | number)[] {
+  const args: (string | number)[] = [nodes.length];
+  for (const node of nodes) {
+    const [, name, priority, runAt, , ret, data, chain] = encodeNewJob(node.job);
+    args.push(node.queue, node.parent ?? "", node.onFailure, node.batch ? "1" : "0", name!, priority!, runAt!, ret!, data!, chain!);
+  }
+  return args;
+}
+
+/** A flow's jobs built from what was sent, as enqueue does: the script answers id, seq and state per job. */
+export function flowJobs(nodes: readonly FlowNode[], placed: readonly (string | number)[]): Job[] {
+  const refs = nodes.map((node, i) => ({ queue: node.queue, id: String(placed[3 * i]) }));
+  const flows = flowLinks(nodes, refs);
+  return nodes.map((node, i) =>
+    createdJob(node.queue, { ...node.job, flow: flows[i]! }, refs[i]!.id, Number(placed[3 * i + 1]), placed[3 * i + 2] as JobState)
+  );
 }

@@ -1,7 +1,6 @@
 import { type ConveyorEventData, type ConveyorEventType, EVENT_TYPES } from "../../core/events.ts";
 import type { Job, JobCounts, JobState } from "../../core/job.ts";
 import type { EnqueueFlowRequest } from "../../core/workflow.ts";
-import { flowLinks } from "../../core/workflow-rules.ts";
 import type { AuditEntry, NewAuditEntry } from "../../core/audit-entry.ts";
 import type {
   AuditListRequest,
@@ -32,7 +31,7 @@ import type {
   StoreEventListener,
   Subscription,
 } from "../../core/store-contract.ts";
-import { createdJob, decodeJob, encodeNewJob, NEW_JOB_WIDTH, type Snapshot, toJson, unpackClaimed } from "./codec.ts";
+import { createdJob, decodeJob, encodeNewJob, finishArgs, flowArgs, flowJobs, NEW_JOB_WIDTH, type Snapshot, toJson, unpackClaimed } from "./codec.ts";
 import { closeClient, connect, type RedisClient } from "./connection.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import { reportError } from "../../util/report-error.ts";
@@ -44,14 +43,9 @@ import { REDIS_STORE_DEFAULTS, type RedisStoreOptions, RedisStoreOptionsSchema }
 import { QUEUE_KEYS, type QueueScripts, SCRIPTS } from "./queue-scripts.ts";
 import { RedisRecords } from "./records.ts";
 import { RedisAudit } from "./audit.ts";
+import { RedisEventChannels } from "./event-channels.ts";
 
 export { type LeaseClock, REDIS_STORE_DEFAULTS, type RedisStoreOptions } from "./options.ts";
-
-interface Channel {
-  readonly queue: string;
-  readonly listeners: Set<StoreEventListener>;
-  readonly subscribed: Promise<void>;
-}
 
 /**
  * Queues in Redis, shared by any number of worker processes. Every transition is one Lua script
@@ -69,9 +63,7 @@ export class RedisStore implements QueueStore {
   readonly #scripts: QueueScripts;
   readonly #guard: CallGuard;
   readonly #connection: Promise<{ client: RedisClient; owned: boolean }>;
-  /** One subscriber connection for all channels: events of one queue arrive in publish order. */
-  #subscriber: Promise<RedisClient> | undefined;
-  readonly #channels = new Map<string, Channel>();
+  readonly #events: RedisEventChannels;
   readonly #records: RedisRecords;
   readonly #audit: RedisAudit;
   #closed = false;
@@ -89,6 +81,7 @@ export class RedisStore implements QueueStore {
     this.#connection.catch(() => {}); // surfaced by the first call instead
     this.#records = new RedisRecords(() => this.client(), this.#prefix);
     this.#audit = new RedisAudit(() => this.client(), this.#guard, this.#prefix);
+    this.#events = new RedisEventChannels(() => this.client(), this.#guard);
   }
 
   /** The client the store runs its scripts on; after `close()`, a STORE_CLOSED error (every call goes through here). */
@@ -114,18 +107,7 @@ export class RedisStore implements QueueStore {
   async enqueueFlow({ nodes, now }: EnqueueFlowRequest): Promise<Job[]> {
     this.#assertOpen();
     if (nodes.length === 0) return [];
-    const args: (string | number)[] = [nodes.length];
-    for (const node of nodes) {
-      const [, name, priority, runAt, , ret, data, chain] = encodeNewJob(node.job);
-      args.push(node.queue, node.parent ?? "", node.onFailure, node.batch ? "1" : "0", name!, priority!, runAt!, ret!, data!, chain!);
-    }
-    // Built from what was sent, as enqueue does: the script answers id, seq and state per job.
-    const placed = await this.#run<(string | number)[]>("enqueueFlow", nodes[0]!.queue, now, args);
-    const refs = nodes.map((node, i) => ({ queue: node.queue, id: String(placed[3 * i]) }));
-    const flows = flowLinks(nodes, refs);
-    return nodes.map((node, i) =>
-      createdJob(node.queue, { ...node.job, flow: flows[i]! }, refs[i]!.id, Number(placed[3 * i + 1]), placed[3 * i + 2] as JobState)
-    );
+    return flowJobs(nodes, await this.#run<(string | number)[]>("enqueueFlow", nodes[0]!.queue, now, flowArgs(nodes)));
   }
 
   async claim(queue: string, request: ClaimRequest): Promise<ClaimResult> {
@@ -138,19 +120,7 @@ export class RedisStore implements QueueStore {
   }
 
   async finish(queue: string, request: FinishRequest): Promise<FinishResult> {
-    const args: (string | number)[] = [
-      request.claim?.limit ?? 0,
-      request.claim?.leaseMs ?? 0,
-      request.claim?.workerId ?? "",
-      request.outcomes.length,
-    ];
-    for (const o of request.outcomes) {
-      if (o.kind === "completed") args.push(o.id, o.token, "completed", toJson(o.result), "", "", "");
-      else {
-        args.push(o.id, o.token, "failed", "", JSON.stringify(o.error), o.retryAt === null ? "" : o.retryAt, o.reason ?? "attempts-exhausted");
-      }
-    }
-    const [states, claimed] = await this.#run<[string[], [string, string[]] | ""]>("finish", queue, request.now, args);
+    const [states, claimed] = await this.#run<[string[], [string, string[]] | ""]>("finish", queue, request.now, finishArgs(request));
     return {
       finished: states.map((s) => (s === "" ? null : s as JobState)),
       claimed: claimed === "" ? undefined : this.#claimResult(queue, claimed),
@@ -255,33 +225,7 @@ export class RedisStore implements QueueStore {
   }
 
   subscribe(queue: string, listener: StoreEventListener, types: readonly ConveyorEventType[] = EVENT_TYPES): Subscription {
-    const names = types.map((type) => this.#channel(queue, type));
-    const ready: Promise<void>[] = [];
-    for (const name of names) {
-      let channel = this.#channels.get(name);
-      if (!channel) {
-        channel = { queue, listeners: new Set(), subscribed: this.#subscribeChannel(name) };
-        this.#channels.set(name, channel);
-      }
-      channel.listeners.add(listener);
-      ready.push(channel.subscribed);
-    }
-    return {
-      // Bounded, so a caller hears that Redis is out of reach; the subscription itself goes on and
-      // comes live once Redis is back (ioredis subscribes again on reconnecting).
-      ready: this.#guard.within(Promise.all(ready), "the subscription").then(() => {}),
-      close: () => {
-        for (const name of names) {
-          const channel = this.#channels.get(name);
-          if (!channel) continue;
-          channel.listeners.delete(listener);
-          if (channel.listeners.size === 0) {
-            this.#channels.delete(name);
-            this.#subscriber?.then((subscriber) => subscriber.unsubscribe(name)).catch(() => {});
-          }
-        }
-      },
-    };
+    return this.#events.subscribe(types.map((type) => this.#channel(queue, type)), listener);
   }
 
   getRecord<T = unknown>(namespace: string, key: string): Promise<T | null> {
@@ -318,46 +262,8 @@ export class RedisStore implements QueueStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#channels.clear();
     const { client, owned } = await this.#connection.catch(() => ({ client: undefined, owned: false }));
-    const subscriber = await this.#subscriber?.catch(() => undefined);
-    await Promise.all([
-      subscriber ? closeClient(subscriber) : undefined,
-      owned && client ? closeClient(client) : undefined,
-    ]);
-  }
-
-  async #subscribeChannel(name: string): Promise<void> {
-    const subscriber = await this.#subscriberClient();
-    await subscriber.subscribe(name);
-  }
-
-  #subscriberClient(): Promise<RedisClient> {
-    this.#subscriber ??= this.client().then((client) => {
-      const subscriber = client.duplicate();
-      subscriber.on("message", (name: string, message: string) => this.#onMessage(name, message));
-      subscriber.on("error", () => {}); // reconnects on its own; workers re-check on their stall interval
-      return subscriber;
-    });
-    return this.#subscriber;
-  }
-
-  #onMessage(name: string, message: string): void {
-    const channel = this.#channels.get(name);
-    if (!channel) return;
-    let event: ConveyorEventData;
-    try {
-      event = JSON.parse(message);
-    } catch {
-      return;
-    }
-    for (const listener of channel.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        reportError(error, "an event listener threw");
-      }
-    }
+    await Promise.all([this.#events.close(), owned && client ? closeClient(client) : undefined]);
   }
 
   #assertOpen(): void {
