@@ -1,12 +1,32 @@
 import type { ConveyorEventData } from "../../core/events.ts";
-import type { Job, JobState } from "../../core/job.ts";
+import type { Job, JobState, NewJob } from "../../core/job.ts";
 import { cloneData } from "../../core/clone.ts";
-import type { ClaimRequest, ClaimResult, Outcome } from "../../core/store-contract.ts";
+import type { ClaimRequest, ClaimResult, EnqueueResult, Outcome } from "../../core/store-contract.ts";
 import * as machine from "../../core/transitions.ts";
 import { copyJob, type JobRecord } from "./job-record.ts";
 import type { QueueData } from "./queue-data.ts";
+import { insertJob } from "./workflow.ts";
 
-/** The two transitions of an attempt in memory: a claim that starts it, the outcome that ends it. */
+/** The transitions of a job's run in memory: enqueued, claimed (an attempt starts), an outcome (it ends). */
+
+/** Adds jobs in order; an existing job (same id, or a pending one with the same dedup key) is returned instead. */
+export function enqueueJobs(q: QueueData, jobs: readonly NewJob[], now: number): EnqueueResult[] {
+  const results: EnqueueResult[] = [];
+  const events: ConveyorEventData[] = [];
+  const announce = q.wants("enqueued");
+  for (const input of jobs) {
+    const existingId = input.id !== null && q.jobs.has(input.id) ? input.id : input.dedupKey !== null ? q.dedup.get(input.dedupKey) : undefined;
+    const existing = existingId === undefined ? undefined : q.jobs.get(existingId);
+    if (existing) {
+      results.push({ job: copyJob(existing), created: false });
+      continue;
+    }
+    const job = insertJob(q, input, input.id ?? String(++q.nextId), now, announce ? events : null);
+    results.push({ job: copyJob(job), created: true });
+  }
+  q.events.deliver(events);
+  return results;
+}
 
 /** Promotes due delayed jobs, then hands out waiting ones under fresh leases, in claim order. */
 export function claimWaiting(q: QueueData, request: ClaimRequest, events: ConveyorEventData[], nextToken: () => string): ClaimResult {

@@ -39,8 +39,8 @@ import { MemoryAudit } from "./audit.ts";
 import { type IndexedState, type JournalEntry, QueueData } from "./queue-data.ts";
 import { countJobs, listJobs } from "./queue-reads.ts";
 import * as held from "./held-updates.ts";
-import { claimWaiting, recordOutcome } from "./attempts.ts";
-import { applyEffects, enqueueFlow, EventBatch, insertJob, type MemoryQueues } from "./workflow.ts";
+import { claimWaiting, enqueueJobs, recordOutcome } from "./attempts.ts";
+import { applyEffects, enqueueFlow, EventBatch, type MemoryQueues } from "./workflow.ts";
 import { aftermath, removalAftermath } from "../../core/workflow-rules.ts";
 import type { EnqueueFlowRequest } from "../../core/workflow.ts";
 
@@ -88,26 +88,7 @@ export class MemoryStore implements QueueStore {
 
   async enqueue(queue: string, { jobs, now }: EnqueueRequest): Promise<EnqueueResult[]> {
     this.#open();
-    const q = this.#queue(queue);
-    const results: EnqueueResult[] = [];
-    const events: ConveyorEventData[] = [];
-    const announce = q.wants("enqueued");
-    for (const input of jobs) {
-      const existingId = input.id !== null && q.jobs.has(input.id)
-        ? input.id
-        : input.dedupKey !== null
-        ? q.dedup.get(input.dedupKey)
-        : undefined;
-      const existing = existingId === undefined ? undefined : q.jobs.get(existingId);
-      if (existing) {
-        results.push({ job: copyJob(existing), created: false });
-        continue;
-      }
-      const job = insertJob(q, input, input.id ?? String(++q.nextId), now, announce ? events : null);
-      results.push({ job: copyJob(job), created: true });
-    }
-    q.events.deliver(events);
-    return results;
+    return enqueueJobs(this.#queue(queue), jobs, now);
   }
 
   async enqueueFlow({ nodes, now }: EnqueueFlowRequest): Promise<Job[]> {
