@@ -120,9 +120,7 @@ export const RULES: Readonly<Record<RedactionRule, (text: string, s: RuleSetting
   jwt: (text, s) => text.includes("eyJ") ? text.replace(JWT, s.replacement) : text,
   authSchemes: (text, s) =>
     text.replace(AUTH_SCHEME, (match, scheme: string, space: string, credential: string) => {
-      const lower = scheme.toLowerCase();
-      const secret = lower === "basic" ? basicCredential(credential) || (credential.length >= 8 && !PROSE.test(credential))
-        : credential.length >= 8 && !PROSE.test(credential);
+      const secret = (credential.length >= 8 && !PROSE.test(credential)) || (scheme.toLowerCase() === "basic" && basicCredential(credential));
       return secret ? `${scheme}${space}${s.replacement}` : match;
     }),
   knownFormats: (text, s) => text.replace(KNOWN_FORMATS, s.replacement),

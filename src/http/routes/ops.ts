@@ -86,8 +86,9 @@ export function opsRoutes(ops: OpsContext): Route[] {
       method: "get", path: "/health", tag: "operations", scope: "ops:read",
       summary: "Dependency checks (503 when down), configuration in force, queues and the last 24 hours; ?queue= for one",
       query: v.strictObject({ format: v.optional(v.picklist(["json", "text"])), queue: v.optional(NameSchema) }),
-      handle: async ({ c, query, caller }) => {
-        const report = await health(ops, c, caller, query.queue);
+      handle: async ({ c, query, caller, access }) => {
+        // Answered as a Response, so redacted here (a check's message may quote a connection URL).
+        const report = ops.conveyor.redactor.forReader(await health(ops, c, caller, query.queue), access);
         const status = report.status === "down" ? 503 : 200;
         return query.format === "text" ? c.text(healthText(report), status) : c.json(report, status);
       },
