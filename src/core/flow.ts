@@ -117,15 +117,16 @@ export async function addFlow(host: FlowHost, root: FlowSpec): Promise<FlowJob> 
   };
   walk(root, null, 1, "flow");
   const jobs = await host.store.enqueueFlow({ nodes, now });
-  return tree(nodes, jobs, 0);
+  return tree(nodes, jobs);
 }
 
-function tree(nodes: readonly FlowNode[], jobs: readonly Job[], index: number): FlowJob {
-  const children: FlowJob[] = [];
+/** The jobs as a tree, built in one pass (a flow may hold 10,000 jobs): parents come before their children. */
+function tree(nodes: readonly FlowNode[], jobs: readonly Job[]): FlowJob {
+  const made = jobs.map((job) => ({ job, children: [] as FlowJob[] }));
   nodes.forEach((node, i) => {
-    if (node.parent === index) children.push(tree(nodes, jobs, i));
+    if (node.parent !== null) made[node.parent]!.children.push(made[i]!);
   });
-  return { job: jobs[index]!, children };
+  return made[0]!;
 }
 
 const BatchOptionsSchema = v.strictObject({

@@ -153,8 +153,3 @@ export function flowLinks(nodes: readonly FlowNode[], refs: readonly JobRef[]): 
     };
   });
 }
-
-/** The results a parent's handler reads (`ctx.children`), by child. */
-export function childOutcomes(job: Job): readonly ChildOutcome[] {
-  return job.flow?.family?.outcomes ?? [];
-}
