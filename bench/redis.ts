@@ -2,14 +2,20 @@
 // snapshots off so no fork lands inside a measurement).
 //
 //   npm run bench:redis            (JOBS=10000 ROUNDS=3 by default; PHASES=a,b for some of them;
-//                                   AUDIT=1 runs Conveyor with its audit log of operator actions on)
+//                                   AUDIT=1 runs Conveyor with its audit log of operator actions on;
+//                                   PEERS=bullmq for BullMQ alone, default bullmq,bee-queue)
+//
+// Peers: BullMQ 6 and bee-queue 2 (a leaner Redis queue: no priorities or flows, one Lua script
+// per move), each at its defaults but keeping completed jobs, as Conveyor does here.
 //
 // Each (system, phase) runs in a fresh child process, alternating which system goes first,
 // with FLUSHALL between runs; the median of ROUNDS runs is printed with the ratio
 // Conveyor / BullMQ (higher is better for throughput; for latency, lower is better).
 import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Queue as BullQueue, Worker as BullWorker } from "bullmq";
+import BeeQueue from "bee-queue";
 import IORedis from "ioredis";
 import * as v from "valibot";
 import { createConveyor, defineJob } from "../mod.ts";
@@ -18,7 +24,9 @@ import { startRedis } from "../tests/support/redis-server.ts";
 
 const JOBS = Number(process.env.JOBS ?? 10_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-type System = "conveyor" | "bullmq";
+type System = "conveyor" | "bullmq" | "bee-queue";
+const PEERS = (process.env.PEERS ?? "bullmq,bee-queue").split(",").filter((p): p is System => p === "bullmq" || p === "bee-queue");
+const SYSTEMS: System[] = ["conveyor", ...PEERS];
 type Phase = "add" | "addBulk" | "process-c1" | "process-c10" | "process-c100" | "latency" | "delayed";
 const ALL_PHASES: Phase[] = ["add", "addBulk", "process-c1", "process-c10", "process-c100", "latency", "delayed"];
 /** PHASES=process-c1,process-c100 runs just those. */
@@ -85,8 +93,36 @@ async function bullmqHarness(url: string): Promise<Harness> {
   };
 }
 
+async function beeQueueHarness(url: string): Promise<Harness> {
+  const common = { redis: { url }, getEvents: false, removeOnSuccess: false } as const;
+  const queue = new BeeQueue("bench", { ...common, isWorker: false, sendEvents: false, activateDelayedJobs: false });
+  let worker: BeeQueue | undefined;
+  const job = (i: number, delayMs?: number) => {
+    const created = queue.createJob({ i });
+    return delayMs ? created.delayUntil(Date.now() + delayMs) : created;
+  };
+  await queue.ready();
+  return {
+    add: async (i, delayMs) => void await job(i, delayMs).save(),
+    addBulk: async (from, count) => void await queue.saveAll(Array.from({ length: count }, (_, k) => job(from + k))),
+    work: async (concurrency, onStart) => {
+      // Delayed jobs are moved to waiting by a worker that asks to (activateDelayedJobs).
+      worker = new BeeQueue("bench", { ...common, isWorker: true, sendEvents: false, activateDelayedJobs: true });
+      worker.process(concurrency, async (j) => onStart(j.options.timestamp, j.options.delay ?? j.options.timestamp));
+      await worker.ready();
+    },
+    completed: async () => (await queue.checkHealth()).succeeded,
+    close: async () => {
+      await worker?.close(1_000);
+      await queue.close(1_000);
+    },
+  };
+}
+
+const harnesses: Record<System, (url: string) => Promise<Harness>> = { conveyor: conveyorHarness, bullmq: bullmqHarness, "bee-queue": beeQueueHarness };
+
 async function runPhase(system: System, phase: Phase, url: string): Promise<Omit<Sample, "peakRssMb">> {
-  const h = system === "conveyor" ? await conveyorHarness(url) : await bullmqHarness(url);
+  const h = await harnesses[system](url);
   try {
     if (phase === "add") {
       const start = performance.now();
@@ -149,31 +185,31 @@ async function main(): Promise<void> {
   const admin = new IORedis(redis.url);
   const version = String(await admin.info("server")).match(/redis_version:(\S+)/)?.[1];
   const hz = (await admin.config("GET", "hz") as string[])[1];
-  console.log(`Conveyor (Redis store) vs BullMQ ${await bullmqVersion()} — ${JOBS.toLocaleString("en")} jobs, median of ${ROUNDS} rounds, Redis ${version} (hz ${hz}), Node ${process.version}\n`);
-  const rows: string[][] = [["figure", "conveyor", "bullmq", "ratio", "peak RSS conveyor / bullmq"]];
+  console.log(`Conveyor (Redis store) vs ${PEERS.map((p) => `${p === "bullmq" ? "BullMQ" : "bee-queue"} ${peerVersion(p)}`).join(" and ")} — ${JOBS.toLocaleString("en")} jobs, median of ${ROUNDS} rounds, Redis ${version} (hz ${hz}), Node ${process.version}\n`);
+  const rows: string[][] = [["figure", ...SYSTEMS, ...PEERS.map((p) => `ratio vs ${p}`), `peak RSS ${SYSTEMS.join(" / ")}`]];
   for (const phase of PHASES) {
-    const samples: Record<System, Sample[]> = { conveyor: [], bullmq: [] };
+    const samples = Object.fromEntries(SYSTEMS.map((s) => [s, [] as Sample[]])) as Record<System, Sample[]>;
     for (let round = 0; round < ROUNDS; round++) {
-      for (const system of (round % 2 === 0 ? ["conveyor", "bullmq"] : ["bullmq", "conveyor"]) as System[]) {
+      // Each round starts with the next system, so none always runs first (or last) on a warm machine.
+      for (let k = 0; k < SYSTEMS.length; k++) {
+        const system = SYSTEMS[(round + k) % SYSTEMS.length]!;
         await admin.flushall();
         samples[system].push(spawnPhase(system, phase, redis.url));
       }
     }
-    const rss = (s: System) => median(samples[s].map((x) => x.peakRssMb));
-    const rssCell = `${rss("conveyor")} / ${rss("bullmq")} MB`;
+    const rssCell = `${SYSTEMS.map((s) => median(samples[s].map((x) => x.peakRssMb))).join(" / ")} MB`;
     if (phase === "latency" || phase === "delayed") {
       for (const p of ["p50", "p99"] as const) {
-        const c = median(samples.conveyor.map((x) => x[p]!));
-        const b = median(samples.bullmq.map((x) => x[p]!));
+        const at = (s: System) => median(samples[s].map((x) => x[p]!));
         const label = phase === "latency" ? `add→start ${p}` : `500 ms delayed lateness ${p}`;
-        rows.push([label, `${c} ms`, `${b} ms`, b === 0 ? "—" : `${(c / b).toFixed(2)} (lower is better)`, p === "p50" ? rssCell : ""]);
+        const ratios = PEERS.map((peer) => at(peer) === 0 ? "—" : `${(at("conveyor") / at(peer)).toFixed(2)} (lower is better)`);
+        rows.push([label, ...SYSTEMS.map((s) => `${at(s)} ms`), ...ratios, p === "p50" ? rssCell : ""]);
       }
     } else {
-      const c = median(samples.conveyor.map((x) => x.value));
-      const b = median(samples.bullmq.map((x) => x.value));
+      const at = (s: System) => median(samples[s].map((x) => x.value));
       const label = { add: "add, awaited one by one", addBulk: "addBulk (1,000 a call)" }[phase as "add"] ??
         `process, concurrency ${phase.slice("process-c".length)}`;
-      rows.push([`${label} (jobs/s)`, Math.round(c).toLocaleString("en"), Math.round(b).toLocaleString("en"), (c / b).toFixed(2), rssCell]);
+      rows.push([`${label} (jobs/s)`, ...SYSTEMS.map((s) => Math.round(at(s)).toLocaleString("en")), ...PEERS.map((peer) => (at("conveyor") / at(peer)).toFixed(2)), rssCell]);
     }
   }
   printTable(rows);
@@ -181,9 +217,8 @@ async function main(): Promise<void> {
   await redis.stop();
 }
 
-async function bullmqVersion(): Promise<string> {
-  const { createRequire } = await import("node:module");
-  return createRequire(import.meta.url)("bullmq/package.json").version;
+function peerVersion(peer: System): string {
+  return createRequire(import.meta.url)(`${peer}/package.json`).version;
 }
 
 const childIndex = process.argv.indexOf("--child");
