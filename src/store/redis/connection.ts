@@ -25,6 +25,11 @@ export interface RedisBackedStorage {
 /** How to reach Redis: a client, a `redis://` URL, or an unstorage storage on the redis driver. */
 export type RedisConnection = RedisClient | string | RedisBackedStorage;
 
+/** An ioredis `Cluster` (it says so in `isCluster`): its events take another path (lua/common.ts). */
+export function isClusterClient(connection: RedisConnection): boolean {
+  return typeof connection === "object" && (connection as { isCluster?: unknown }).isCluster === true;
+}
+
 function isClient(value: unknown): value is RedisClient {
   return typeof (value as RedisClient).call === "function" && typeof (value as RedisClient).duplicate === "function";
 }

@@ -4,6 +4,15 @@ import { reportError } from "../../util/report-error.ts";
 import type { CallGuard } from "./availability.ts";
 import { closeClient, type RedisClient } from "./connection.ts";
 
+/** What sharded pub/sub needs of an ioredis Cluster client, beyond RedisClient. */
+interface ShardedClient {
+  duplicate(startupNodes: unknown[], options: { shardedSubscribers: boolean }): RedisClient;
+  ssubscribe(...channels: string[]): Promise<unknown>;
+  sunsubscribe(...channels: string[]): Promise<unknown>;
+  on(event: "smessage", listener: (channel: string, message: string) => void): unknown;
+}
+const sharded = (client: RedisClient) => client as unknown as ShardedClient;
+
 interface Channel {
   readonly listeners: Set<StoreEventListener>;
   readonly subscribed: Promise<void>;
@@ -20,9 +29,13 @@ export class RedisEventChannels {
   #subscriber: Promise<RedisClient> | undefined;
   readonly #channels = new Map<string, Channel>();
 
-  constructor(client: () => Promise<RedisClient>, guard: CallGuard) {
+  /** A Redis Cluster's: channels are sharded (SSUBSCRIBE, on the node of each channel's slot). */
+  readonly #sharded: boolean;
+
+  constructor(client: () => Promise<RedisClient>, guard: CallGuard, sharded = false) {
     this.#client = client;
     this.#guard = guard;
+    this.#sharded = sharded;
   }
 
   subscribe(names: readonly string[], listener: StoreEventListener): Subscription {
@@ -47,7 +60,7 @@ export class RedisEventChannels {
           channel.listeners.delete(listener);
           if (channel.listeners.size === 0) {
             this.#channels.delete(name);
-            this.#subscriber?.then((subscriber) => subscriber.unsubscribe(name)).catch(() => {});
+            this.#subscriber?.then((subscriber) => this.#sharded ? sharded(subscriber).sunsubscribe(name) : subscriber.unsubscribe(name)).catch(() => {});
           }
         }
       },
@@ -62,13 +75,16 @@ export class RedisEventChannels {
 
   async #subscribeChannel(name: string): Promise<void> {
     const subscriber = await this.#subscriberClient();
-    await subscriber.subscribe(name);
+    if (this.#sharded) await sharded(subscriber).ssubscribe(name);
+    else await subscriber.subscribe(name);
   }
 
   #subscriberClient(): Promise<RedisClient> {
     this.#subscriber ??= this.#client().then((client) => {
-      const subscriber = client.duplicate();
-      subscriber.on("message", (name: string, message: string) => this.#onMessage(name, message));
+      // ioredis's Cluster keeps a subscriber per master for sharded channels when asked to.
+      const subscriber = this.#sharded ? sharded(client).duplicate([], { shardedSubscribers: true }) : client.duplicate();
+      if (this.#sharded) sharded(subscriber).on("smessage", (name: string, message: string) => this.#onMessage(name, message));
+      else subscriber.on("message", (name: string, message: string) => this.#onMessage(name, message));
       subscriber.on("error", () => {}); // reconnects on its own; workers re-check on their stall interval
       return subscriber;
     });

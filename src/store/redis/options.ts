@@ -21,6 +21,13 @@ export interface RedisStoreOptions {
    */
   leaseClock?: LeaseClock;
   /**
+   * One hash tag for all the store's queues, instead of one per queue: on a Redis Cluster every
+   * queue then lives in the same slot, so a chain or flow spanning queues runs there (its script
+   * touches all of them at once). Without it queues spread over the cluster's masters, and a
+   * workflow must keep to one queue. Letters, digits, `.`, `_` and `-`. @default none
+   */
+  slotTag?: string;
+  /**
    * How long a call may wait for Redis (to reconnect, then to answer) before it rejects with a
    * ConveyorError `STORE_UNAVAILABLE`; calls succeed again once Redis is back. A call that timed
    * out before it could be sent never runs; one sent and not answered in time may still run.
@@ -38,5 +45,6 @@ export const REDIS_STORE_DEFAULTS = Object.freeze({
 export const RedisStoreOptionsSchema = v.object({
   prefix: v.optional(v.string()),
   leaseClock: v.optional(v.picklist(["server", "caller"])),
+  slotTag: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,100}$/, "a slot tag of 1 to 100 letters, digits, '.', '_' or '-'"))),
   callTimeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });

@@ -11,9 +11,15 @@ import { COUNTS, GET, LIST } from "./lua/read.ts";
 import { RECOVER_STALLED } from "./lua/stalled.ts";
 import { LuaScript } from "./scripts.ts";
 
-/** Every queue script on the prelude of one lease clock. */
-function queueScripts(clock: LeaseClock) {
-  const prelude = LEASE_CLOCKS[clock] + COMMON + WORKFLOW;
+/**
+ * Every queue script on the prelude of one lease clock. `cluster`: for a Redis Cluster (events by
+ * sharded pub/sub); `slotTag`: the hash tag all the store's queues share ('' = none).
+ */
+function queueScripts(clock: LeaseClock, cluster: boolean, slotTag: string) {
+  let common = cluster ? COMMON.replace("local PUBLISH, NUMSUB = 'PUBLISH', 'NUMSUB'", "local PUBLISH, NUMSUB = 'SPUBLISH', 'SHARDNUMSUB'") : COMMON;
+  // The tag is checked by the store's options (letters, digits, . _ -): safe inside a Lua string.
+  if (slotTag !== "") common = common.replace("local SLOT_TAG = ''", `local SLOT_TAG = '${slotTag}'`);
+  const prelude = LEASE_CLOCKS[clock] + common + WORKFLOW;
   const script = (name: string, body: string) => new LuaScript(name, body, prelude);
   return {
     enqueue: script("enqueue", ENQUEUE),
@@ -39,7 +45,15 @@ function queueScripts(clock: LeaseClock) {
 
 export type QueueScripts = ReturnType<typeof queueScripts>;
 
-export const SCRIPTS: Readonly<Record<LeaseClock, QueueScripts>> = Object.freeze({ server: queueScripts("server"), caller: queueScripts("caller") });
+const scriptSets = new Map<string, QueueScripts>();
+
+/** The scripts a store runs, by its lease clock, whether its client is a Redis Cluster's, and its slot tag. */
+export function scriptsFor(clock: LeaseClock, cluster: boolean, slotTag = ""): QueueScripts {
+  const key = `${clock} ${cluster} ${slotTag}`;
+  let scripts = scriptSets.get(key);
+  if (!scripts) scriptSets.set(key, scripts = queueScripts(clock, cluster, slotTag));
+  return scripts;
+}
 
 /** Each queue's keys, in the order lua/common.ts gives them to every script. */
 export const QUEUE_KEYS = ["waiting", "delayed", "active", "completed", "failed", "dead", "cancelled", "dedup", "meta", "waiting-children"] as const;

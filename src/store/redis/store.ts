@@ -32,7 +32,8 @@ import type {
   Subscription,
 } from "../../core/store-contract.ts";
 import { createdJob, decodeJob, encodeNewJob, finishArgs, flowArgs, flowJobs, NEW_JOB_WIDTH, type Snapshot, toJson, unpackClaimed } from "./codec.ts";
-import { closeClient, connect, type RedisClient } from "./connection.ts";
+import { closeClient, connect, isClusterClient, type RedisClient } from "./connection.ts";
+import { assertOneSlot, chainQueues, flowQueues } from "./cluster-slots.ts";
 import { ConveyorError } from "../../core/errors.ts";
 import { reportError } from "../../util/report-error.ts";
 import { CallGuard } from "./availability.ts";
@@ -40,7 +41,7 @@ import type { HealthProbe } from "../../core/health-types.ts";
 import { probeRedis } from "./health.ts";
 import { parseArgument } from "../../core/validation.ts";
 import { REDIS_STORE_DEFAULTS, type RedisStoreOptions, RedisStoreOptionsSchema } from "./options.ts";
-import { QUEUE_KEYS, type QueueScripts, SCRIPTS } from "./queue-scripts.ts";
+import { QUEUE_KEYS, type QueueScripts, scriptsFor } from "./queue-scripts.ts";
 import { RedisRecords } from "./records.ts";
 import { RedisAudit } from "./audit.ts";
 import { RedisEventChannels } from "./event-channels.ts";
@@ -60,6 +61,11 @@ export class RedisStore implements QueueStore {
   });
 
   readonly #prefix: string;
+  readonly #slotTag: string;
+  /** PUBLISH, or SPUBLISH on a Redis Cluster (its events go by sharded pub/sub). */
+  readonly #publish: "PUBLISH" | "SPUBLISH";
+  /** A Cluster client and no shared slot tag: every script must keep to one queue's slot. */
+  readonly #oneSlotOnly: boolean;
   readonly #scripts: QueueScripts;
   readonly #guard: CallGuard;
   readonly #connection: Promise<{ client: RedisClient; owned: boolean }>;
@@ -75,13 +81,16 @@ export class RedisStore implements QueueStore {
     const { connection, ...rest } = options;
     const given = parseArgument(RedisStoreOptionsSchema, rest, "RedisStore options");
     this.#prefix = given.prefix ?? REDIS_STORE_DEFAULTS.prefix;
-    this.#scripts = SCRIPTS[given.leaseClock ?? REDIS_STORE_DEFAULTS.leaseClock];
+    this.#slotTag = given.slotTag ?? "";
+    this.#oneSlotOnly = this.#slotTag === "" && isClusterClient(connection);
+    this.#publish = isClusterClient(connection) ? "SPUBLISH" : "PUBLISH";
+    this.#scripts = scriptsFor(given.leaseClock ?? REDIS_STORE_DEFAULTS.leaseClock, isClusterClient(connection), this.#slotTag);
     this.#guard = new CallGuard(given.callTimeoutMs ?? REDIS_STORE_DEFAULTS.callTimeoutMs, "Redis store");
     this.#connection = connect(connection);
     this.#connection.catch(() => {}); // surfaced by the first call instead
     this.#records = new RedisRecords(() => this.client(), this.#prefix);
     this.#audit = new RedisAudit(() => this.client(), this.#guard, this.#prefix);
-    this.#events = new RedisEventChannels(() => this.client(), this.#guard);
+    this.#events = new RedisEventChannels(() => this.client(), this.#guard, isClusterClient(connection));
   }
 
   /** The client the store runs its scripts on; after `close()`, a STORE_CLOSED error (every call goes through here). */
@@ -93,6 +102,7 @@ export class RedisStore implements QueueStore {
   async enqueue(queue: string, { jobs, now }: EnqueueRequest): Promise<EnqueueResult[]> {
     this.#assertOpen();
     if (jobs.length === 0) return [];
+    if (this.#oneSlotOnly) for (const job of jobs) if (job.flow?.chain) assertOneSlot(chainQueues(queue, job), "A chain");
     const args: string[] = [String(NEW_JOB_WIDTH)];
     for (const job of jobs) args.push(...encodeNewJob(job));
     const rows = await this.#run<unknown[][]>("enqueue", queue, now, args);
@@ -107,6 +117,7 @@ export class RedisStore implements QueueStore {
   async enqueueFlow({ nodes, now }: EnqueueFlowRequest): Promise<Job[]> {
     this.#assertOpen();
     if (nodes.length === 0) return [];
+    if (this.#oneSlotOnly) assertOneSlot(flowQueues(nodes), "A flow");
     return flowJobs(nodes, await this.#run<(string | number)[]>("enqueueFlow", nodes[0]!.queue, now, flowArgs(nodes)));
   }
 
@@ -220,7 +231,7 @@ export class RedisStore implements QueueStore {
   publish(queue: string, event: ConveyorEventData): void {
     if (this.#closed) return; // nobody is left to tell
     this.client()
-      .then((client) => this.#guard.run(client, () => client.call("PUBLISH", this.#channel(queue, event.type), JSON.stringify(event))))
+      .then((client) => this.#guard.run(client, () => client.call(this.#publish, this.#channel(queue, event.type), JSON.stringify(event))))
       .catch((error) => reportError(error, "redis store: publish failed"));
   }
 
@@ -285,7 +296,7 @@ export class RedisStore implements QueueStore {
   }
 
   #keyPrefix(queue: string): string {
-    return `${this.#prefix}:{${queue}}:`;
+    return this.#slotTag === "" ? `${this.#prefix}:{${queue}}:` : `${this.#prefix}:{${this.#slotTag}}:${queue}:`;
   }
 
   #channel(queue: string, type: ConveyorEventType): string {

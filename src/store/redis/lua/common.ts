@@ -51,11 +51,17 @@ end
 
 -- Whether anyone listens to this event type, asked once per script call: unwatched events cost
 -- nothing, which matters on the hot path (active, completed) when only workers are connected.
+-- On a Redis Cluster events go by sharded pub/sub (queue-scripts.ts swaps the commands): a
+-- channel lives in its queue's slot, so this node counts every subscriber and nothing crosses
+-- the cluster bus.
+local PUBLISH, NUMSUB = 'PUBLISH', 'NUMSUB'
+-- The hash tag every queue of the store shares ('' = each queue its own), set by queue-scripts.ts.
+local SLOT_TAG = ''
 local listening = {}
 local function watched(kind)
   local known = listening[kind]
   if known == nil then
-    known = rcall('PUBSUB', 'NUMSUB', P .. 'events:' .. kind)[2] > 0
+    known = rcall('PUBSUB', NUMSUB, P .. 'events:' .. kind)[2] > 0
     listening[kind] = known
   end
   return known
@@ -64,7 +70,7 @@ end
 -- Builds an event's JSON; extra is a raw fragment such as ',"attempt":2'.
 local function emit(kind, id, name, extra)
   if not watched(kind) then return end
-  rcall('PUBLISH', P .. 'events:' .. kind, '{"type":"' .. kind .. '","queue":' .. str(QUEUE) .. ',"at":' .. NOWS ..
+  rcall(PUBLISH, P .. 'events:' .. kind, '{"type":"' .. kind .. '","queue":' .. str(QUEUE) .. ',"at":' .. NOWS ..
     ',"jobId":' .. str(id) .. ',"name":' .. str(name) .. (extra or '') .. '}')
 end
 

@@ -80,7 +80,7 @@ local was = rcall('HGET', K.meta, 'paused') == '1'
 local want = ARGV[4] == '1'
 if was == want then return 0 end
 rcall('HSET', K.meta, 'paused', ARGV[4])
-rcall('PUBLISH', P .. 'events:' .. (want and 'paused' or 'resumed'), '{"type":"' .. (want and 'paused' or 'resumed') ..
+rcall(PUBLISH, P .. 'events:' .. (want and 'paused' or 'resumed'), '{"type":"' .. (want and 'paused' or 'resumed') ..
   '","queue":' .. str(QUEUE) .. ',"at":' .. NOWS .. '}')
 return 1
 `;

@@ -8,17 +8,23 @@
  *           ftot (children), fbatch ('1' for a batch), ctime (when the flow was added), and the
  *           LIST <prefix>outcomes:<id> of each finished child's outcome JSON, in order.
  * Other queues' keys are reached by switching the prelude's queue (withQueue): a workflow spans
- * queues, so on Redis Cluster its queues must share a hash slot.
+ * queues, so on Redis Cluster its queues must share a hash slot (the store's slotTag).
  */
 export const WORKFLOW = `
-local ROOT = string.sub(P, 1, #P - #QUEUE - 4)
+-- A queue's key prefix is ROOT:{queue}: (its own hash slot), or ROOT:{tag}:queue: when the store
+-- shares one hash tag among all its queues (slotTag), so a workflow spanning them runs on a Cluster.
+local ROOT = SLOT_TAG == '' and string.sub(P, 1, #P - #QUEUE - 4) or string.sub(P, 1, #P - #QUEUE - #SLOT_TAG - 5)
+local function queuePrefix(name)
+  if SLOT_TAG == '' then return ROOT .. ':{' .. name .. '}:' end
+  return ROOT .. ':{' .. SLOT_TAG .. '}:' .. name .. ':'
+end
 local KEY_NAMES = { 'waiting', 'delayed', 'active', 'completed', 'failed', 'dead', 'cancelled', 'dedup', 'meta', 'waiting-children' }
 
 -- Runs fn with the prelude pointed at another queue: P, QUEUE, K and the listener cache.
 local function withQueue(name, fn)
   if name == QUEUE then return fn() end
   local saved = { P, QUEUE, K, listening }
-  P = ROOT .. ':{' .. name .. '}:'
+  P = queuePrefix(name)
   QUEUE = name
   K = {}
   for _, key in ipairs(KEY_NAMES) do K[key] = P .. key end
