@@ -6,7 +6,7 @@ import type { ClaimRequest, EnqueueResult } from "../../core/store-contract.ts";
 import * as machine from "../../core/transitions.ts";
 import type { EventHub } from "./event-hub.ts";
 import { QueueKeys, sameKey } from "./keys.ts";
-import { collect, counterValue, type DenoKv, KV_LIMITS, realPause } from "./kv.ts";
+import { checksPerCommit, collect, counterValue, type DenoKv, KV_LIMITS, realPause } from "./kv.ts";
 import { Tx, type Versioned } from "./tx.ts";
 
 /** Commits retried this often after conflicting with other writers before the call fails. */
@@ -30,6 +30,8 @@ export class KvQueueAccess {
   readonly #keysOf = (queue: string) => this.queue(queue);
   /** Last seq handed out: a hybrid clock (ms × 1000, counting up within a millisecond). */
   seq = 0;
+  /** Jobs one claim, finish or clean commit may hold: 10 until the backend says it takes more. */
+  perCommit: number = PER_COMMIT;
 
   constructor(kv: DenoKv, prefix: string, clock: Clock, hub: (nodeId: string) => EventHub, assertOpen: () => void) {
     this.kv = kv;
@@ -37,6 +39,7 @@ export class KvQueueAccess {
     this.clock = clock;
     this.hub = hub(this.nodeId);
     this.#assertOpen = assertOpen;
+    void checksPerCommit(kv, prefix).then((checks) => this.perCommit = checks);
   }
 
   queue(name: string): QueueKeys {
@@ -71,6 +74,11 @@ export class KvQueueAccess {
   /** A new atomic operation; jobs of other queues than `keys`' find their keys by their queue. */
   tx(keys: QueueKeys): Tx {
     return new Tx(this.kv, keys, this.#keysOf);
+  }
+
+  /** A commit of the hot path, as wide as the backend allows (its jobs' size counted). */
+  wideTx(keys: QueueKeys): Tx {
+    return new Tx(this.kv, keys, this.#keysOf, this.perCommit);
   }
 
   async commit(tx: Tx, now: number): Promise<boolean> {
@@ -184,25 +192,29 @@ export class KvQueueAccess {
     // A short answer tells the worker the queue is empty, so stop early only when the index
     // itself came back short, never because other workers won some races.
     for (let round = 0; jobs.length < request.limit && round < MAX_CONFLICTS; round++) {
-      const want = Math.min(request.limit - jobs.length, PER_COMMIT);
+      const want = Math.min(request.limit - jobs.length, this.perCommit);
       const entries = await collect(this.kv.list<string>({ prefix: keys.index("waiting") }, { limit: want }));
       if (entries.length === 0) break;
       const candidates = await this.readIndexed(keys, entries);
       // No job of a flow is claimed before the whole flow is in (see flows.ts): read afresh once it is.
       if (candidates.some((held) => held.job.flow !== null) && await gate(keys)) continue;
-      const steps = candidates
-        .map((held) => {
-          const transition = machine.claim(held.job, workerId, crypto.randomUUID(), now + leaseMs, now);
-          return { held, step: { job: machine.applied(held.job, transition, held.job.seq), events: transition.events } };
-        });
       const before = jobs.length;
-      const tx = this.tx(keys);
-      for (const { held, step } of steps) {
+      const tx = this.wideTx(keys);
+      const steps: { held: Versioned; step: { job: Job; events: readonly ConveyorEventData[] } }[] = [];
+      for (const held of candidates) {
+        if (!tx.fits()) break;
+        const transition = machine.claim(held.job, workerId, crypto.randomUUID(), now + leaseMs, now);
+        const step = { job: machine.applied(held.job, transition, held.job.seq), events: transition.events };
         tx.put(held, step.job);
         for (const event of step.events) tx.emit(event);
+        steps.push({ held, step });
       }
       if (await this.commit(tx, now)) {
         jobs.push(...steps.map(({ step }) => step.job));
+      } else if (steps.length > PER_COMMIT) {
+        // A wide batch lost a race: read the head afresh rather than commit its jobs one by one.
+        await backoff(round);
+        continue;
       } else {
         for (const { held, step } of steps) {
           const one = this.tx(keys).put(held, step.job);
@@ -240,7 +252,7 @@ export class KvQueueAccess {
     for (let attempt = 0; pending.length > 0 && attempt < MAX_CONFLICTS; attempt++) {
       const retry: typeof pending = [];
       for (let start = 0; start < pending.length;) {
-        const tx = this.tx(keys);
+        const tx = this.wideTx(keys);
         const slice: typeof pending = [];
         const done: (() => void)[] = [];
         for (; start < pending.length && tx.fits(); start++) {
@@ -319,10 +331,10 @@ export class KvQueueAccess {
   async deleteIndexed(keys: QueueKeys, selector: object, limit: number, now: number): Promise<number> {
     let removed = 0;
     while (removed < limit) {
-      const batch = Math.min(limit - removed, PER_COMMIT);
+      const batch = Math.min(limit - removed, this.perCommit);
       const entries = await collect(this.kv.list<string>(selector as never, { limit: batch }));
       if (entries.length === 0) break;
-      const tx = this.tx(keys);
+      const tx = this.wideTx(keys);
       const held = await this.readIndexed(keys, entries);
       for (const job of held) tx.put(job, null);
       if (await this.commit(tx, now)) removed += held.length;

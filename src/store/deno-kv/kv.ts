@@ -42,10 +42,29 @@ export interface DenoKv {
 }
 
 /**
- * Limits of one atomic operation: Deno Deploy allows 100 checks, but the SQLite backend of
- * @deno/kv (Node, Bun) still allows 10, so commits are sized for 10.
+ * Limits of one atomic operation every backend allows: Deno (2.x, its SQLite and Deno Deploy)
+ * allows 100 checks, the SQLite backend of @deno/kv (Node, Bun) 10. Commits are sized for 10,
+ * except those of the hot path (claims, finishes), sized by `checksPerCommit`.
  */
 export const KV_LIMITS = Object.freeze({ checks: 10, mutations: 1000 });
+
+/** The most checks the newer backends take in one commit (what `checksPerCommit` tries). */
+export const WIDE_CHECKS = 100;
+
+/**
+ * How many checks one commit of this database may hold: tried once with a commit of WIDE_CHECKS
+ * checks on keys that do not exist (it writes nothing); a backend that refuses it gets KV_LIMITS.
+ */
+export async function checksPerCommit(kv: DenoKv, prefix: string): Promise<number> {
+  try {
+    const op = kv.atomic();
+    for (let i = 0; i < WIDE_CHECKS; i++) op.check({ key: [prefix, "limits-probe", i], versionstamp: null });
+    await op.commit();
+    return WIDE_CHECKS;
+  } catch {
+    return KV_LIMITS.checks;
+  }
+}
 
 export async function collect<T>(entries: AsyncIterable<KvEntry<T>>): Promise<KvEntry<T>[]> {
   const out: KvEntry<T>[] = [];

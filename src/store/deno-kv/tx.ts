@@ -2,6 +2,7 @@ import type { ConveyorEventData } from "../../core/events.ts";
 import type { Job, JobState } from "../../core/job.ts";
 import type { DenoKv, KvKey } from "./kv.ts";
 import { delta, KV_LIMITS } from "./kv.ts";
+import { approxSize } from "./size.ts";
 import { type QueueKeys, sameKey } from "./keys.ts";
 
 /** A job as read, with the versionstamp a write must still find. */
@@ -29,6 +30,9 @@ interface QueueChanges {
  * queue; workflow commits (a flow's jobs, effects on other queues) touch several, each job's
  * keys found by its queue.
  */
+/** What the jobs of a commit wider than 10 checks may weigh, of the 800 KiB a commit holds. */
+const WIDE_COMMIT_BYTES = 500 * 1024;
+
 export class Tx {
   readonly #op;
   readonly #keys: QueueKeys;
@@ -37,16 +41,22 @@ export class Tx {
   readonly #others = new Map<QueueKeys, QueueChanges>();
   #checks = 0;
   #mutations = 0;
+  /** Most checks this commit may hold: KV_LIMITS' 10, or more where the backend allows (kv.ts). */
+  readonly #maxChecks: number;
+  /** Rough bytes of the jobs written, counted only when a commit may hold more than 10 of them. */
+  #bytes = 0;
 
-  constructor(kv: DenoKv, keys: QueueKeys, keysOf: (queue: string) => QueueKeys = () => keys) {
+  constructor(kv: DenoKv, keys: QueueKeys, keysOf: (queue: string) => QueueKeys = () => keys, maxChecks: number = KV_LIMITS.checks) {
     this.#op = kv.atomic();
     this.#keys = keys;
     this.#keysOf = keysOf;
+    this.#maxChecks = maxChecks;
   }
 
   /** Room for `checks` more checks (one per job written) within Deno KV's limits for one commit. */
   fits(checks = 1): boolean {
-    return this.#checks + checks <= KV_LIMITS.checks && this.#mutations + 5 * checks <= KV_LIMITS.mutations - 20;
+    return this.#checks + checks <= this.#maxChecks && this.#mutations + 5 * checks <= KV_LIMITS.mutations - 20 &&
+      this.#bytes <= WIDE_COMMIT_BYTES;
   }
 
   get checks(): number {
@@ -94,6 +104,9 @@ export class Tx {
   /** Writes `next` over `previous` (null: a new job, or a deletion), moving index entry and counters. */
   put(previous: Versioned | null, next: Job | null): this {
     const job = next ?? previous!.job;
+    // Ten jobs of at most 64 KiB fit the 800 KiB a commit holds; more need counting (a job's
+    // record, and its event, which may carry its result).
+    if (next && this.#maxChecks > KV_LIMITS.checks) this.#bytes += 2 * approxSize(next);
     this.check(this.#keysFor(job.queue).job(job.id), previous?.versionstamp ?? null);
     return this.#move(previous?.job ?? null, next);
   }
