@@ -11,6 +11,8 @@ export {
   type WebhookJob,
   webhookJob,
   type WebhookJobOptions,
+  type ParsedWebhookPayload,
+  type WebhookDefaults,
   type WebhookPayload,
   WebhookPayloadSchema,
   type WebhookResult,
@@ -26,5 +28,14 @@ export {
 } from "./src/jobs/signing.ts";
 export { type AddressGuardOptions, isBlockedAddress, type Resolver } from "./src/jobs/address-guard.ts";
 export { DeliveryError, RefusedError } from "./src/jobs/errors.ts";
-export { COMMAND_DEFAULTS, type CommandJob, commandJob, type CommandJobOptions, type CommandResult } from "./src/jobs/command.ts";
+export {
+  COMMAND_DEFAULTS,
+  type CommandDefaults,
+  type CommandJob,
+  commandJob,
+  type CommandJobOptions,
+  type CommandPayload,
+  type CommandResult,
+  type ParsedCommandPayload,
+} from "./src/jobs/command.ts";
 export type { ExitStatus, ProcessSpawner, SpawnedProcess, SpawnRequest } from "./src/jobs/spawner.ts";

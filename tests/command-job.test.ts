@@ -75,6 +75,9 @@ describe(`command job on ${runtime}`, () => {
     assert.deepEqual(names, ["GREETING", "PATH"]);
     assert.match(result.stdout, /^GREETING=\$\(id\) hello$/m);
     await assert.rejects(queue.add(job.definition, { program: "env", env: { LD_PRELOAD: "/tmp/x.so" } }), { code: "VALIDATION_FAILED" });
+    const closed = setup({ programs: ["env"] });
+    await assert.rejects(closed.queue.add(closed.job.definition, { program: "env", env: { "": "x" } } as never), { code: "VALIDATION_FAILED" }, "no list: no variable at all");
+    await assert.rejects(closed.queue.add(closed.job.definition, { program: "env", cwd: "" } as never), { code: "VALIDATION_FAILED" }, "no list: no cwd at all");
   });
 
   test("the working directory: the definition's, or one from the cwds list", async () => {

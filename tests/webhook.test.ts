@@ -62,12 +62,12 @@ describe("webhook job", () => {
   test("signs per Standard Webhooks; the receiver's verifyWebhook accepts it, and only it", async () => {
     routes.set("/ok", (_req, res) => res.writeHead(200, { "content-type": "application/json", "x-request-id": "r-1", "x-other": "dropped" }).end(JSON.stringify({ ok: true, token: "sk_live_0123456789abcdefABCDEF0123" })));
     const { conveyor, queue, hook, settled } = await setup();
-    const job = await queue.add(hook.definition, { url: `${base}/ok?key=hidden`, body: { event: "user.created", id: 7 }, headers: { "x-tenant": "acme" } });
+    const job = await queue.add(hook.definition, { url: `${base}/ok?key=hidden`, body: { event: "user.created", id: 7 }, headers: { "x-tenant": "acme", "Content-Type": "application/cloudevents+json" } });
     const done = await settled(job.id, ["completed"]);
     const got = received.at(-1)!;
     assert.equal(got.method, "POST");
     assert.equal(got.body, JSON.stringify({ event: "user.created", id: 7 }));
-    assert.equal(got.headers["content-type"], "application/json");
+    assert.equal(got.headers["content-type"], "application/cloudevents+json", "the payload's content type, once");
     assert.equal(got.headers["x-tenant"], "acme");
     assert.equal(got.headers["webhook-id"], `msg_hooks_${job.id}`);
     assert.equal(got.headers["webhook-timestamp"], String(START / 1000));

@@ -43,7 +43,32 @@ export interface CommandJobOptions {
   job?: JobSettings;
 }
 
-export const COMMAND_DEFAULTS = Object.freeze({
+/** What one command job is told to run. */
+export interface CommandPayload {
+  /** A program on the `programs` allow-list, exactly as written there. */
+  program: string;
+  /** Each passed as it is, never through a shell. @default [] */
+  args?: string[];
+  /** Variables named in the `env` allow-list. */
+  env?: Record<string, string>;
+  /** A directory on the `cwds` allow-list. @default the definition's `cwd` */
+  cwd?: string;
+  /** Less time than the definition's `timeoutMs`. */
+  timeoutMs?: number;
+}
+/** The payload as the handler gets it: `args` filled in. */
+export type ParsedCommandPayload = CommandPayload & { args: string[] };
+
+/** Every setting a command job runs with when it is not given one. */
+export interface CommandDefaults {
+  readonly name: string;
+  readonly inheritEnv: readonly string[];
+  readonly timeoutMs: number;
+  readonly killGraceMs: number;
+  readonly maxOutputBytes: number;
+}
+
+export const COMMAND_DEFAULTS: CommandDefaults = Object.freeze({
   name: "command",
   inheritEnv: Object.freeze(["PATH"]) as readonly string[],
   timeoutMs: 60_000,
@@ -81,18 +106,18 @@ const OptionsSchema = v.strictObject({
 });
 
 /** The payload schema of one command job: its allow-lists are part of it, so `add` refuses what the worker would. */
-function payloadSchema(programs: readonly string[], envNames: readonly string[], cwds: readonly string[], maxTimeoutMs: number) {
+function payloadSchema(programs: readonly string[], envNames: readonly string[], cwds: readonly string[], maxTimeoutMs: number): v.GenericSchema<CommandPayload, ParsedCommandPayload> {
   const text = v.pipe(v.string(), v.maxLength(100_000), v.regex(/^[^\0]*$/, "text without NUL characters"));
   return v.strictObject({
     program: v.picklist(programs as string[], "a program on the allow-list"),
     args: v.optional(v.pipe(v.array(text), v.maxLength(1_000)), []),
-    env: v.optional(v.record(v.picklist(envNames.length > 0 ? envNames as string[] : [""], "a variable on the env allow-list"), text)),
-    cwd: v.optional(v.picklist(cwds.length > 0 ? cwds as string[] : [""], "a directory on the cwds allow-list")),
+    // With an empty list a payload may name no variable and no directory at all.
+    env: v.optional(envNames.length > 0 ? v.record(v.picklist(envNames as string[], "a variable on the env allow-list"), text) : v.strictObject({})),
+    cwd: v.optional(cwds.length > 0 ? v.picklist(cwds as string[], "a directory on the cwds allow-list") : v.never("no cwd (the definition allows none)")),
     timeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(maxTimeoutMs))),
   });
 }
-type CommandPayload = v.InferOutput<ReturnType<typeof payloadSchema>>;
-export type CommandJob = ReadyJob<JobDefinition<ReturnType<typeof payloadSchema>>>;
+export type CommandJob = ReadyJob<JobDefinition<v.GenericSchema<CommandPayload, ParsedCommandPayload>>>;
 
 /**
  * The command job: `commandJob({ spawner: nodeSpawner(), programs: ["git"] }).register(worker)`.
@@ -125,7 +150,7 @@ type Settings = {
   timeoutMs: number; killGraceMs: number; maxOutputBytes: number; redactor: Redactor; clock: Clock;
 };
 
-async function run(payload: CommandPayload, ctx: JobContext, s: Settings): Promise<CommandResult> {
+async function run(payload: ParsedCommandPayload, ctx: JobContext, s: Settings): Promise<CommandResult> {
   // The schema checked this already; checked again because a payload stored under an older, wider list may still be waiting.
   if (!s.programs.has(payload.program)) throw new RefusedError("COMMAND_REFUSED", `Program "${payload.program}" is not on the allow-list`);
   const env: Record<string, string> = {};

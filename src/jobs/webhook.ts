@@ -16,23 +16,33 @@ import { secretKey, signWebhook } from "./signing.ts";
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers the job sets itself; a payload may not. */
-const RESERVED = new Set(["webhook-id", "webhook-timestamp", "webhook-signature", "host", "content-length", "transfer-encoding", "connection"]);
+const RESERVED: ReadonlySet<string> = new Set(["webhook-id", "webhook-timestamp", "webhook-signature", "host", "content-length", "transfer-encoding", "connection"]);
 
 /** What one webhook job is told to send. */
-export const WebhookPayloadSchema = v.strictObject({
-  url: v.pipe(v.string(), v.maxLength(2048), v.url()),
+export interface WebhookPayload {
+  url: string;
   /** @default "POST" */
+  method?: "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Extra request headers (not the webhook-* ones, host or content-length). */
+  headers?: Record<string, string>;
+  /** Sent as JSON; left out, the request has no body. */
+  body?: unknown;
+  /** The message id (`webhook-id`), the same on every retry so receivers can drop duplicates. @default "msg_<queue>_<job id>" */
+  id?: string;
+}
+/** The payload as the handler gets it: the method filled in. */
+export type ParsedWebhookPayload = WebhookPayload & { method: NonNullable<WebhookPayload["method"]> };
+
+export const WebhookPayloadSchema: v.GenericSchema<WebhookPayload, ParsedWebhookPayload> = v.strictObject({
+  url: v.pipe(v.string(), v.maxLength(2048), v.url()),
   method: v.optional(v.picklist(["POST", "PUT", "PATCH", "DELETE"]), "POST"),
   headers: v.optional(v.record(
     v.pipe(v.string(), v.regex(TOKEN, "an HTTP header name"), v.check((name) => !RESERVED.has(name.toLowerCase()), "a header the job does not set itself")),
     v.pipe(v.string(), v.maxLength(8192), v.regex(/^[^\r\n\0]*$/, "a header value without line breaks")),
   )),
-  /** Sent as JSON; left out, the request has no body. */
   body: v.optional(v.unknown()),
-  /** The message id (`webhook-id`), the same on every retry so receivers can drop duplicates. @default "msg_<queue>_<job id>" */
   id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200), v.regex(/^[^\s.]+$/, "an id without spaces or dots"))),
 });
-export type WebhookPayload = v.InferInput<typeof WebhookPayloadSchema>;
 
 /** What a delivered webhook leaves as its job's result. */
 export interface WebhookResult {
@@ -78,7 +88,18 @@ export function webhookBackoff(retry: number, error: unknown): number {
   return Math.round(Math.min(1_000 * 2 ** (retry - 1), 600_000) * (1 - 0.2 * Math.random()));
 }
 
-export const WEBHOOK_DEFAULTS = Object.freeze({
+/** Every setting a webhook job runs with when it is not given one. */
+export interface WebhookDefaults {
+  readonly name: string;
+  readonly timeoutMs: number;
+  readonly maxRedirects: number;
+  readonly maxBodyChars: number;
+  readonly keepHeaders: readonly string[];
+  readonly maxRetryAfterMs: number;
+  readonly job: JobSettings;
+}
+
+export const WEBHOOK_DEFAULTS: WebhookDefaults = Object.freeze({
   name: "webhook",
   timeoutMs: 30_000,
   maxRedirects: 3,
@@ -139,11 +160,13 @@ type Settings = {
   redactor: Redactor; clock: Clock; fetch: typeof fetch; resolve: Resolver | undefined; secrets: string[]; allowed: ReturnType<typeof parseAllowList>;
 };
 
-async function deliver(payload: v.InferOutput<typeof WebhookPayloadSchema>, ctx: JobContext, s: Settings): Promise<WebhookResult> {
+async function deliver(payload: ParsedWebhookPayload, ctx: JobContext, s: Settings): Promise<WebhookResult> {
   const started = s.clock.now();
   const body = payload.body === undefined ? undefined : JSON.stringify(payload.body);
   const id = payload.id ?? `msg_${ctx.queue}_${ctx.id}`;
-  const headers: Record<string, string> = { ...payload.headers };
+  // Lower-cased, so the payload's "Content-Type" and ours are one header, not two joined.
+  const own = Object.entries(payload.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
+  const headers: Record<string, string> = Object.fromEntries(own);
   if (body !== undefined) headers["content-type"] ??= "application/json";
   Object.assign(headers, { "webhook-id": id, "webhook-timestamp": String(Math.floor(started / 1000)) });
   if (s.secrets.length > 0) Object.assign(headers, await signWebhook(s.secrets, { id, timestampMs: started, body: body ?? "" }));
@@ -180,7 +203,7 @@ async function deliver(payload: v.InferOutput<typeof WebhookPayloadSchema>, ctx:
           sentBody = undefined;
           delete headers["content-type"];
         }
-        if (next.origin !== url.origin) for (const name of Object.keys(payload.headers ?? {})) delete headers[name];
+        if (next.origin !== url.origin) for (const [name] of own) delete headers[name];
         url = next;
         continue;
       }
