@@ -184,7 +184,7 @@ describe("webhook job", () => {
       return job!;
     };
     const before = received.length;
-    for (const url of [base, "http://localhost:1/", "http://169.254.169.254/latest/meta-data", "http://[::1]:80/", "http://[::ffff:127.0.0.1]/", "http://0x7f.1/", "http://2130706433/", "http://10.1.2.3/", "http://192.168.0.1/", "http://[fd00:ec2::254]/", "http://metadata.google.internal/", "http://evil.example/", "ftp://example.com/"]) {
+    for (const url of [base, "http://localhost:1/", "http://169.254.169.254/latest/meta-data", "http://[::1]:80/", "http://[::ffff:127.0.0.1]/", "http://0x7f.1/", "http://2130706433/", "http://10.1.2.3/", "http://192.168.0.1/", "http://[fd00:ec2::254]/", "http://metadata.google.internal/", "http://evil.example/"]) {
       const job = await queue.add(strict.definition, { url });
       const dead = await settled(job.id, ["dead", "failed"]);
       assert.equal(dead.lastError?.code, "WEBHOOK_REFUSED", url);
@@ -204,6 +204,10 @@ describe("webhook job", () => {
     assert.equal(received.at(-1)!.body, JSON.stringify({ a: 1 }), "307 keeps method and body");
     const refused = await settled((await queue.add(hook.definition, { url: `${base}/to-metadata` })).id, ["dead", "failed"]);
     assert.equal(refused.lastError?.code, "WEBHOOK_REFUSED");
+    routes.set("/to-file", (_req, res) => res.writeHead(301, { location: "file:///etc/passwd" }).end());
+    const scheme = await settled((await queue.add(hook.definition, { url: `${base}/to-file` })).id, ["dead", "failed"]);
+    assert.equal(scheme.lastError?.code, "WEBHOOK_REFUSED");
+    assert.match(scheme.lastError!.message, /only http and https/);
     await conveyor.close();
   });
 
@@ -220,6 +224,8 @@ describe("webhook job", () => {
   test("payloads are validated: bad URLs and reserved headers are refused by add", async () => {
     const { conveyor, queue, hook } = await setup();
     await assert.rejects(queue.add(hook.definition, { url: "not a url" }), { code: "VALIDATION_FAILED" });
+    await assert.rejects(queue.add(hook.definition, { url: "ftp://example.com/" }), { code: "VALIDATION_FAILED" });
+    await assert.rejects(queue.add(hook.definition, { url: "file:///etc/passwd" }), { code: "VALIDATION_FAILED" });
     await assert.rejects(queue.add(hook.definition, { url: `${base}/ok`, headers: { "webhook-signature": "v1,forged" } }), { code: "VALIDATION_FAILED" });
     await assert.rejects(queue.add(hook.definition, { url: `${base}/ok`, headers: { "x-a": "b\r\nx-injected: 1" } }), { code: "VALIDATION_FAILED" });
     assert.throws(() => webhookJob({ secret: "plain" }), TypeError);
@@ -249,5 +255,36 @@ test("the runtime's resolver: a name that does not resolve is refused before any
   await eventually(clock, async () => (got = await queue.get(job.id))!.state === "dead", 20_000);
   assert.equal(got!.lastError?.code, "WEBHOOK_REFUSED");
   assert.match(got!.lastError!.message, /does not resolve|no address/);
+  await conveyor.close();
+});
+
+test("registered, the webhook job is enqueued by name over HTTP and fired by a schedule", async () => {
+  const { createApp } = await import("../http.ts");
+  const { every } = await import("../mod.ts");
+  routes.set("/by-name", (_req, res) => res.writeHead(204).end());
+  const clock = new FakeClock({ startMs: START });
+  const conveyor = createConveyor({ clock });
+  const hook = webhookJob({ secret, allow: ["127.0.0.1"], clock });
+  hook.register(conveyor.worker("hooks"));
+  const scheduler = conveyor.scheduler();
+  const app = createApp(conveyor, { auth: false, scheduler });
+  const before = received.filter((r) => r.path === "/by-name").length;
+  const added = await app.request("/queues/hooks/jobs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "webhook", payload: { url: `${base}/by-name`, body: { via: "http" } } }),
+  });
+  assert.equal(added.status, 201, await added.clone().text());
+  const refused = await app.request("/queues/hooks/jobs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "webhook", payload: { url: "javascript:alert(1)" } }),
+  });
+  assert.equal(refused.status, 400, "the payload schema answers over HTTP too");
+  await scheduler.schedule("ping", every(1, "minutes"), { queue: "hooks", job: hook.definition, payload: { url: `${base}/by-name`, body: { via: "schedule" } } });
+  await clock.advance(60_000);
+  await eventually(clock, () => received.filter((r) => r.path === "/by-name").length === before + 2, 10_000);
+  const bodies = received.filter((r) => r.path === "/by-name").slice(before).map((r) => r.body).sort();
+  assert.deepEqual(bodies, [JSON.stringify({ via: "http" }), JSON.stringify({ via: "schedule" })]);
   await conveyor.close();
 });

@@ -34,7 +34,7 @@ export interface WebhookPayload {
 export type ParsedWebhookPayload = WebhookPayload & { method: NonNullable<WebhookPayload["method"]> };
 
 export const WebhookPayloadSchema: v.GenericSchema<WebhookPayload, ParsedWebhookPayload> = v.strictObject({
-  url: v.pipe(v.string(), v.maxLength(2048), v.url()),
+  url: v.pipe(v.string(), v.maxLength(2048), v.url(), v.regex(/^https?:\/\//i, "an http or https URL")),
   method: v.optional(v.picklist(["POST", "PUT", "PATCH", "DELETE"]), "POST"),
   headers: v.optional(v.record(
     v.pipe(v.string(), v.regex(TOKEN, "an HTTP header name"), v.check((name) => !RESERVED.has(name.toLowerCase()), "a header the job does not set itself")),
