@@ -21,7 +21,18 @@ export type ConveyorErrorCode =
   | "STORE_CLOSED"
   | "STORE_CONFLICT"
   | "STORE_UNAVAILABLE"
-  | "RATE_LIMITED";
+  | "RATE_LIMITED"
+  // Ready-made jobs (src/jobs): a webhook's address refused, its delivery failed (retried) or
+  // rejected (4xx, not retried), a signature that does not verify; a command not on the
+  // allow-list, exiting non-zero, overrunning its time; a job the runtime cannot run.
+  | "WEBHOOK_REFUSED"
+  | "WEBHOOK_FAILED"
+  | "WEBHOOK_REJECTED"
+  | "WEBHOOK_INVALID"
+  | "COMMAND_REFUSED"
+  | "COMMAND_FAILED"
+  | "COMMAND_TIMEOUT"
+  | "UNSUPPORTED_RUNTIME";
 
 /** One problem found by schema validation, with the path to the offending value. */
 export interface ValidationIssue {
