@@ -3,11 +3,13 @@ import * as v from "valibot";
 import type { Conveyor } from "../conveyor.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
 import { parseArgument } from "../core/validation.ts";
+import { dashboardApp } from "../dashboard/routes.ts";
+import { type DashboardOptions, DashboardOptionsSchema, resolveDashboard } from "../dashboard/options.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
-import { Authenticator, type AuthOptions } from "./auth.ts";
+import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
 import { authenticate, AuthThrottle } from "./auth-throttle.ts";
 import { auditedRoutes, HttpAuditTrail } from "./audit-trail.ts";
-import { type TrustProxy, TrustProxySchema } from "./client-key.ts";
+import { clientKey, type TrustProxy, TrustProxySchema } from "./client-key.ts";
 import { errorResponse } from "./errors.ts";
 import { notFound, RouteTable, unmatched } from "./fallback.ts";
 import { type HttpRateLimit, rateLimitMiddleware, type RateLimitUsage, requestKey } from "./rate-limit.ts";
@@ -44,6 +46,11 @@ export interface AppOptions {
   scheduler?: Scheduler;
   /** Where the app is mounted, for the paths in /openapi.json. @default "" */
   basePath?: string;
+  /**
+   * A web dashboard inside the app (at `/dashboard`, or `{ path }`), signed in with a token and
+   * acting through the app's own routes and scopes. @default false
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 const OptionsSchema = v.object({
@@ -51,6 +58,7 @@ const OptionsSchema = v.object({
   authFailureLimit: v.optional(v.union([v.literal(false), v.instance(RateLimiter)])),
   trustProxy: v.optional(TrustProxySchema),
   basePath: v.optional(v.string()),
+  dashboard: v.optional(DashboardOptionsSchema),
 });
 
 /**
@@ -111,6 +119,25 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
     return errorResponse(error, c);
   });
   app.notFound(notFound);
+  if (options.dashboard) {
+    // Before the fallback, so its HTML answers (a 404 page included) are left as they are.
+    app.route(resolveDashboard(options.dashboard).path, dashboardApp({
+      conveyor,
+      options: resolveDashboard(options.dashboard),
+      api: () => app,
+      authEnabled: authenticator !== null,
+      identify: async (c, token) => {
+        if (!authenticator) return ANONYMOUS;
+        const header = `Bearer ${token}`;
+        try {
+          return authenticator.remembered(header) ?? await throttle.guard(clientKey(c, trustProxy), () => authenticator.verify(header));
+        } catch (error) {
+          trail?.refused(c, error);
+          throw error;
+        }
+      },
+    }));
+  }
   app.use("*", unmatched(table));
   table.add("get", "/openapi.json");
   app.get("/openapi.json", (c) => c.json(document));
