@@ -31,9 +31,10 @@ const MAX_LIVE_QUEUES = 50;
  * real segments in place of any parameters the mount points had.
  */
 function baseOf(c: Context, own: string): string {
-  const ownParts = own.split("/").filter(Boolean).length;
-  const parts = c.req.path.split("/").filter(Boolean);
-  return "/" + parts.slice(0, parts.length - ownParts).join("/");
+  const pattern = c.req.routePath;
+  const mount = pattern.endsWith(own) ? pattern.slice(0, pattern.length - own.length) : pattern;
+  const depth = mount.split("/").filter(Boolean).length;
+  return "/" + c.req.path.split("/").filter(Boolean).slice(0, depth).join("/");
 }
 
 function htmlAnswer(c: Context, body: Html, status = 200): Response {
