@@ -17,7 +17,7 @@ export async function schedulesPage(view: View): Promise<Html> {
     return html`<tr><th scope="row">${s.id}</th><td><code>${typeof s.when === "string" ? s.when : s.cron ?? (s.everyMs ? `every ${s.everyMs} ms` : json(s.when))}</code></td>
 <td>${s.queue ?? s.target?.queue ?? ""}</td><td>${when(s.nextRunAt)}</td><td>${when(s.lastRunAt)}</td><td>${s.lastOutcome ?? "—"}</td><td class="n">${s.runs ?? 0}</td><td>${paused ? "paused" : "active"}</td>
 ${write ? html`<td>${paused ? actionForm(view, { path: `${path}/resume`, label: "Resume", ariaLabel: `Resume ${s.id}` }) : actionForm(view, { path: `${path}/pause`, label: "Pause", ariaLabel: `Pause ${s.id}` })}${
-      actionForm(view, { path: `${path}/trigger`, label: "Run now", ariaLabel: `Run ${s.id} now` })
+      actionForm(view, { path: `${path}/trigger`, label: "Run now", ariaLabel: `Run now: ${s.id}` })
     }</td>` : null}</tr>`;
   })}</tbody></table>${schedules.length === 0 ? html`<p class="muted">No schedules.</p>` : null}`;
   return page(view, { title: "Schedules", section: "/schedules", body });
@@ -128,6 +128,6 @@ export async function healthPage(view: View): Promise<Html> {
 <tbody>${checks.map(([name, r]) => html`<tr><th scope="row">${name}</th><td>${r.status}</td><td>${r.message ?? ""}</td><td class="n">${r.durationMs}</td><td>${r.critical ? "yes" : "no"}</td></tr>`)}</tbody></table>
 <table><caption>Queues, last 24 hours</caption><thead><tr><th scope="col">Queue</th><th scope="col" class="n">Runs</th><th scope="col" class="n">Success rate</th><th scope="col" class="n">Average (ms)</th></tr></thead>
 <tbody>${(report.queues ?? []).map((q: any) => html`<tr><th scope="row">${q.name}</th><td class="n">${q.last24h?.executions ?? "—"}</td><td class="n">${q.last24h?.successRate == null ? "—" : `${(q.last24h.successRate * 100).toFixed(1)} %`}</td><td class="n">${q.last24h?.averageDurationMs == null ? "—" : Math.round(q.last24h.averageDurationMs)}</td></tr>`)}</tbody></table>
-<h2>Configuration</h2><pre>${json(report.configuration)}</pre>`;
+<h2>Configuration</h2><pre tabindex="0">${json(report.configuration)}</pre>`;
   return page(view, { title: "Health", section: "/health", body });
 }

@@ -112,7 +112,7 @@ function progressOf(progress: unknown): Html {
   if (typeof progress === "number" && progress >= 0 && progress <= 100) {
     return html`<progress id="job-progress" max="100" value="${progress}" aria-label="Progress">${progress} %</progress> <span data-progress>${progress}</span> %`;
   }
-  return html`<pre>${json(progress)}</pre>`;
+  return html`<pre tabindex="0">${json(progress)}</pre>`;
 }
 
 function workflowLinks(view: View, job: Job): Html | null {
@@ -145,12 +145,12 @@ ${job.changedBy ? html`<dt>Last change</dt><dd>${job.changedBy.action} by ${job.
 ${actionsFor(view, job)}
 <h2>Progress</h2>${progressOf(job.progress)}
 <h2>Logs</h2>${job.logs.length ? html`<ol>${job.logs.map((l) => html`<li><code>${l}</code></li>`)}</ol>` : html`<p class="muted">No log lines.</p>`}
-${error ? html`<h2>Error</h2><p class="error">${error.name}: ${error.message}${error.code ? ` (${error.code})` : ""}</p>${error.stack ? html`<pre>${error.stack}</pre>` : null}` : null}
+${error ? html`<h2>Error</h2><p class="error">${error.name}: ${error.message}${error.code ? ` (${error.code})` : ""}</p>${error.stack ? html`<pre tabindex="0">${error.stack}</pre>` : null}` : null}
 ${job.dead ? html`<p>Dead letter: ${job.dead.reason} after ${job.dead.attempts} attempts, ${when(job.dead.at)}</p>` : null}
-<h2>Result</h2><pre>${json(job.result)}</pre>
+<h2>Result</h2><pre tabindex="0">${json(job.result)}</pre>
 </div>
-<h2>Payload</h2><pre>${json(job.payload)}</pre>
-${Object.keys(job.steps ?? {}).length ? html`<h2>Durable steps</h2><pre>${json(job.steps)}</pre>` : null}
+<h2>Payload</h2><pre tabindex="0">${json(job.payload)}</pre>
+${Object.keys(job.steps ?? {}).length ? html`<h2>Durable steps</h2><pre tabindex="0">${json(job.steps)}</pre>` : null}
 ${workflowLinks(view, job)}`;
   return page(view, { title: `Job ${id}`, section: "/", body, liveQueues: [queue] });
 }

@@ -4,7 +4,7 @@ import { type Html, html } from "./html.ts";
 export function signInPage(base: string, nonce: string, notice: string | null, error?: string): Html {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · Conveyor</title><link rel="stylesheet" href="${base}/assets/dashboard.css"></head>
+<title>Sign in · Conveyor</title><link rel="icon" href="data:,"><link rel="stylesheet" href="${base}/assets/dashboard.css"></head>
 <body><header><p class="brand">Conveyor</p></header>
 <main id="main"><h1>Sign in</h1>
 ${notice ? html`<p class="notice" role="status">${notice.slice(0, 200)}</p>` : null}

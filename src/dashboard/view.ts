@@ -49,7 +49,7 @@ export function page(view: View, spec: PageSpec): Html {
     : null;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${spec.title} · Conveyor</title>
+<title>${spec.title} · Conveyor</title><link rel="icon" href="data:,">
 <link rel="stylesheet" href="${base}/assets/dashboard.css">
 <script src="${base}/assets/dashboard.js" defer></script></head>
 <body data-base="${base}" data-queues="${(spec.liveQueues ?? []).join(",")}">
