@@ -2,8 +2,8 @@
 // app. Sign in, live counts and progress without reloading, retry a failed job, pause and
 // resume, trigger a schedule, CSRF and read-only refusals, axe-core on every page, the first
 // load's weight; a screenshot of each page in .tmp/dashboard-screenshots (gitignored).
-// Node only (scripts/test-all.mjs NODE_ONLY): playwright-core drives the browser through Node's
-// child_process and pipes. A missing browser fails the test, it never skips.
+// Runs under Node, Deno and Bun alike (each serves through its own adapter). A missing browser
+// fails the test, it never skips.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { Broadcaster } from "../broadcast.ts";
 import { createConveyor, defineJob, every } from "../mod.ts";
-import { nodeAdapter } from "../src/adapter/node.ts";
+import { currentAdapter } from "./support/adapter.ts";
 import type { Served } from "../src/adapter/contract.ts";
 import * as v from "valibot";
 import { dashboardServer, email, token } from "./support/dashboard.ts";
@@ -87,7 +87,7 @@ describe("Dashboard in Chromium", () => {
     rmSync(SCREENSHOTS, { recursive: true, force: true });
     mkdirSync(SCREENSHOTS, { recursive: true });
     await scheduler.schedule("monthly", every(1, "hours"), { queue: "reports", job: report, payload: { month: "2026-11" } });
-    served = await nodeAdapter().serve(server.host as never, { port: await freePort() });
+    served = await (await currentAdapter()).serve(server.host as never, { port: await freePort() });
     origin = `http://127.0.0.1:${served.port}`;
     userData = mkdtempSync(join(tmpdir(), "conveyor-chromium-"));
     context = await chromium.launchPersistentContext(userData, { executablePath: CHROMIUM, headless: true, args: ARGS, bypassCSP: true, viewport: { width: 1280, height: 900 } });
