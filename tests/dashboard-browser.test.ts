@@ -103,8 +103,11 @@ describe("Dashboard in Chromium", () => {
     console.log(`screenshots in ${SCREENSHOTS}:\n  ${shots.join("\n  ")}`);
   });
 
-  test("an admin signs in, watches counts and progress live, retries, pauses and resumes, triggers a schedule; every page passes axe", async () => {
-    const page = await context.newPage();
+  // The admin's steps share one page, in order (each a test of its own, so each has its own time limit).
+  let page: Page;
+
+  test("an admin signs in; the first load stays under 150 KB", async () => {
+    page = await context.newPage();
     // Sign-in page first: the dashboard sends a stranger there.
     await page.goto(`${origin}${base}`);
     assert.equal(new URL(page.url()).pathname, `${base}/sign-in`);
@@ -125,7 +128,10 @@ describe("Dashboard in Chromium", () => {
     await axe(page, "overview");
     await shot(page, "overview");
 
-    // A count changes without a reload: reports has no worker, so the job stays waiting.
+  });
+
+  test("a count changes in place after an enqueue", async () => {
+    // reports has no worker, so the job stays waiting.
     await page.evaluate(() => ((globalThis as any).__sameDocument = true));
     const cell = page.locator('[data-count="reports:waiting"]');
     assert.equal(await cell.textContent(), "0");
@@ -133,7 +139,10 @@ describe("Dashboard in Chromium", () => {
     await page.waitForFunction(() => document.querySelector('[data-count="reports:waiting"]')?.textContent === "1");
     assert.equal(await page.evaluate(() => (globalThis as any).__sameDocument), true, "updated in place, not reloaded");
 
-    // A job that failed for good (dead-lettered, the default), retried from its page.
+  });
+
+  test("a dead job is retried from its page", async () => {
+    // Failed for good: dead-lettered, the default.
     const failing = await emails.add(email, { to: "fail@example.com" }, { attempts: 1 });
     await page.waitForFunction(() => document.querySelector('[data-count="emails:dead"]')?.textContent === "1");
     await visit(page, "/queues/emails?state=dead", "queue-dead-state");
@@ -148,7 +157,9 @@ describe("Dashboard in Chromium", () => {
     await page.getByText(`Job ${failing.id} retried`, { exact: true }).waitFor();
     await waitUntil(async () => (await emails.get(failing.id))!.state === "completed", 30_000, "the retried job ran");
 
-    // Progress 0 → 50 → 100 on the job's page, live.
+  });
+
+  test("a job's progress goes 0 → 50 → 100 on its page without a reload", async () => {
     const slow = await emails.add(email, { to: "slow@example.com" });
     await page.goto(`${origin}${base}/queues/emails/jobs/${slow.id}`);
     await page.waitForFunction(() => document.body.dataset.live === "ready");
@@ -163,7 +174,9 @@ describe("Dashboard in Chromium", () => {
     await axe(page, "job-completed");
     await shot(page, "job-completed");
 
-    // Pause and resume the queue.
+  });
+
+  test("a queue is paused and resumed", async () => {
     await page.goto(`${origin}${base}/queues/emails`);
     await page.getByRole("button", { name: "Pause queue" }).click();
     await page.getByText("Queue paused", { exact: true }).waitFor();
@@ -173,14 +186,18 @@ describe("Dashboard in Chromium", () => {
     await page.getByText("Queue resumed", { exact: true }).waitFor();
     assert.equal(await emails.isPaused(), false);
 
-    // Trigger the schedule: a run of it lands in reports.
+  });
+
+  test("a schedule runs now: a run of it lands in its queue", async () => {
     await visit(page, "/schedules", "schedules");
     const before = (await reports.counts()).waiting;
     await page.getByRole("button", { name: "Run now: monthly" }).click();
     await page.getByText("Schedule monthly ran", { exact: true }).waitFor();
     assert.equal((await reports.counts()).waiting, before + 1);
 
-    // A flow's tree, dead letters, the audit log (the actions above in it), broadcasting, health.
+  });
+
+  test("a flow's tree, dead letters, the audit log (the actions above in it), broadcasting and health pass axe", async () => {
     const flow = await conveyor.flow({ queue: "reports", job: report, payload: { month: "2026-09" }, children: [{ queue: "reports", job: report, payload: { month: "2026-09-eu" } }] });
     await visit(page, `/queues/reports/jobs/${flow.job.id}`, "job-flow-parent");
     await visit(page, `/queues/reports/flows/${flow.job.id}`, "flow-tree");
