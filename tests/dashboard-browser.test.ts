@@ -203,6 +203,8 @@ describe("Dashboard in Chromium", () => {
     await visit(page, `/queues/reports/flows/${flow.job.id}`, "flow-tree");
     assert.equal(await page.locator(".tree li").count(), 2);
     await visit(page, "/queues/emails/dead", "dead-letters");
+    await visit(page, "/schedules/monthly", "schedule-edit");
+    await visit(page, "/queues/emails?state=completed&name=email", "queue-by-name");
     await visit(page, "/audit", "audit");
     await page.getByText("queue.pause").first().waitFor();
     await visit(page, "/broadcasting", "broadcasting");

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createApp } from "../http.ts";
-import { createConveyor } from "../mod.ts";
+import * as v from "valibot";
+import { createConveyor, defineJob } from "../mod.ts";
 import { Client, dashboardServer, email, SECRET, token } from "./support/dashboard.ts";
 
 const PAGES = ["", "/queues/emails", "/queues/emails/dead", "/schedules", "/audit", "/broadcasting", "/health"];
@@ -153,9 +154,14 @@ describe("Dashboard", () => {
     assert.equal(rows(last.text), 20);
     assert.doesNotMatch(last.text, /rel="next"/);
     assert.match(last.text, /rel="prev"/);
+    const sms = defineJob("sms", v.object({}));
+    await queue.register(sms).add(sms, {});
+    const named = await client.get(`${server.base}/queues/emails?state=waiting&name=sms`);
+    assert.equal(rows(named.text), 1, "by name: the one sms among 121");
+    assert.match(named.text, /Jobs named “sms” among the first 1,000 waiting jobs: 1/);
     const bulk = await client.send("POST", `${server.base}/do/queues/emails/jobs/bulk-remove`, { csrf: Client.csrfOf(last), id: ["1", "2", "3"] });
     assert.equal(bulk.status, 303);
-    assert.equal((await queue.counts()).waiting, 117);
+    assert.equal((await queue.counts()).waiting, 118);
     await server.conveyor.close();
   });
 
@@ -182,6 +188,36 @@ describe("Dashboard", () => {
     const anonymous = await server.host.request(`${server.base}/live?queues=emails`);
     assert.equal(anonymous.status, 401);
     await anonymous.body?.cancel();
+    await server.conveyor.close();
+  });
+
+  test("a schedule is edited as the JSON of its PUT body, prefilled from what is stored; bad JSON and bad bodies change nothing", async () => {
+    const server = dashboardServer();
+    const scheduler = server.conveyor.scheduler({ autostart: false });
+    await scheduler.schedule("nightly", "0 2 * * *", { queue: "emails", job: email, payload: { to: "ops@example.com" } }, { timezone: "Europe/Paris", maxRuns: 9 });
+    const client = new Client(server);
+    await client.signIn(await token("admin"));
+    const page = await client.get(`${server.base}/schedules/nightly`);
+    assert.equal(page.status, 200);
+    const textarea = /<textarea[^>]*>([^<]*)<\/textarea>/.exec(page.text)![1]!;
+    const unescaped = textarea.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+    const body = JSON.parse(unescaped);
+    assert.deepEqual(body.when, { cron: "0 2 * * *" });
+    assert.deepEqual([body.job, body.payload, body.options.timezone, body.options.maxRuns], ["email", { to: "ops@example.com" }, "Europe/Paris", 9]);
+    const edit = `${server.base}/do/schedules/nightly/edit`;
+    const csrf = Client.csrfOf(page);
+    assert.equal((await client.send("POST", edit, { csrf, body: "{ not json" })).status, 400);
+    const refused = await client.send("POST", edit, { csrf, body: JSON.stringify({ ...body, when: { cron: "" } }) });
+    assert.equal(refused.status, 400);
+    assert.equal((await scheduler.get("nightly"))!.cron, "0 2 * * *", "nothing saved");
+    const saved = await client.send("POST", edit, { csrf, body: JSON.stringify({ ...body, when: { cron: "30 3 * * *" } }), back: `${server.base}/schedules/nightly` });
+    assert.deepEqual([saved.status, saved.headers.get("location")], [303, `${server.base}/schedules/nightly?notice=Schedule+nightly+saved`]);
+    const after = (await scheduler.get("nightly"))!;
+    assert.deepEqual([after.cron, after.timezone, after.maxRuns], ["30 3 * * *", "Europe/Paris", 9], "the rest as it was");
+    const reader = new Client(server);
+    await reader.signIn(await token("schedules:read"));
+    assert.doesNotMatch((await reader.get(`${server.base}/schedules/nightly`)).text, /<textarea|\/do\//);
+    scheduler.close();
     await server.conveyor.close();
   });
 

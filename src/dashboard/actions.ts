@@ -3,7 +3,7 @@
 import { seg } from "./api.ts";
 
 export interface ApiStep {
-  readonly method: "POST" | "DELETE";
+  readonly method: "POST" | "PUT" | "DELETE";
   readonly path: string;
   readonly body?: unknown;
 }
@@ -18,7 +18,7 @@ export interface ActionPlan {
 export const MAX_BULK = 1_000;
 
 /** The calls an action path (decoded segments after `/do`) makes; null for no such action. */
-export function planAction(parts: readonly string[], ids: readonly string[]): ActionPlan | null {
+export function planAction(parts: readonly string[], ids: readonly string[], body: unknown = undefined): ActionPlan | null {
   const [kind, name, third, fourth, fifth] = parts;
   if (kind === "queues" && name !== undefined) {
     const q = `/queues/${seg(name)}`;
@@ -40,6 +40,9 @@ export function planAction(parts: readonly string[], ids: readonly string[]): Ac
       if (fifth === "remove") return { steps: [{ method: "DELETE", path: job }], done: `Job ${fourth} removed` };
     }
     return null;
+  }
+  if (kind === "schedules" && name !== undefined && parts.length === 3 && third === "edit" && body !== undefined) {
+    return { steps: [{ method: "PUT", path: `/schedules/${seg(name)}`, body }], done: `Schedule ${name} saved` };
   }
   if (kind === "schedules" && name !== undefined && parts.length === 3 && (third === "pause" || third === "resume" || third === "trigger")) {
     const done = third === "trigger" ? `Schedule ${name} ran` : `Schedule ${name} ${third}d`;

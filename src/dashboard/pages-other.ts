@@ -14,7 +14,7 @@ export async function schedulesPage(view: View): Promise<Html> {
 <tbody>${schedules.map((s) => {
     const path = `/schedules/${seg(s.id)}`;
     const paused = s.paused === true || s.state?.paused === true;
-    return html`<tr><th scope="row">${s.id}</th><td><code>${typeof s.when === "string" ? s.when : s.cron ?? (s.everyMs ? `every ${s.everyMs} ms` : json(s.when))}</code></td>
+    return html`<tr><th scope="row"><a href="${view.base}/schedules/${seg(s.id)}">${s.id}</a></th><td><code>${typeof s.when === "string" ? s.when : s.cron ?? (s.everyMs ? `every ${s.everyMs} ms` : json(s.when))}</code></td>
 <td>${s.queue ?? s.target?.queue ?? ""}</td><td>${when(s.nextRunAt)}</td><td>${when(s.lastRunAt)}</td><td>${s.lastOutcome ?? "—"}</td><td class="n">${s.runs ?? 0}</td><td>${paused ? "paused" : "active"}</td>
 ${write ? html`<td>${paused ? actionForm(view, { path: `${path}/resume`, label: "Resume", ariaLabel: `Resume ${s.id}` }) : actionForm(view, { path: `${path}/pause`, label: "Pause", ariaLabel: `Pause ${s.id}` })}${
       actionForm(view, { path: `${path}/trigger`, label: "Run now", ariaLabel: `Run now: ${s.id}` })

@@ -6,6 +6,8 @@ import { Html, html, json, when } from "./html.ts";
 import { actionForm, api, canWrite, currentUrl, failedPage, page, type View } from "./view.ts";
 
 type Counts = Record<string, number>;
+/** Jobs a search by name looks through: one page of the route at its largest. */
+const NAME_SCAN = 1_000;
 interface QueueRow {
   name: string;
   paused: boolean;
@@ -63,16 +65,19 @@ function jobRows(view: View, queue: string, jobs: Job[], selectable: boolean): H
 export async function queuePage(view: View, queue: string): Promise<Html> {
   const stateParam = view.c.req.query("state") ?? "waiting";
   const state: JobState = (JOB_STATES as readonly string[]).includes(stateParam) ? stateParam as JobState : "waiting";
-  const pageNo = pageNumber(view);
+  const name = (view.c.req.query("name") ?? "").trim().slice(0, 100);
+  const pageNo = name ? 1 : pageNumber(view);
   const size = view.host.options.pageSize;
   const [list, queues] = await Promise.all([
-    // One more than a page: whether there is a next one, without counting.
-    api(view, "GET", `/queues/${seg(queue)}/jobs?state=${state}&offset=${(pageNo - 1) * size}&limit=${size + 1}`),
+    // One more than a page: whether there is a next one, without counting. A name is looked
+    // for among the first NAME_SCAN jobs of the state (the store lists by state, not by name).
+    api(view, "GET", `/queues/${seg(queue)}/jobs?state=${state}&offset=${(pageNo - 1) * size}&limit=${name ? NAME_SCAN : size + 1}`),
     api(view, "GET", "/queues"),
   ]);
   if (list.status !== 200) return failedPage(view, `Queue ${queue}`, "/", list);
   const row = (queues.json?.queues as QueueRow[] | undefined)?.find((q) => q.name === queue);
-  const jobs = (list.json.jobs as Job[]).slice(0, size);
+  const listed = list.json.jobs as Job[];
+  const jobs = (name ? listed.filter((j) => j.name === name) : listed).slice(0, size);
   const write = canWrite(view, queue);
   const tabs = html`<ul class="tabs" aria-label="States">${JOB_STATES.map((s) => html`<li><a href="${qPath(view, queue)}?state=${s}"${s === state ? new Html(' aria-current="page"') : null}>${s} <span data-count="${queue}:${s}">${row?.counts[s] ?? ""}</span></a></li>`)}</ul>`;
   const controls = write
@@ -81,8 +86,11 @@ export async function queuePage(view: View, queue: string): Promise<Html> {
       : actionForm(view, { path: `/queues/${seg(queue)}/pause`, label: "Pause queue" })}
 <a href="${qPath(view, queue)}/dead">Dead letters</a></div>`
     : html`<p><a href="${qPath(view, queue)}/dead">Dead letters</a></p>`;
-  const search = html`<form class="row" method="get" action="${qPath(view, queue)}/find" role="search">
-<label>Job id<input name="id" required maxlength="200"></label><button type="submit">Open job</button></form>`;
+  const search = html`<div class="row"><form class="row" method="get" action="${qPath(view, queue)}/find" role="search" aria-label="Open a job by id">
+<label>Job id<input name="id" required maxlength="200"></label><button type="submit">Open job</button></form>
+<form class="row" method="get" action="${qPath(view, queue)}" role="search" aria-label="Jobs by name"><input type="hidden" name="state" value="${state}">
+<label>Job name<input name="name" value="${name}" maxlength="100"></label><button type="submit">Show</button>${name ? html` <a href="${qPath(view, queue)}?state=${state}">All names</a>` : null}</form></div>
+${name ? html`<p class="muted" role="status">Jobs named “${name}” among the first ${NAME_SCAN.toLocaleString("en")} ${state} jobs${listed.length === NAME_SCAN ? " (there are more)" : ""}: ${jobs.length}${jobs.length === size ? " shown at most" : ""}.</p>` : null}`;
   const table = html`<table><caption>Jobs ${state}${row?.paused ? " (queue paused)" : ""}</caption>
 <thead><tr>${write ? html`<th scope="col"><span class="muted">Select</span></th>` : null}<th scope="col">Id</th><th scope="col">Name</th><th scope="col">State</th><th scope="col" class="n">Attempts</th><th scope="col">Created</th><th scope="col">Last error</th></tr></thead>
 <tbody>${jobRows(view, queue, jobs, write)}</tbody></table>${jobs.length === 0 ? html`<p class="muted">No jobs ${state}.</p>` : null}`;
@@ -92,7 +100,7 @@ export async function queuePage(view: View, queue: string): Promise<Html> {
 <div id="jobs-live" data-live>${table}</div>
 <div class="row"><button type="submit">Retry selected</button><button type="submit" class="danger" formaction="${view.base}/do/queues/${seg(queue)}/jobs/bulk-remove">Remove selected</button></div></form>`
     : html`<div id="jobs-live" data-live>${table}</div>`;
-  const body = html`<div id="tabs-live" data-live>${tabs}</div>${controls}${search}${bulk}${pager(view, pageNo, (list.json.jobs as Job[]).length > size, row?.counts[state] ?? null)}`;
+  const body = html`<div id="tabs-live" data-live>${tabs}</div>${controls}${search}${bulk}${name ? null : pager(view, pageNo, listed.length > size, row?.counts[state] ?? null)}`;
   return page(view, { title: `Queue ${queue}`, section: "/", body, liveQueues: [queue] });
 }
 

@@ -10,6 +10,7 @@ import { type Html, html } from "./html.ts";
 import { mergedEvents } from "./live.ts";
 import { batchPage, flowPage, auditPage, broadcastingPage, healthPage, schedulesPage } from "./pages-other.ts";
 import { deadPage, jobPage, overviewPage, queuePage } from "./pages-queues.ts";
+import { schedulePage } from "./pages-schedule.ts";
 import { clearSession, type CookieSettings, csrfFor, randomToken, readSession, readSignInCookie, sameText, secondsLeft, writeSession, writeSignInCookie, MAX_SESSION_S } from "./session.ts";
 import { signInPage } from "./sign-in.ts";
 import { page, type View } from "./view.ts";
@@ -136,6 +137,7 @@ export function dashboardApp(host: DashboardHost): Hono {
 
   pageRoute("/", overviewPage);
   pageRoute("/schedules", schedulesPage);
+  pageRoute("/schedules/:id", (view) => schedulePage(view, view.c.req.param("id")!));
   pageRoute("/audit", auditPage);
   pageRoute("/broadcasting", broadcastingPage);
   pageRoute("/health", healthPage);
@@ -175,7 +177,15 @@ export function dashboardApp(host: DashboardHost): Hono {
       return refuse("No such action", 404);
     }
     const ids = ([] as unknown[]).concat(form.id ?? []).filter((id): id is string => typeof id === "string" && id.length > 0 && id.length <= 200);
-    const plan = planAction(parts, ids);
+    let body: unknown;
+    if (typeof form.body === "string") {
+      try {
+        body = JSON.parse(form.body);
+      } catch {
+        return refuse("The schedule is not valid JSON: nothing was saved.", 400);
+      }
+    }
+    const plan = planAction(parts, ids, body);
     if (!plan) return refuse("No such action", 404);
     for (const step of plan.steps) {
       const answer = await apiCall(host, c, view.token, step.method, step.path, step.body);
