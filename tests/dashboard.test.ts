@@ -17,6 +17,21 @@ describe("Dashboard", () => {
     assert.equal(res.status, 404);
     assert.match(res.headers.get("content-type") ?? "", /json/);
     assert.throws(() => createApp(conveyor, { auth: false, dashboard: { path: "no-slash" } }), /path/);
+    // On: the API's answers and fallbacks stay as they were, beside the pages.
+    const server = dashboardServer();
+    const unknown = await server.host.request(`${server.base}/no-such-page`);
+    assert.deepEqual([unknown.status, (await unknown.json()).error.code], [404, "NOT_FOUND"]);
+    const api = await server.host.request("/ops/queues");
+    assert.equal(api.status, 401, "the API still wants its bearer token");
+    await api.body?.cancel();
+    const wrongMethod = await server.host.request("/ops/queues", { method: "PATCH" });
+    assert.equal(wrongMethod.status, 405);
+    await wrongMethod.body?.cancel();
+    const openapi = await server.host.request("/ops/openapi.json");
+    assert.doesNotMatch(await openapi.text(), /dashboard/, "pages are not API routes");
+    const long = await new Client(server).signIn(await token("admin", "x".repeat(4_000)));
+    assert.deepEqual([long.status, /keeps tokens of up to 3800/.test(long.text)], [400, true]);
+    await server.conveyor.close();
     await conveyor.close();
   });
 

@@ -24,6 +24,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   "Cache-Control": "no-store",
 };
 
+/** Longest token kept in the session cookie (cookies of about 4 KB, name and attributes included, are what browsers keep). */
+const MAX_TOKEN_CHARS = 3_800;
+
 /** Queues one live stream follows at most. */
 const MAX_LIVE_QUEUES = 50;
 
@@ -116,7 +119,9 @@ export function dashboardApp(host: DashboardHost): Hono {
     };
     if (crossSite(c) || !expected || typeof form.csrf !== "string" || !sameText(form.csrf, expected)) return retry("The form had expired: sign in again", 403);
     const token = typeof form.token === "string" ? form.token.trim() : "";
-    if (!/^[A-Za-z0-9._~+/-]+=*$/.test(token) || token.length > 8_192) return retry("Paste a token (a JWT)", 400);
+    if (!/^[A-Za-z0-9._~+/-]+=*$/.test(token)) return retry("Paste a token (a JWT)", 400);
+    // A browser drops a cookie past about 4 KB: say so rather than sign in to nothing.
+    if (token.length > MAX_TOKEN_CHARS) return retry(`This token is ${token.length} characters long; the dashboard keeps tokens of up to ${MAX_TOKEN_CHARS} in its cookie`, 400);
     try {
       await host.identify(c, token);
     } catch (error) {
