@@ -73,6 +73,19 @@ describe("Dashboard", () => {
     await server.conveyor.close();
   });
 
+  test("failed sign-ins are throttled as the API's failed authentications are", async () => {
+    const server = dashboardServer();
+    const client = new Client(server);
+    const forged = await token("admin").then((t) => t.slice(0, -3) + "AAA");
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) statuses.push((await client.signIn(forged)).status);
+    assert.deepEqual(statuses, [...Array(10).fill(401), 429]);
+    const blocked = await client.signIn(await token("admin"));
+    assert.equal(blocked.status, 429, "even a good token waits once the allowance is spent");
+    assert.ok(Number(blocked.headers.get("retry-after")) > 0);
+    await server.conveyor.close();
+  });
+
   test("every page: HTML with a strict CSP, assets from the app only, links under the mount point", async () => {
     const server = dashboardServer();
     await server.conveyor.queue("emails").add(email, { to: "a@example.com" });

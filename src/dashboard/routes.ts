@@ -6,12 +6,24 @@ import { HttpError } from "../http/errors.ts";
 import { planAction } from "./actions.ts";
 import { apiCall, apiResponse, type DashboardHost } from "./api.ts";
 import { SCRIPT, STYLES } from "./assets.ts";
-import { type Html, html } from "./html.ts";
+import { escape, type Html, html } from "./html.ts";
 import { mergedEvents } from "./live.ts";
-import { batchPage, flowPage, auditPage, broadcastingPage, healthPage, schedulesPage } from "./pages-other.ts";
+import { auditPage, batchPage, broadcastingPage, flowPage, healthPage, schedulesPage } from "./pages-other.ts";
 import { deadPage, jobPage, overviewPage, queuePage } from "./pages-queues.ts";
 import { schedulePage } from "./pages-schedule.ts";
-import { clearSession, type CookieSettings, csrfFor, randomToken, readSession, readSignInCookie, sameText, secondsLeft, writeSession, writeSignInCookie, MAX_SESSION_S } from "./session.ts";
+import {
+  clearSession,
+  type CookieSettings,
+  csrfFor,
+  MAX_SESSION_S,
+  randomToken,
+  readSession,
+  readSignInCookie,
+  sameText,
+  secondsLeft,
+  writeSession,
+  writeSignInCookie,
+} from "./session.ts";
 import { signInPage } from "./sign-in.ts";
 import { page, type View } from "./view.ts";
 
@@ -93,7 +105,7 @@ export function dashboardApp(host: DashboardHost): Hono {
     const message = error instanceof HttpError ? error.message : "The dashboard failed to answer; the server's log says why";
     if (!(error instanceof HttpError)) console.error("conveyor dashboard:", host.conveyor.redactor.string(String((error as Error)?.stack ?? error)));
     const headers = error instanceof HttpError ? Object.fromEntries(Object.entries(error.headers ?? {})) : {};
-    return c.html(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Error · Conveyor</title></head><body><main><h1>Error ${status}</h1><p role="alert">${message.replace(/[&<>"']/g, "")}</p></main></body></html>`, status as 500, { ...SECURITY_HEADERS, ...headers });
+    return c.html(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Error · Conveyor</title></head><body><main><h1>Error ${status}</h1><p role="alert">${escape(message)}</p></main></body></html>`, status as 500, { ...SECURITY_HEADERS, ...headers });
   });
 
   const asset = (body: string, type: string) => (c: Context) => c.body(body, 200, { "Content-Type": type, "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff" });
