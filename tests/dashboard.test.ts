@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createApp } from "../http.ts";
 import * as v from "valibot";
-import { createConveyor, defineJob } from "../mod.ts";
+import { createConveyor, defineJob, FakeClock } from "../mod.ts";
+import { sparkline, Throughput } from "../src/dashboard/throughput.ts";
+import { waitUntil } from "./support/harness.ts";
 import { Client, dashboardServer, email, SECRET, token } from "./support/dashboard.ts";
 
 const PAGES = ["", "/queues/emails", "/queues/emails/dead", "/schedules", "/audit", "/broadcasting", "/health"];
@@ -246,6 +248,39 @@ describe("Dashboard", () => {
     await reader.signIn(await token("schedules:read"));
     assert.doesNotMatch((await reader.get(`${server.base}/schedules/nightly`)).text, /<textarea|\/do\//);
     scheduler.close();
+    await server.conveyor.close();
+  });
+
+  test("the overview's last-hour charts: completions and failed attempts a minute, on the conveyor's clock", async () => {
+    const clock = new FakeClock({ startMs: Date.UTC(2026, 11, 4, 12, 0, 0) });
+    const throughput = new Throughput(clock);
+    const events = new EventTarget();
+    throughput.watch({ name: "q", events } as never);
+    const fire = (type: string, n: number) => {
+      for (let i = 0; i < n; i++) events.dispatchEvent(new Event(type));
+    };
+    fire("completed", 3);
+    fire("failed", 1);
+    await clock.advance(5 * 60_000);
+    fire("completed", 2);
+    let hour = throughput.lastHour("q");
+    assert.deepEqual([hour.completed.length, hour.completed[59], hour.completed[54], hour.failed[54]], [60, 2, 3, 1]);
+    assert.match(sparkline(hour, "q").text, /aria-label="q, last hour: 5 completed, 1 failed attempts \(16\.7 % failed\)"/);
+    await clock.advance(56 * 60_000);
+    hour = throughput.lastHour("q");
+    assert.equal(hour.completed.reduce((a, b) => a + b, 0), 2, "the first minute has left the hour");
+
+    const server = dashboardServer();
+    server.conveyor.worker("emails").handle(email, ({ to }) => {
+      if (to.startsWith("fail")) throw new Error("no");
+    });
+    const queue = server.conveyor.queue("emails");
+    await queue.add(email, { to: "ok@example.com" });
+    await queue.add(email, { to: "fail@example.com" }, { attempts: 1 });
+    await waitUntil(async () => (await queue.counts()).completed === 1 && (await queue.counts()).dead === 1, 10_000, "both jobs ended");
+    const client = new Client(server);
+    await client.signIn(await token("admin"));
+    assert.match((await client.get(server.base)).text, /<svg role="img" aria-label="emails, last hour: 1 completed, 1 failed attempts \(50\.0 % failed\)"/);
     await server.conveyor.close();
   });
 

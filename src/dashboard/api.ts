@@ -7,11 +7,14 @@ import type { Conveyor } from "../conveyor.ts";
 import type { Caller } from "../http/auth.ts";
 import type { AppEnv } from "../http/route.ts";
 import type { ResolvedDashboard } from "./options.ts";
+import type { Throughput } from "./throughput.ts";
 
 /** What the app hands its dashboard. */
 export interface DashboardHost {
   readonly conveyor: Conveyor;
   readonly options: ResolvedDashboard;
+  /** Per-minute completions and failures of every queue, since the app started. */
+  readonly throughput: Throughput;
   /** The app the dashboard is part of, for in-process requests to its routes. */
   readonly api: () => Hono<AppEnv>;
   /** Whether the app checks tokens; when not, the dashboard needs no sign-in. */

@@ -3,6 +3,7 @@ import { JOB_STATES, type Job, type JobState } from "../core/job.ts";
 import { permits } from "../http/auth.ts";
 import { seg } from "./api.ts";
 import { Html, html, json, when } from "./html.ts";
+import { sparkline } from "./throughput.ts";
 import { actionForm, api, canWrite, currentUrl, failedPage, page, type View } from "./view.ts";
 
 type Counts = Record<string, number>;
@@ -21,6 +22,8 @@ export async function overviewPage(view: View): Promise<Html> {
   const answer = await api(view, "GET", "/queues");
   if (answer.status !== 200) return failedPage(view, "Overview", "/", answer);
   const queues = answer.json.queues as QueueRow[];
+  // Queues declared since the app was made are counted from their first overview on.
+  for (const queue of view.host.conveyor.queues.values()) view.host.throughput.watch(queue);
   const health = permits(view.caller, "ops:read") ? await api(view, "GET", "/health") : null;
   const figures = new Map<string, { executions: number; failureRate: number | null }>(
     (health?.json?.queues ?? []).filter((q: any) => q.last24h).map((q: any) => [q.name, q.last24h]),
@@ -28,13 +31,13 @@ export async function overviewPage(view: View): Promise<Html> {
   const workers = (health?.json?.configuration?.workers ?? []) as { id: string; queues: string[]; concurrency: number; active: number; running: boolean }[];
   const body = html`<section aria-labelledby="queues-h"><h2 id="queues-h">Queues</h2>
 <div id="overview-live" data-live>
-<table><caption class="muted">Jobs per state; counts follow the queues live</caption>
-<thead><tr><th scope="col">Queue</th><th scope="col">Status</th>${JOB_STATES.map((s) => html`<th scope="col" class="n">${s}</th>`)}<th scope="col" class="n">Last 24 h runs</th><th scope="col" class="n">Failure rate</th></tr></thead>
+<table><caption class="muted">Jobs per state, live; the last hour's completed (green) and failed (red) attempts a minute</caption>
+<thead><tr><th scope="col">Queue</th><th scope="col">Status</th>${JOB_STATES.map((s) => html`<th scope="col" class="n">${s}</th>`)}<th scope="col">Last hour</th><th scope="col" class="n">Last 24 h runs</th><th scope="col" class="n">Failure rate</th></tr></thead>
 <tbody>${queues.map((q) => {
     const f = figures.get(q.name);
     return html`<tr><th scope="row"><a href="${qPath(view, q.name)}">${q.name}</a></th><td>${q.paused ? "paused" : "running"}</td>${
       JOB_STATES.map((s) => html`<td class="n" data-count="${q.name}:${s}">${q.counts[s] ?? 0}</td>`)
-    }<td class="n">${f ? f.executions : "—"}</td><td class="n">${f?.failureRate == null ? "—" : `${(f.failureRate * 100).toFixed(1)} %`}</td></tr>`;
+    }<td>${sparkline(view.host.throughput.lastHour(q.name), q.name)}</td><td class="n">${f ? f.executions : "—"}</td><td class="n">${f?.failureRate == null ? "—" : `${(f.failureRate * 100).toFixed(1)} %`}</td></tr>`;
   })}</tbody></table></div></section>
 ${health && workers.length > 0 ? html`<section aria-labelledby="workers-h"><h2 id="workers-h">Workers in this process</h2>
 <table><thead><tr><th scope="col">Worker</th><th scope="col">Queues</th><th scope="col" class="n">Active</th><th scope="col" class="n">Concurrency</th><th scope="col">Running</th></tr></thead>

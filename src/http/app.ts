@@ -5,6 +5,7 @@ import { RateLimiter } from "../core/rate-limiter.ts";
 import { parseArgument } from "../core/validation.ts";
 import { dashboardApp } from "../dashboard/routes.ts";
 import { type DashboardOptions, DashboardOptionsSchema, resolveDashboard } from "../dashboard/options.ts";
+import { Throughput } from "../dashboard/throughput.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
 import { authenticate, AuthThrottle } from "./auth-throttle.ts";
@@ -121,8 +122,11 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   app.notFound(notFound);
   if (options.dashboard) {
     // Before the fallback, so its HTML answers (a 404 page included) are left as they are.
+    const throughput = new Throughput(conveyor.clock);
+    for (const queue of conveyor.queues.values()) throughput.watch(queue);
     app.route(resolveDashboard(options.dashboard).path, dashboardApp({
       conveyor,
+      throughput,
       options: resolveDashboard(options.dashboard),
       api: () => app,
       authEnabled: authenticator !== null,
