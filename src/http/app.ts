@@ -3,14 +3,13 @@ import * as v from "valibot";
 import type { Conveyor } from "../conveyor.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
 import { parseArgument } from "../core/validation.ts";
-import { dashboardApp } from "../dashboard/routes.ts";
-import { type DashboardOptions, DashboardOptionsSchema, resolveDashboard } from "../dashboard/options.ts";
-import { Throughput } from "../dashboard/throughput.ts";
+import { mountDashboard } from "../dashboard/mount.ts";
+import { type DashboardOptions, DashboardOptionsSchema } from "../dashboard/options.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
-import { ANONYMOUS, Authenticator, type AuthOptions } from "./auth.ts";
+import { Authenticator, type AuthOptions } from "./auth.ts";
 import { authenticate, AuthThrottle } from "./auth-throttle.ts";
 import { auditedRoutes, HttpAuditTrail } from "./audit-trail.ts";
-import { clientKey, type TrustProxy, TrustProxySchema } from "./client-key.ts";
+import { type TrustProxy, TrustProxySchema } from "./client-key.ts";
 import { errorResponse } from "./errors.ts";
 import { notFound, RouteTable, unmatched } from "./fallback.ts";
 import { type HttpRateLimit, rateLimitMiddleware, type RateLimitUsage, requestKey } from "./rate-limit.ts";
@@ -120,28 +119,8 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
     return errorResponse(error, c);
   });
   app.notFound(notFound);
-  if (options.dashboard) {
-    // Before the fallback, so its HTML answers (a 404 page included) are left as they are.
-    const throughput = new Throughput(conveyor.clock);
-    for (const queue of conveyor.queues.values()) throughput.watch(queue);
-    app.route(resolveDashboard(options.dashboard).path, dashboardApp({
-      conveyor,
-      throughput,
-      options: resolveDashboard(options.dashboard),
-      api: () => app,
-      authEnabled: authenticator !== null,
-      identify: async (c, token) => {
-        if (!authenticator) return ANONYMOUS;
-        const header = `Bearer ${token}`;
-        try {
-          return authenticator.remembered(header) ?? await throttle.guard(clientKey(c, trustProxy), () => authenticator.verify(header));
-        } catch (error) {
-          trail?.refused(c, error);
-          throw error;
-        }
-      },
-    }));
-  }
+  // Before the fallback, so the dashboard's HTML answers (a 404 page included) stay as they are.
+  if (options.dashboard) mountDashboard(app, options.dashboard, { conveyor, authenticator, throttle, trail, trustProxy });
   app.use("*", unmatched(table));
   table.add("get", "/openapi.json");
   app.get("/openapi.json", (c) => c.json(document));
