@@ -5,6 +5,7 @@
  * @module
  */
 export { type AppOptions, createApp } from "./src/http/app.ts";
+export type { DashboardOptions } from "./src/dashboard/options.ts";
 export type { AuthOptions, Caller } from "./src/http/auth.ts";
 export type { HttpRateLimit } from "./src/http/rate-limit.ts";
 export { PAYLOAD_SCOPE, STACKS_SCOPE } from "./src/http/reader-access.ts";

@@ -3,6 +3,8 @@ import * as v from "valibot";
 import type { Conveyor } from "../conveyor.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
 import { parseArgument } from "../core/validation.ts";
+import { mountDashboard } from "../dashboard/mount.ts";
+import { type DashboardOptions, DashboardOptionsSchema } from "../dashboard/options.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import { Authenticator, type AuthOptions } from "./auth.ts";
 import { authenticate, AuthThrottle } from "./auth-throttle.ts";
@@ -44,6 +46,11 @@ export interface AppOptions {
   scheduler?: Scheduler;
   /** Where the app is mounted, for the paths in /openapi.json. @default "" */
   basePath?: string;
+  /**
+   * A web dashboard inside the app (at `/dashboard`, or `{ path }`), signed in with a token and
+   * acting through the app's own routes and scopes. @default false
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 const OptionsSchema = v.object({
@@ -51,6 +58,7 @@ const OptionsSchema = v.object({
   authFailureLimit: v.optional(v.union([v.literal(false), v.instance(RateLimiter)])),
   trustProxy: v.optional(TrustProxySchema),
   basePath: v.optional(v.string()),
+  dashboard: v.optional(DashboardOptionsSchema),
 });
 
 /**
@@ -111,6 +119,8 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
     return errorResponse(error, c);
   });
   app.notFound(notFound);
+  // Before the fallback, so the dashboard's HTML answers (a 404 page included) stay as they are.
+  if (options.dashboard) mountDashboard(app, options.dashboard, { conveyor, authenticator, throttle, trail, trustProxy });
   app.use("*", unmatched(table));
   table.add("get", "/openapi.json");
   app.get("/openapi.json", (c) => c.json(document));
