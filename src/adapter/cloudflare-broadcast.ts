@@ -123,7 +123,7 @@ export class BroadcastDurableObject {
     const limit = sizeLimit(102_400);
     const signed = async (c: Context, body: string | null) => {
       if (c.req.param("appId") !== this.#app.appId) throw new HttpError(404, "APP_NOT_FOUND", `No app ${c.req.param("appId")}`);
-      const problem = await apiSignatureProblem({ method: c.req.method, path: c.req.path, query: c.req.query(), body }, this.#app, Date.now());
+      const problem = await apiSignatureProblem({ method: c.req.method, path: c.req.path, query: c.req.query(), body }, this.#app, this.#app.clock.now());
       if (problem) throw new HttpError(401, "UNAUTHENTICATED", problem);
     };
     const json = (text: string): unknown => {
