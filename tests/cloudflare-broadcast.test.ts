@@ -190,18 +190,27 @@ describe(`Pusher broadcasting in a Durable Object, in workerd (driven from ${run
     const bobRoom = bob.subscribe("presence-hall") as any;
     await subscribed(bobRoom);
     await bobAdded;
+    const pinger = await rawClient(port);
+    await pinger.socketId();
     const before = await constructed();
     // workerd evicts an object whose only work is hibernatable sockets after ~10 s of quiet.
-    // Each round waits quietly, then wakes it with a publish: a new instance means it slept.
+    // Each round waits quietly, pings, then wakes it with a publish: a new instance means it slept.
     let woken = false;
+    let pingWokeIt = false;
     for (let round = 0; round < 6 && !woken; round++) {
       await sleep(11_000);
+      const from = pinger.frames.length;
+      pinger.send(JSON.stringify({ event: "pusher:ping", data: {} }));
+      await pinger.next("pusher:pong", from);
+      pingWokeIt = (await constructed()) > before;
       const got = once(aliceRoom, "news");
       await sdk.trigger("presence-hall", "news", { round });
       assert.deepEqual(await got, { round });
       woken = (await constructed()) > before;
     }
+    pinger.close();
     assert.ok(woken, "workerd constructed a fresh object while the sockets stayed open");
+    assert.equal(pingWokeIt, false, "the runtime answered pusher-js's ping without constructing the object");
 
     // The fresh instance knows the sockets, their channels and presence from the attachments alone.
     const members = await (await sdk.get({ path: "/channels/presence-hall/users", params: {} })).json();
