@@ -17,7 +17,7 @@ export interface JobBroadcastOptions {
 }
 
 /** Every event about a job: its own lifecycle, and a parent's (a flow's or a batch's) as its children end. */
-const JOB_EVENT_TYPES: readonly ConveyorEventType[] = [
+export const JOB_EVENT_TYPES: readonly ConveyorEventType[] = [
   "enqueued", "active", "progress", "completed", "failed", "retrying", "cancelled", "dead", "stalled", "removed", "flow.progress", "batch.progress",
 ];
 
@@ -29,6 +29,10 @@ export const queueChannel = (queue: string): string => `private-conveyor.queue.$
 /** `private-conveyor.job.<queue>.<id>`: one job's events, e.g. for a progress bar. */
 export const jobChannel = (queue: string, id: string): string => `private-conveyor.job.${safe(queue)}.${safe(id)}`.slice(0, 164);
 
+/** The default channels of one event: the queue's, and the job's when it is about one job. */
+export const defaultJobChannels = (event: ConveyorEventData): readonly string[] =>
+  "jobId" in event ? [queueChannel(event.queue), jobChannel(event.queue, event.jobId)] : [queueChannel(event.queue)];
+
 /**
  * Broadcasts `queue`'s job events (as `job.<type>`, the event's data as the message) until the
  * returned function is called. Private channels by default: the authoriser decides who may listen.
@@ -36,7 +40,7 @@ export const jobChannel = (queue: string, id: string): string => `private-convey
  * payload scope sees it (the queue's redactor), unless `payloads: true`.
  */
 export function broadcastJobEvents(broadcaster: Broadcaster, queue: Queue, options: JobBroadcastOptions = {}): () => void {
-  const channels = options.channels ?? ((event: ConveyorEventData) => "jobId" in event ? [queueChannel(event.queue), jobChannel(event.queue, event.jobId)] : [queueChannel(event.queue)]);
+  const channels = options.channels ?? defaultJobChannels;
   const redactor = queue.context.redactor;
   const access = { payloads: options.payloads === true, stacks: false };
   const reader = queue.events.stream({ types: [...(options.types ?? JOB_EVENT_TYPES)] }).getReader();

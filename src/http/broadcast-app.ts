@@ -1,6 +1,5 @@
 // Broadcasting over HTTP: the Pusher WebSocket endpoint, the channel auth endpoint and the
 // Pusher HTTP API (so the official `pusher` server SDK can publish), as one Hono app.
-import { md5 } from "@noble/hashes/legacy.js";
 import { type Context, Hono, type Handler } from "hono";
 import type { BlankEnv } from "hono/types";
 import type { UpgradeWebSocket } from "hono/ws";
@@ -8,11 +7,10 @@ import * as v from "valibot";
 import type { Broadcaster } from "../broadcast/broadcaster.ts";
 import { exceedsBytes } from "../broadcast/byte-size.ts";
 import type { Connection } from "../broadcast/connection.ts";
+import { apiSignatureProblem, BatchBodySchema as BatchBody, TriggerBodySchema as TriggerBody } from "../broadcast/http-api.ts";
 import { ChannelNameSchema, channelKind } from "../broadcast/protocol.ts";
-import { equalInConstantTime } from "../broadcast/signature.ts";
 import { RateLimiter } from "../core/rate-limiter.ts";
 import { parseArgument } from "../core/validation.ts";
-import { toHex } from "../util/hex.ts";
 import { Authenticator, type AuthOptions } from "./auth.ts";
 import { authenticate, AuthThrottle } from "./auth-throttle.ts";
 import { clientKey, type TrustProxy, TrustProxySchema } from "./client-key.ts";
@@ -47,26 +45,7 @@ const OptionsSchema = v.object({
   trustProxy: v.optional(TrustProxySchema),
 });
 
-/** Seconds an HTTP API request's signature stays valid, as Pusher's servers allow. */
-const SIGNATURE_WINDOW_SEC = 600;
-
 const AuthRequest = v.object({ socket_id: v.pipe(v.string(), v.regex(/^\d+\.\d+$/, "a socket id like 1234.5678")), channel_name: ChannelNameSchema });
-const EventName = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
-const TriggerBody = v.object({
-  name: EventName,
-  data: v.string(),
-  channels: v.optional(v.pipe(v.array(ChannelNameSchema), v.minLength(1), v.maxLength(100))),
-  channel: v.optional(ChannelNameSchema),
-  socket_id: v.optional(v.pipe(v.string(), v.regex(/^\d+\.\d+$/))),
-  info: v.optional(v.string()),
-});
-const BatchBody = v.object({
-  batch: v.pipe(
-    v.array(v.object({ name: EventName, data: v.string(), channel: ChannelNameSchema, socket_id: v.optional(v.pipe(v.string(), v.regex(/^\d+\.\d+$/))) })),
-    v.minLength(1),
-    v.maxLength(10),
-  ),
-});
 
 export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastAppOptions): Hono {
   if (!options || (options.auth !== false && typeof options.auth !== "object")) {
@@ -140,19 +119,9 @@ export function createBroadcastApp(broadcaster: Broadcaster, options: BroadcastA
     await throttle.guard(clientKey(c, trustProxy), () => checkSignature(c, body));
   };
   const checkSignature = async (c: Context, body: string | null) => {
-    const query = c.req.query();
-    if (query.auth_key !== broadcaster.key) throw new HttpError(401, "UNAUTHENTICATED", "Unknown or missing auth_key");
-    const timestamp = Number(query.auth_timestamp);
-    if (!Number.isFinite(timestamp) || Math.abs(broadcaster.clock.now() / 1000 - timestamp) > SIGNATURE_WINDOW_SEC) {
-      throw new HttpError(401, "UNAUTHENTICATED", `auth_timestamp must be within ${SIGNATURE_WINDOW_SEC} s of the server's time`);
-    }
-    if (body !== null && body.length > 0) {
-      const digest = toHex(md5(new TextEncoder().encode(body)));
-      if (query.body_md5 !== digest) throw new HttpError(401, "UNAUTHENTICATED", "body_md5 does not match the body");
-    }
-    const ordered = Object.keys(query).filter((k) => k !== "auth_signature").sort().map((k) => `${k.toLowerCase()}=${query[k]}`).join("&");
-    const expected = await broadcaster.sign(`${c.req.method}\n${c.req.path}\n${ordered}`);
-    if (!equalInConstantTime(expected, query.auth_signature ?? "")) throw new HttpError(401, "UNAUTHENTICATED", "auth_signature does not verify");
+    const request = { method: c.req.method, path: c.req.path, query: c.req.query(), body };
+    const problem = await apiSignatureProblem(request, broadcaster, broadcaster.clock.now());
+    if (problem) throw new HttpError(401, "UNAUTHENTICATED", problem);
   };
   const json = (text: string) => {
     try {
