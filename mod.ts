@@ -195,3 +195,6 @@ export {
 export type { JobInForce, QueueInForce, RateLimitInForce, WorkerInForce } from "./src/core/health-config.ts";
 export type { QueueFigures, StatsBucket } from "./src/core/health-buckets.ts";
 export { StatsRecorder, type StatsRecorderOptions } from "./src/core/health-stats.ts";
+export { backup, BACKUP_DEFAULTS, type BackupOptions, type BackupResult } from "./src/jobs/backup.ts";
+export { restore, RESTORE_DEFAULTS, type BackupSource, type RestoreOptions, type RestoreResult } from "./src/jobs/restore.ts";
+export { BACKUP_FORMAT, BACKUP_VERSION, type BackupCounts, BackupFormatError } from "./src/jobs/backup-format.ts";
