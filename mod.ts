@@ -198,3 +198,5 @@ export { StatsRecorder, type StatsRecorderOptions } from "./src/core/health-stat
 export { backup, BACKUP_DEFAULTS, type BackupOptions, type BackupResult } from "./src/jobs/backup.ts";
 export { restore, RESTORE_DEFAULTS, type BackupSource, type RestoreOptions, type RestoreResult } from "./src/jobs/restore.ts";
 export { BACKUP_FORMAT, BACKUP_VERSION, type BackupCounts, BackupFormatError } from "./src/jobs/backup-format.ts";
+export { CLEANED_STATES, cleanup, CLEANUP_DEFAULTS, type CleanupResult, type CleanupRules, type FinishedState, type RetentionBound } from "./src/jobs/cleanup.ts";
+export { cleanupHandler, cleanupJob, scheduleCleanup, type ScheduleCleanupOptions } from "./src/jobs/cleanup-job.ts";
