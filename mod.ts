@@ -195,11 +195,3 @@ export {
 export type { JobInForce, QueueInForce, RateLimitInForce, WorkerInForce } from "./src/core/health-config.ts";
 export type { QueueFigures, StatsBucket } from "./src/core/health-buckets.ts";
 export { StatsRecorder, type StatsRecorderOptions } from "./src/core/health-stats.ts";
-export { backup, BACKUP_DEFAULTS, type BackupOptions, type BackupResult } from "./src/jobs/backup.ts";
-export { restore, RESTORE_DEFAULTS, type BackupSource, type RestoreOptions, type RestoreResult } from "./src/jobs/restore.ts";
-export { BACKUP_FORMAT, BACKUP_VERSION, type BackupCounts, BackupFormatError } from "./src/jobs/backup-format.ts";
-export { CLEANED_STATES, cleanup, CLEANUP_DEFAULTS, type CleanupResult, type CleanupRules, type FinishedState, type RetentionBound } from "./src/jobs/cleanup.ts";
-export { cleanupHandler, cleanupJob, scheduleCleanup, type ScheduleCleanupOptions } from "./src/jobs/cleanup-job.ts";
-export { type ErrorCount, queueReport, type QueueReport, type QueueReportFigures, REPORT_DEFAULTS, type ReportOptions, type SlowJob } from "./src/jobs/report.ts";
-export { csvCell, deliverReport, escapeHtml, type RenderedReport, type ReportDelivery, type ReportFormat, renderReport, reportCsv, reportHtml } from "./src/jobs/report-render.ts";
-export { reportHandler, type ReportHandlerOptions, reportJob, type ReportRequest, ReportRequestSchema, scheduleReport, type ScheduleReportOptions } from "./src/jobs/report-job.ts";

@@ -17,7 +17,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { backup, FakeClock, MemoryStore, type QueueStore, restore } from "../mod.ts";
+import { FakeClock, MemoryStore, type QueueStore } from "../mod.ts";
+import { backup, restore } from "../maintenance.ts";
 import { RedisStore } from "../src/store/redis/store.ts";
 import { startRedis } from "../tests/support/redis-server.ts";
 

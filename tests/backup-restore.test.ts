@@ -3,7 +3,8 @@
 // log; a bad archive (cut short, wrong version, a corrupt line) names its line and imports nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { backup, BackupFormatError, FakeClock, MemoryStore, type QueueStore, restore } from "../mod.ts";
+import { FakeClock, MemoryStore, type QueueStore } from "../mod.ts";
+import { backup, BackupFormatError, restore } from "../maintenance.ts";
 import { backends } from "./support/backends.ts";
 import { fillStore, snapshot, T0 } from "./support/backup-fixture.ts";
 import { newJob } from "./support/store-conformance.ts";

@@ -3,7 +3,8 @@
 // schedules it daily, run by a worker on fake time.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { cleanup, cleanupJob, createConveyor, FakeClock, type QueueStore, scheduleCleanup } from "../mod.ts";
+import { createConveyor, FakeClock, type QueueStore } from "../mod.ts";
+import { cleanup, cleanupJob, scheduleCleanup } from "../maintenance.ts";
 import { backends } from "./support/backends.ts";
 import { newJob } from "./support/store-conformance.ts";
 

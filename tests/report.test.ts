@@ -3,7 +3,8 @@
 // HTML (escaped); delivered to a function or POSTed to a URL; scheduled as a job whose output is redacted.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createConveyor, FakeClock, MemoryStore, queueReport, type QueueStore, renderReport, reportCsv, reportHtml, scheduleReport, deliverReport, type RenderedReport } from "../mod.ts";
+import { createConveyor, FakeClock, MemoryStore, type QueueStore } from "../mod.ts";
+import { deliverReport, queueReport, type RenderedReport, renderReport, reportCsv, reportHtml, scheduleReport } from "../maintenance.ts";
 import { backends } from "./support/backends.ts";
 import { newJob } from "./support/store-conformance.ts";
 
