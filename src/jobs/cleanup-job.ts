@@ -1,11 +1,12 @@
+import type * as v from "valibot";
 import type { Conveyor } from "../conveyor.ts";
-import { defineJob } from "../core/define-job.ts";
+import { defineJob, type JobDefinition } from "../core/define-job.ts";
 import type { Worker } from "../core/worker.ts";
 import type { ScheduleInfo, Scheduler } from "../scheduler/scheduler.ts";
 import { cleanup, type CleanupResult, type CleanupRules, CleanupRulesSchema } from "./cleanup.ts";
 
 /** The cleanup as a job: enqueue it over HTTP (`{ "name": "conveyor.cleanup", "payload": rules }`), or schedule it. */
-export const cleanupJob = defineJob("conveyor.cleanup", CleanupRulesSchema);
+export const cleanupJob: JobDefinition<v.GenericSchema<CleanupRules>> = defineJob("conveyor.cleanup", CleanupRulesSchema);
 
 /** The handler of `cleanupJob` on this conveyor: with no `queues` in the payload, every queue it knows. */
 export function cleanupHandler(conveyor: Conveyor): (rules: CleanupRules) => Promise<CleanupResult> {

@@ -57,7 +57,8 @@ export const CLEANUP_DEFAULTS = Object.freeze({
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 const Bound = v.nullable(v.strictObject({ olderThanMs: v.optional(count), keep: v.optional(count) }));
 
-export const CleanupRulesSchema = v.strictObject({
+/** Checks rules given to `cleanup` and the payloads of `cleanupJob`. */
+export const CleanupRulesSchema: v.GenericSchema<CleanupRules> = v.strictObject({
   queues: v.optional(v.array(NameSchema)),
   completed: v.optional(Bound),
   failed: v.optional(Bound),

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { Conveyor } from "../conveyor.ts";
-import { defineJob } from "../core/define-job.ts";
+import { defineJob, type JobDefinition } from "../core/define-job.ts";
 import type { JobContext } from "../core/job-context.ts";
 import { NameSchema } from "../core/names.ts";
 import type { Worker } from "../core/worker.ts";
@@ -11,17 +11,29 @@ import { deliverReport, renderReport, type ReportDelivery } from "./report-rende
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
 /** What a report run is asked for. Where it goes is set in code (`reportHandler`), never by a payload. */
-export const ReportRequestSchema = v.strictObject({
+export interface ReportRequest {
+  /** @default every queue the conveyor knows */
+  queues?: string[];
+  /** @default 24 hours */
+  windowMs?: number;
+  /** How a delivered report is rendered. @default "json" */
+  format?: "json" | "csv" | "html";
+  /** @default 5 */
+  topErrors?: number;
+  /** @default 5 */
+  slowest?: number;
+}
+
+export const ReportRequestSchema: v.GenericSchema<ReportRequest> = v.strictObject({
   queues: v.optional(v.array(NameSchema)),
   windowMs: v.optional(v.pipe(count, v.minValue(1))),
   format: v.optional(v.picklist(["json", "csv", "html"])),
   topErrors: v.optional(count),
   slowest: v.optional(count),
 });
-export type ReportRequest = v.InferOutput<typeof ReportRequestSchema>;
 
 /** The report as a job; its result is the report (JSON). */
-export const reportJob = defineJob("conveyor.report", ReportRequestSchema, { attempts: 3, backoff: { type: "exponential", delayMs: 10_000 } });
+export const reportJob: JobDefinition<v.GenericSchema<ReportRequest>> = defineJob("conveyor.report", ReportRequestSchema, { attempts: 3, backoff: { type: "exponential", delayMs: 10_000 } });
 
 export interface ReportHandlerOptions {
   /** Where each report goes, rendered in the payload's `format` (default json). @default nowhere: the job's result only */
