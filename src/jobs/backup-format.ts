@@ -12,7 +12,7 @@ import { describeIssues, summarise } from "../core/validation.ts";
  *
  *   {"kind":"conveyor-backup","version":1,"createdAt":…}
  *   {"kind":"queue","name":"emails","paused":false}
- *   {"kind":"job","job":{…the Job record…}}          one per job, any state
+ *   {"kind":"job","job":{…the Job record…}}          one per job: finished states (oldest first), then pending
  *   {"kind":"record","namespace":"schedules","key":"nightly","value":{…}}
  *   {"kind":"audit","entry":{…}}                     oldest first
  *   {"kind":"end","queues":1,"jobs":…,"records":…,"audit":…}

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import type { Clock } from "../core/clock.ts";
 import { systemClock } from "../core/clock.ts";
-import { FINISHED_STATES, JOB_STATES, type Job, type JobState } from "../core/job.ts";
+import { FINISHED_STATES, type Job, type JobState } from "../core/job.ts";
 import { NameSchema } from "../core/names.ts";
 import type { QueueStore } from "../core/store-contract.ts";
 import { parseArgument } from "../core/validation.ts";
@@ -39,6 +39,12 @@ const BackupOptionsSchema = v.strictObject({
   clock: v.optional(v.custom<Clock>((c) => typeof (c as Clock)?.now === "function", "a Clock")),
 });
 
+/**
+ * Finished states first: a restore replays them before pending jobs, so a dedup key a finished
+ * job held is free again when the pending job that holds it now is restored.
+ */
+const ARCHIVE_ORDER: readonly JobState[] = ["completed", "failed", "dead", "cancelled", "waiting", "delayed", "active", "waiting-children"];
+
 /** What was written: the archive's end line, and jobs per queue and state. */
 export interface BackupResult extends BackupCounts {
   readonly perQueue: Readonly<Record<string, Readonly<Partial<Record<JobState, number>>>>>;
@@ -74,7 +80,7 @@ export async function backup(store: QueueStore, writable: WritableStream<Uint8Ar
       counts.queues++;
       const seen = new Set<string>();
       const tally: Partial<Record<JobState, number>> = {};
-      for (const state of JOB_STATES) {
+      for (const state of ARCHIVE_ORDER) {
         for await (const page of pagesOf(store, queue, state, pageSize)) {
           for (const job of page) {
             if (seen.has(job.id)) continue;

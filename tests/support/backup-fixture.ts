@@ -44,7 +44,7 @@ export async function fillStore(store: QueueStore): Promise<void> {
   await fail(await claimOne(store, q, T0 + 9_000), T0 + 9_000, T0 + 9_500);
   await fail(await claimOne(store, q, T0 + 10_000), null, T0 + 11_000);
   // Waiting for its retry, ten minutes out, with one attempt spent.
-  await add(5, { maxAttempts: 5, dedupKey: "r-1" });
+  await add(5, { maxAttempts: 5, dedupKey: "c-1" }); // the key job 1 held: free again once it completed
   await fail(await claimOne(store, q, T0 + 12_000), T0 + 600_000, T0 + 13_000);
   // Active (its worker gone): restored waiting.
   await add(6, { priority: 300 });
