@@ -76,7 +76,7 @@ export const restoreCommand: Command = {
     "conveyor restore --redis <url> --in <file.jsonl.gz> [--prefix <p>] [--json]",
     "",
     ...STORE_FLAGS,
-    "  --in        the archive to read (read twice: checked, then imported)",
+    "  --in        the archive to read (three times: checked, then imported in two passes)",
     "  --json      print what was imported as JSON",
     "",
     "Restore into queues no worker runs on. Exit 1 on a bad archive (the line is named) or a busy queue.",
