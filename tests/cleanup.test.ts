@@ -1,10 +1,12 @@
 // Cleanup on every store (through the store contract only): finished jobs by age and count, per
-// state and per queue, dead letters, the audit log and finished schedules; and the one call that
-// schedules it daily, run by a worker on fake time.
+// state and per queue, dead letters, the audit log and finished schedules; the one call that
+// schedules it daily, run by a worker on fake time; and the job enqueued over HTTP.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { SignJWT } from "jose";
+import { createApp } from "../http.ts";
 import { createConveyor, FakeClock, type QueueStore } from "../mod.ts";
-import { cleanup, cleanupJob, scheduleCleanup } from "../maintenance.ts";
+import { cleanup, cleanupHandler, cleanupJob, scheduleCleanup } from "../maintenance.ts";
 import { backends } from "./support/backends.ts";
 import { newJob } from "./support/store-conformance.ts";
 
@@ -94,6 +96,34 @@ test("scheduleCleanup: one call, a daily run at 03:00 by a worker, whose result 
     assert.deepEqual(run?.result, { queues: { emails: { completed: 3 }, "conveyor-maintenance": {} }, jobs: 3, audit: 0, schedules: [] });
     assert.equal((await conveyor.queue("emails").counts()).completed, 0);
     scheduler.close();
+  } finally {
+    await conveyor.close();
+  }
+});
+
+test("cleanupJob over HTTP: enqueued by name with its rules, a bad rule refused with 400", async () => {
+  const secret = "a-test-secret-that-is-long-enough-for-hs256";
+  const clock = new FakeClock({ startMs: T0 });
+  const conveyor = createConveyor({ clock });
+  try {
+    await finished(conveyor.store, "emails", "completed", 2, T0 - 30 * DAY);
+    conveyor.worker("conveyor-maintenance").handle(cleanupJob, cleanupHandler(conveyor));
+    const app = createApp(conveyor, { auth: { secret } });
+    const token = await new SignJWT({ scope: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("ada").setExpirationTime("5m")
+      .sign(new TextEncoder().encode(secret));
+    const post = (payload: unknown) =>
+      app.request("/queues/conveyor-maintenance/jobs", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "conveyor.cleanup", payload }),
+      });
+    assert.equal((await post({ completed: { keep: "ten" } })).status, 400);
+    const added = await post({ queues: ["emails"], completed: { olderThanMs: DAY } });
+    assert.equal(added.status, 201);
+    const { job } = await added.json() as { job: { id: string } };
+    await conveyor.drain();
+    const run = await conveyor.queue("conveyor-maintenance").get(job.id);
+    assert.deepEqual(run?.result, { queues: { emails: { completed: 2 } }, jobs: 2, audit: 0, schedules: [] });
   } finally {
     await conveyor.close();
   }
