@@ -8,6 +8,14 @@ export interface CliIo {
   readonly clock?: Clock;
   /** How commands reach a server. @default globalThis.fetch (tests pass an app's `request`) */
   readonly fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** How `backup` and `restore` reach files; the entry scripts give src/adapter/files.ts. @default none (those commands refuse) */
+  readonly files?: CliFiles;
+}
+
+/** Files as Web Streams, so the commands stay runtime-agnostic. */
+export interface CliFiles {
+  create(path: string): WritableStream<Uint8Array>;
+  open(path: string): ReadableStream<Uint8Array>;
 }
 
 /** Exit codes: 0 done, 1 failed, 2 the command was used wrongly; a command may add its own (see its usage). */

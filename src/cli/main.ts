@@ -4,6 +4,7 @@ import * as v from "valibot";
 import { systemClock } from "../core/clock.ts";
 import { summarise, check } from "../core/validation.ts";
 import type { CliIo, Command } from "./command.ts";
+import { backupCommand, restoreCommand } from "./backup.ts";
 import { healthCommand } from "./health.ts";
 import { mintToken, SCOPES, TokenOptionsSchema } from "./token.ts";
 
@@ -11,6 +12,8 @@ export type { CliIo } from "./command.ts";
 
 const COMMANDS: Record<string, Command> = {
   health: healthCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
   token: {
     summary: "print a development JWT for the HTTP app",
     values: ["secret", "scopes", "subject", "expires", "issuer", "audience"],
