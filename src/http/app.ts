@@ -12,6 +12,7 @@ import { auditedRoutes, HttpAuditTrail } from "./audit-trail.ts";
 import { type TrustProxy, TrustProxySchema } from "./client-key.ts";
 import { errorResponse } from "./errors.ts";
 import { notFound, RouteTable, unmatched } from "./fallback.ts";
+import { parsePermissions, type PermissionOptions } from "./permission-config.ts";
 import { type HttpRateLimit, rateLimitMiddleware, type RateLimitUsage, requestKey } from "./rate-limit.ts";
 import { requestId } from "./request-id.ts";
 import { type AppEnv, openApi, register } from "./route.ts";
@@ -51,6 +52,11 @@ export interface AppOptions {
    * acting through the app's own routes and scopes. @default false
    */
   dashboard?: boolean | DashboardOptions;
+  /**
+   * Roles, tenants and hidden fields (README "Permissions"). Without it, tokens carry scopes
+   * only and jobs record their creator's subject. @default none
+   */
+  permissions?: PermissionOptions;
 }
 
 const OptionsSchema = v.object({
@@ -71,7 +77,8 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
     throw new TypeError("createApp() needs { auth }: { secret | publicKey | jwksUrl, issuer?, audience? }, or auth: false to run without it");
   }
   parseArgument(OptionsSchema, options, "createApp() options");
-  const authenticator = options.auth === false ? null : new Authenticator({ ...options.auth, clock: options.auth.clock ?? conveyor.clock });
+  const permissions = options.permissions === undefined ? null : parsePermissions(options.permissions);
+  const authenticator = options.auth === false ? null : new Authenticator({ ...options.auth, clock: options.auth.clock ?? conveyor.clock }, permissions);
   if (!authenticator) console.warn("conveyor: the HTTP app runs WITHOUT authentication (auth: false): anyone who can reach it can change every queue");
   const trustProxy = options.trustProxy ?? false;
   const throttle = new AuthThrottle(options.authFailureLimit, conveyor.clock);
@@ -79,7 +86,7 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   const stats = new ExecutionStats(conveyor.clock);
   for (const queue of conveyor.queues.values()) stats.watch(queue);
   const usage: RateLimitUsage = { allowed: 0, limited: 0 };
-  const trail = conveyor.audit.options?.operator ? new HttpAuditTrail(conveyor.audit, trustProxy) : null;
+  const trail = conveyor.audit.options?.operator ? new HttpAuditTrail(conveyor.audit, trustProxy, permissions !== null) : null;
   const routes = auditedRoutes([
     ...jobRoutes(conveyor),
     ...workflowRoutes(conveyor),
@@ -124,6 +131,6 @@ export function createApp(conveyor: Conveyor, options: AppOptions): Hono<AppEnv>
   app.use("*", unmatched(table));
   table.add("get", "/openapi.json");
   app.get("/openapi.json", (c) => c.json(document));
-  register(app, routes, guards, table, conveyor.redactor);
+  register(app, routes, guards, table, conveyor.redactor, permissions);
   return app;
 }

@@ -31,10 +31,13 @@ const notAnAction = (error: unknown) =>
 export class HttpAuditTrail {
   readonly #audit: AuditLog;
   readonly #trustProxy: TrustProxy;
+  /** Refused authorisations name the action and missing scopes (with `permissions` configured). */
+  readonly #namePermission: boolean;
 
-  constructor(audit: AuditLog, trustProxy: TrustProxy) {
+  constructor(audit: AuditLog, trustProxy: TrustProxy, namePermission = false) {
     this.#audit = audit;
     this.#trustProxy = trustProxy;
+    this.#namePermission = namePermission;
   }
 
   /** A route that records its action around its handler. */
@@ -72,6 +75,7 @@ export class HttpAuditTrail {
     if (!(error instanceof HttpError) || error.status !== 403) return;
     this.#record(c, c.get("caller") as Caller | undefined ?? null, "auth.forbidden", { queue: this.#queueOf(c), details: this.#where(c) }, "refused", {
       code: error.code,
+      ...(error.permission && this.#namePermission ? { action: error.permission.action, missing: error.permission.missing } : {}),
     });
   }
 

@@ -1,6 +1,8 @@
 import { type CryptoKey as JoseCryptoKey, createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { HttpError } from "./errors.ts";
+import { claimsOf, expandRoles, type Permissions } from "./permission-config.ts";
+import { checkPermission, type PermissionResource } from "./permissions.ts";
 
 export interface AuthOptions {
   /** HS256 shared secret. */
@@ -23,10 +25,14 @@ export interface AuthOptions {
   clock?: Clock;
 }
 
-/** Who made a request, as the token says. */
+/** Who made a request, as the token says: with `permissions` configured, its roles' scopes are in `scopes`. */
 export interface Caller {
   readonly subject: string | null;
   readonly scopes: ReadonlySet<string>;
+  /** The token's roles (only read with `permissions` configured). */
+  readonly roles?: ReadonlySet<string>;
+  /** The token's tenant claim (only read with `permissions` configured). */
+  readonly tenant?: string | null;
 }
 
 export const ANONYMOUS: Caller = Object.freeze({ subject: null, scopes: new Set(["admin"]) });
@@ -44,10 +50,12 @@ export class Authenticator {
   readonly #options: AuthOptions;
   readonly #algorithms: string[] | undefined;
   readonly #clock: Clock;
+  readonly #permissions: Permissions | null;
   /** token → who it names and until when that may be reused (the token's exp, capped). Insertion order is age. */
   readonly #verified = new Map<string, { caller: Caller; until: number }>();
 
-  constructor(options: AuthOptions) {
+  constructor(options: AuthOptions, permissions: Permissions | null = null) {
+    this.#permissions = permissions;
     const given = [options.secret, options.publicKey, options.jwksUrl].filter((x) => x !== undefined).length;
     if (given !== 1) {
       // The usual cause: `secret: process.env.SOMETHING` with the variable unset.
@@ -100,7 +108,10 @@ export class Authenticator {
     }
     const raw = payload[this.#options.scopeClaim ?? "scope"];
     const scopes = new Set(typeof raw === "string" ? raw.split(" ").filter(Boolean) : Array.isArray(raw) ? raw.map(String) : []);
-    const caller: Caller = { subject: payload.sub ?? null, scopes };
+    const permissions = this.#permissions;
+    const caller: Caller = permissions
+      ? expandRoles(permissions, { subject: payload.sub ?? null, scopes, ...claimsOf(permissions, payload) })
+      : { subject: payload.sub ?? null, scopes };
     this.#remember(token, caller, payload, now);
     return caller;
   }
@@ -114,16 +125,20 @@ export class Authenticator {
 }
 
 /**
- * Whether a caller may do `action` ("jobs:read", "jobs:write", "schedules:write" …), on `queue`
- * when given: `admin` may do everything, `jobs:write` any queue, `jobs:write:emails` one.
+ * Whether a caller may do `action` ("jobs:read", "jobs:create", "schedules:write" …), on `queue`
+ * when given (see permissions.ts): on some records at least, unless `resource.allRecords`.
  */
 export function permits(caller: Caller, action: string, queue?: string): boolean {
-  return caller.scopes.has("admin") || caller.scopes.has(action) || (queue !== undefined && caller.scopes.has(`${action}:${queue}`));
+  return checkPermission(caller, action, { queue }).allowed;
 }
 
-export function requireScope(caller: Caller, action: string, queue?: string): void {
-  if (!permits(caller, action, queue)) {
-    const needed = queue === undefined ? `"${action}"` : `"${action}" or "${action}:${queue}"`;
-    throw new HttpError(403, "FORBIDDEN", `Forbidden: this needs the scope ${needed}`);
-  }
+/** A 403 naming the missing permission, unless the caller has it. */
+export function requireScope(caller: Caller, action: string, queue?: string, resource: PermissionResource = {}): void {
+  const decision = checkPermission(caller, action, { ...resource, queue });
+  if (decision.allowed) return;
+  const needed = decision.missing.map((scope) => `"${scope}"`).join(" or ");
+  const records = resource.allRecords ? " on every job of the queue" : "";
+  throw new HttpError(403, "FORBIDDEN", `Forbidden: this needs the scope ${needed}${records}`, {
+    permission: { action, queue: queue ?? null, missing: decision.missing },
+  });
 }

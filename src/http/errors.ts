@@ -6,7 +6,19 @@ import { DEFAULT_REDACTOR } from "../core/redaction.ts";
 
 /** Every error answer: `{ "error": { "code", "message", "issues" } }`. */
 export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string; readonly issues: readonly ValidationIssue[] };
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly issues: readonly ValidationIssue[];
+    /** On a 403: the action refused, on which queue, and the scopes any one of which would allow it. */
+    readonly permission?: PermissionDenial;
+  };
+}
+
+export interface PermissionDenial {
+  readonly action: string;
+  readonly queue: string | null;
+  readonly missing: readonly string[];
 }
 
 /** An error meant for the client, with its status. */
@@ -15,12 +27,19 @@ export class HttpError extends Error {
   readonly code: string;
   readonly issues: readonly ValidationIssue[];
   readonly headers: Record<string, string>;
-  constructor(status: ContentfulStatusCode, code: string, message: string, options: { issues?: readonly ValidationIssue[]; headers?: Record<string, string> } = {}) {
+  readonly permission: PermissionDenial | undefined;
+  constructor(
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    options: { issues?: readonly ValidationIssue[]; headers?: Record<string, string>; permission?: PermissionDenial } = {},
+  ) {
     super(message);
     this.status = status;
     this.code = code;
     this.issues = options.issues ?? [];
     this.headers = options.headers ?? {};
+    this.permission = options.permission;
   }
 }
 
@@ -35,7 +54,11 @@ const STATUS_OF: Partial<Record<ConveyorErrorCode, ContentfulStatusCode>> = {
 
 /** Turns anything thrown in a route into the error envelope; unexpected errors say nothing inside. */
 export function errorResponse(error: unknown, c: Context): Response {
-  if (error instanceof HttpError) return c.json(body(error.code, error.message, error.issues), error.status, error.headers);
+  if (error instanceof HttpError) {
+    const answer = body(error.code, error.message, error.issues);
+    const withPermission = error.permission ? { error: { ...answer.error, permission: error.permission } } : answer;
+    return c.json(withPermission, error.status, error.headers);
+  }
   if (isConveyorError(error)) {
     const status = STATUS_OF[error.code] ?? 500;
     return c.json(body(error.code, error.message, error.issues ?? []), status);

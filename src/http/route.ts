@@ -2,12 +2,18 @@ import { toJsonSchema } from "@valibot/to-json-schema";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import { check, summarise } from "../core/validation.ts";
-import { DEFAULT_REDACTOR, type ReaderAccess, type Redactor } from "../core/redaction.ts";
+import { DEFAULT_REDACTOR, type Redactor } from "../core/redaction.ts";
 import type { StandardSchemaV1 } from "../core/standard-schema.ts";
 import { type Caller, requireScope } from "./auth.ts";
 import { HttpError } from "./errors.ts";
 import type { RouteTable } from "./fallback.ts";
-import { readerAccess } from "./reader-access.ts";
+import type { Permissions } from "./permission-config.ts";
+import { checkPermission, type PermissionDecision } from "./permissions.ts";
+import { type HttpAccess, HIDDEN_FIELDS, PAYLOAD_SCOPE, readerAccess, readerView } from "./reader-access.ts";
+
+/** What a route's permission allows: every record, or those of a tenant or subject (see permissions.ts). */
+export type Grant = Extract<PermissionDecision, { allowed: true }>;
+const EVERY_RECORD: Grant = Object.freeze({ allowed: true, allRecords: true, tenant: null, subject: null });
 
 type Schema = v.GenericSchema;
 
@@ -19,7 +25,11 @@ export interface RouteInput<P, Q, B> {
   readonly body: B;
   readonly caller: Caller;
   /** What the caller may see of job data (payload scope, `?stacks=true`): for answers a route streams itself. */
-  readonly access: ReaderAccess;
+  readonly access: HttpAccess;
+  /** Which records the route's permission covers: a route reading or changing jobs keeps to them. */
+  readonly grant: Grant;
+  /** The app's permission options, when configured. */
+  readonly permissions: Permissions | null;
 }
 
 export interface AppEnv {
@@ -38,6 +48,8 @@ export interface Route<P = unknown, Q = unknown, B = unknown> {
   readonly tag: string;
   /** Scope needed ("jobs:read" …), checked per queue when the path has `:queue`; null for public routes. */
   readonly scope: string | null;
+  /** The finer action checked (`jobs:create`, `jobs:update`, `jobs:delete`); `scope` includes it. @default scope */
+  readonly permission?: string;
   readonly params?: Schema;
   readonly query?: Schema;
   readonly body?: Schema;
@@ -92,6 +104,7 @@ export function register(
   guards: readonly MiddlewareHandler<AppEnv>[],
   table: RouteTable,
   redactor: Redactor = DEFAULT_REDACTOR,
+  permissions: Permissions | null = null,
 ): void {
   for (const r of routes) {
     const method = r.method.toUpperCase();
@@ -103,11 +116,16 @@ export function register(
       const body = r.body ? parsed(r.body, await readJson(c), "body") : undefined;
       const caller = c.get("caller");
       const queue = (params as { queue?: string } | undefined)?.queue;
-      if (r.scope) requireScope(caller, r.scope, queue);
-      const access = readerAccess(caller, queue, (query as { stacks?: boolean } | undefined)?.stacks === true);
-      const result = await r.handle({ c, params, query, body, caller, access });
+      const action = r.permission ?? r.scope;
+      let grant = EVERY_RECORD;
+      if (action) {
+        requireScope(caller, action, queue);
+        grant = checkPermission(caller, action, { queue }) as Grant;
+      }
+      const access = readerAccess(caller, queue, (query as { stacks?: boolean } | undefined)?.stacks === true, permissions);
+      const result = await r.handle({ c, params, query, body, caller, access, grant, permissions });
       if (result instanceof Response) return result;
-      return c.json(redactor.forReader(result, access) as object, r.status ?? 200);
+      return c.json(readerView(redactor, result, access) as object, r.status ?? 200);
     });
   }
 }
@@ -126,6 +144,12 @@ const errorSchema = {
     },
   },
   required: ["error"],
+};
+
+const HIDDEN_SCHEMA = {
+  type: "array",
+  description: `On a job, event or schedule served to a caller without "${PAYLOAD_SCOPE}" when permissions.fields is "hide": the data fields left out.`,
+  items: { type: "string", enum: [...HIDDEN_FIELDS] },
 };
 
 type Convert = (schema: Schema) => Record<string, unknown>;
@@ -166,6 +190,11 @@ function parametersOf(jsonSchema: Convert, schema: Schema | undefined, where: "p
   }));
 }
 
+/** Routes that answer jobs, events or schedules: their data fields depend on the payload permission. */
+const servesJobData = (r: Route) => r.tag === "schedules" || "stacks" in ((r.query as { entries?: object } | undefined)?.entries ?? {});
+const FIELD_NOTE = `Without "${PAYLOAD_SCOPE}" (or "${PAYLOAD_SCOPE}:<queue>"), ${HIDDEN_FIELDS.join(", ")} are served with secrets redacted; ` +
+  `with permissions.fields = "hide" they are left out instead and the object lists them in "hidden". Stacks only with ?stacks=true and "jobs:stacks".`;
+
 /** The OpenAPI 3.1 document of the routes, from their own schemas. */
 export function openApi(routes: readonly Route[], info: { title: string; version: string }, basePath = ""): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -180,7 +209,8 @@ export function openApi(routes: readonly Route[], info: { title: string; version
     paths[path][r.method] = {
       summary: r.summary,
       tags: [r.tag],
-      ...(r.scope ? { security: [{ bearer: [] }], "x-scope": r.scope } : {}),
+      ...(r.scope ? { security: [{ bearer: [] }], "x-scope": r.scope, "x-permission": r.permission ?? r.scope } : {}),
+      ...(r.method === "get" && servesJobData(r) ? { "x-field-permission": PAYLOAD_SCOPE, description: FIELD_NOTE } : {}),
       parameters: [...parametersOf(jsonSchema, r.params, "path"), ...parametersOf(jsonSchema, r.query, "query")],
       ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } } : {}),
       responses: { [String(r.status ?? 200)]: { description: "OK" }, ...failures },
@@ -191,7 +221,7 @@ export function openApi(routes: readonly Route[], info: { title: string; version
     info,
     paths,
     components: {
-      schemas,
+      schemas: { ...schemas, HiddenFields: HIDDEN_SCHEMA },
       securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
     },
   };

@@ -6,11 +6,14 @@ import { JOB_STATES } from "../../core/job.ts";
 import { JobDataSchema } from "../../core/job-data.ts";
 import { JobOptionsFields } from "../../core/job-options.ts";
 import { NameSchema } from "../../core/names.ts";
-import type { Caller } from "../auth.ts";
+import { type Caller, permits, requireScope } from "../auth.ts";
 import { HttpError } from "../errors.ts";
 import { declaredQueue } from "../queues.ts";
-import { StacksQuery } from "../reader-access.ts";
-import { type Route, route, validated } from "../route.ts";
+import type { Permissions } from "../permission-config.ts";
+import { StacksQuery, readerView } from "../reader-access.ts";
+import { creator, eventFilter, visibleCounts, visibleJob, visiblePage } from "../record-access.ts";
+import { checkPermission } from "../permissions.ts";
+import { type Grant, type Route, route, validated } from "../route.ts";
 
 const QueueParams = v.object({ queue: NameSchema });
 const JobParams = v.object({ queue: NameSchema, id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)) });
@@ -25,8 +28,13 @@ export const NewJobBody = v.strictObject({
   options: v.optional(JobOptionsFields),
 });
 
-/** The token's subject, recorded on the jobs a caller enqueues or changes; nothing when auth is off. */
-export const actor = (caller: Caller) => (caller.subject === null ? {} : { createdBy: caller.subject.slice(0, 256) });
+/**
+ * Who enqueued, recorded on the jobs: the token's subject, or with permissions configured its
+ * tenant and subject (`tenant:<tenant>/<subject>`, for record-level visibility); nothing when auth is off.
+ */
+export const actor = (caller: Caller, permissions: Permissions | null = null) => creator(caller, permissions);
+/** A limited grant is no grant for what touches every job of a queue (pause, purge, retry-all). */
+const everyRecord = (caller: Caller, action: string, queue: string) => requireScope(caller, action, queue, { allRecords: true });
 const by = (caller: Caller) => (caller.subject === null ? {} : { by: caller.subject.slice(0, 256) });
 
 /**
@@ -42,36 +50,37 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     validated(found.schema, payload, where, `${where} for job "${name}"`);
     return found;
   };
-  const found = <T>(value: T | null, what: string): T => {
-    if (value === null) throw new HttpError(404, "JOB_NOT_FOUND", `No ${what}`);
-    return value;
-  };
   return [
     route({
       method: "get", path: "/queues", tag: "queues", scope: "jobs:read", summary: "Every queue this server knows, with counts per state",
-      handle: async () => ({
-        queues: await Promise.all([...conveyor.queues.values()].map(async (q) => ({ name: q.name, paused: await q.isPaused(), counts: await q.counts() }))),
+      // Only the queues the caller may read, each counted over the records it may see.
+      handle: async ({ caller }) => ({
+        queues: await Promise.all([...conveyor.queues.values()].filter((q) => permits(caller, "jobs:read", q.name)).map(async (q) => ({
+          name: q.name,
+          paused: await q.isPaused(),
+          counts: await visibleCounts(q, checkPermission(caller, "jobs:read", { queue: q.name }) as Grant),
+        }))),
       }),
     }),
     route({
-      method: "post", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:write", status: 201, summary: "Enqueue one job",
+      method: "post", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:write", permission: "jobs:create", status: 201, summary: "Enqueue one job",
       params: QueueParams, body: NewJobBody,
-      handle: async ({ params, body, caller }) => ({
+      handle: async ({ params, body, caller, permissions }) => ({
         job: await declared(params.queue).add(definition(params.queue, body.name, body.payload, "body.payload"), body.payload as never, {
           ...body.options,
-          ...actor(caller),
+          ...actor(caller, permissions),
         }),
       }),
     }),
     route({
-      method: "post", path: "/queues/:queue/jobs/bulk", tag: "jobs", scope: "jobs:write", status: 201, summary: "Enqueue up to 1,000 jobs, all or none",
+      method: "post", path: "/queues/:queue/jobs/bulk", tag: "jobs", scope: "jobs:write", permission: "jobs:create", status: 201, summary: "Enqueue up to 1,000 jobs, all or none",
       params: QueueParams, body: v.strictObject({ jobs: v.pipe(v.array(NewJobBody), v.minLength(1), v.maxLength(1_000)) }),
-      handle: async ({ params, body, caller }) => ({
+      handle: async ({ params, body, caller, permissions }) => ({
         jobs: await declared(params.queue).addBulk(
           body.jobs.map((j, i) => ({
             job: definition(params.queue, j.name, j.payload, `body.jobs.${i}.payload`),
             payload: j.payload,
-            options: { ...j.options, ...actor(caller) },
+            options: { ...j.options, ...actor(caller, permissions) },
           })),
         ),
       }),
@@ -79,43 +88,54 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     route({
       method: "get", path: "/queues/:queue/jobs", tag: "jobs", scope: "jobs:read", summary: "Jobs in one state, a page at a time",
       params: QueueParams, query: v.strictObject({ state: v.picklist(JOB_STATES), ...Page, ...StacksQuery }),
-      handle: async ({ params, query }) => ({ jobs: await declared(params.queue).list(query.state, { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
+      handle: async ({ params, query, grant }) => ({
+        jobs: await visiblePage(declared(params.queue), query.state, grant, { offset: query.offset ?? 0, limit: query.limit ?? 50 }),
+      }),
     }),
     route({
       method: "get", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:read", summary: "One job",
       params: JobParams, query: v.strictObject(StacksQuery),
-      handle: async ({ params }) => ({ job: found(await declared(params.queue).get(params.id), `job ${params.id} in queue "${params.queue}"`) }),
+      handle: async ({ params, grant }) => ({ job: await visibleJob(declared(params.queue), params.id, grant) }),
     }),
     route({
-      method: "post", path: "/queues/:queue/jobs/:id/cancel", tag: "jobs", scope: "jobs:write", summary: "Cancel a waiting, delayed or active job",
+      method: "post", path: "/queues/:queue/jobs/:id/cancel", tag: "jobs", scope: "jobs:write", permission: "jobs:update", summary: "Cancel a waiting, delayed or active job",
       params: JobParams,
-      handle: async ({ params, caller }) => ({ previous: await declared(params.queue).cancel(params.id, by(caller), null) }),
+      handle: async ({ params, caller, grant }) => {
+        if (!grant.allRecords) await visibleJob(declared(params.queue), params.id, grant);
+        return { previous: await declared(params.queue).cancel(params.id, by(caller), null) };
+      },
     }),
     route({
-      method: "post", path: "/queues/:queue/jobs/:id/retry", tag: "jobs", scope: "jobs:write", summary: "Retry a failed, dead or cancelled job",
+      method: "post", path: "/queues/:queue/jobs/:id/retry", tag: "jobs", scope: "jobs:write", permission: "jobs:update", summary: "Retry a failed, dead or cancelled job",
       params: JobParams,
-      handle: async ({ params, caller }) => ({ job: await declared(params.queue).retry(params.id, by(caller), null) }),
+      handle: async ({ params, caller, grant }) => {
+        if (!grant.allRecords) await visibleJob(declared(params.queue), params.id, grant);
+        return { job: await declared(params.queue).retry(params.id, by(caller), null) };
+      },
     }),
     route({
-      method: "delete", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:write", summary: "Remove a job that is not active",
+      method: "delete", path: "/queues/:queue/jobs/:id", tag: "jobs", scope: "jobs:write", permission: "jobs:delete", summary: "Remove a job that is not active",
       params: JobParams,
-      handle: async ({ params }) => {
+      handle: async ({ params, grant }) => {
+        if (!grant.allRecords) await visibleJob(declared(params.queue), params.id, grant);
         await declared(params.queue).remove(params.id);
         return { removed: params.id };
       },
     }),
     route({
-      method: "post", path: "/queues/:queue/pause", tag: "queues", scope: "jobs:write", summary: "Stop every worker of the queue taking jobs",
+      method: "post", path: "/queues/:queue/pause", tag: "queues", scope: "jobs:write", permission: "jobs:update", summary: "Stop every worker of the queue taking jobs",
       params: QueueParams,
-      handle: async ({ params }) => {
+      handle: async ({ params, caller }) => {
+        everyRecord(caller, "jobs:update", params.queue);
         await declared(params.queue).pause();
         return { paused: true };
       },
     }),
     route({
-      method: "post", path: "/queues/:queue/resume", tag: "queues", scope: "jobs:write", summary: "Let the queue's workers take jobs again",
+      method: "post", path: "/queues/:queue/resume", tag: "queues", scope: "jobs:write", permission: "jobs:update", summary: "Let the queue's workers take jobs again",
       params: QueueParams,
-      handle: async ({ params }) => {
+      handle: async ({ params, caller }) => {
+        everyRecord(caller, "jobs:update", params.queue);
         await declared(params.queue).resume();
         return { paused: false };
       },
@@ -123,36 +143,45 @@ export function jobRoutes(conveyor: Conveyor): Route[] {
     route({
       method: "get", path: "/queues/:queue/dead", tag: "dead letters", scope: "jobs:read", summary: "The dead-letter store, newest first",
       params: QueueParams, query: v.strictObject({ ...Page, ...StacksQuery }),
-      handle: async ({ params, query }) => ({ jobs: await declared(params.queue).list("dead", { offset: query.offset ?? 0, limit: query.limit ?? 50 }) }),
+      handle: async ({ params, query, grant }) => ({
+        jobs: await visiblePage(declared(params.queue), "dead", grant, { offset: query.offset ?? 0, limit: query.limit ?? 50 }),
+      }),
     }),
     route({
-      method: "post", path: "/queues/:queue/dead/retry", tag: "dead letters", scope: "jobs:write", summary: "Retry dead jobs: the ids given, or up to 1,000",
+      method: "post", path: "/queues/:queue/dead/retry", tag: "dead letters", scope: "jobs:write", permission: "jobs:update", summary: "Retry dead jobs: the ids given, or up to 1,000",
       params: QueueParams, body: v.strictObject({ ids: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1))), v.maxLength(1_000))) }),
-      handle: async ({ params, body, caller }) => {
+      handle: async ({ params, body, caller, grant }) => {
         const queue = declared(params.queue);
-        const ids = body.ids ?? (await queue.list("dead", { limit: 1_000 })).map((j) => j.id);
+        // A limited grant retries the dead jobs it covers: those listed must be among them (else 404).
+        const ids = body.ids ?? (await visiblePage(queue, "dead", grant, { offset: 0, limit: 1_000 })).map((j) => j.id);
+        if (!grant.allRecords && body.ids) for (const id of ids) await visibleJob(queue, id, grant);
         const retried: string[] = [];
         for (const id of ids) retried.push((await queue.retry(id, by(caller), null)).id);
         return { retried };
       },
     }),
     route({
-      method: "delete", path: "/queues/:queue/dead", tag: "dead letters", scope: "jobs:write", summary: "Purge the dead-letter store",
+      method: "delete", path: "/queues/:queue/dead", tag: "dead letters", scope: "jobs:write", permission: "jobs:delete", summary: "Purge the dead-letter store",
       params: QueueParams,
-      handle: async ({ params }) => ({ purged: await declared(params.queue).clean("dead") }),
+      handle: async ({ params, caller }) => {
+        everyRecord(caller, "jobs:delete", params.queue);
+        return { purged: await declared(params.queue).clean("dead") };
+      },
     }),
     route({
       method: "get", path: "/queues/:queue/events", tag: "queues", scope: "jobs:read", summary: "Live lifecycle events as Server-Sent Events",
       params: QueueParams, query: v.strictObject({ types: v.optional(v.pipe(v.string(), v.transform((s) => s.split(",")), v.array(v.picklist(EVENT_TYPES)))), ...StacksQuery }),
-      handle: ({ c, params, query, access }) => {
+      handle: ({ c, params, query, access, grant }) => {
         const queue = declared(params.queue);
+        const visible = eventFilter(queue, grant);
         return streamSSE(c, async (sse) => {
           const reader = queue.events.stream({ types: query.types }).getReader();
           sse.onAbort(() => void reader.cancel());
           await queue.events.ready();
           await sse.writeSSE({ event: "ready", data: "{}" });
           for (let next = await reader.read(); !next.done; next = await reader.read()) {
-            await sse.writeSSE({ event: next.value.type, data: JSON.stringify(conveyor.redactor.forReader(next.value, access)) });
+            if (!(await visible(next.value))) continue;
+            await sse.writeSSE({ event: next.value.type, data: JSON.stringify(readerView(conveyor.redactor, next.value, access)) });
           }
         });
       },
